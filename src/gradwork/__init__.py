@@ -1,0 +1,70 @@
+"""gradwork: a deep-learning framework in Python on NumPy, with PyTorch's API.
+
+Example:
+    >>> import gradwork as gw
+    >>> w = gw.tensor([2.0], requires_grad=True)
+    >>> loss = ((w * 3.0 - 1.0) ** 2).sum()
+    >>> loss.backward()
+    >>> w.grad
+    tensor([30.])
+"""
+
+from gradwork._dtype import (
+    bool_ as bool,  # noqa: A004 - torch's name
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    uint8,
+)
+from gradwork._random import get_rng_state, manual_seed, set_rng_state
+from gradwork.autograd import (
+    Function,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from gradwork.creation import (
+    arange,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from gradwork.functions import *  # noqa: F403 - sum, mean, exp, ... (function forms)
+from gradwork.functions import _METHOD_FORMS, cat, concatenate, is_tensor, pad, stack, where
+from gradwork.tensor import Tensor
+
+__version__ = "0.1.0"
+float = float32  # noqa: A001 - torch.float is float32
+
+__all__ = [
+    "Tensor", "Function", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+    "ones_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "randint",
+    "rand_like", "randn_like", "randperm", "cat", "concatenate", "stack", "where", "pad",
+    "is_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "detect_anomaly", "is_anomaly_enabled", "manual_seed", "get_rng_state", "set_rng_state",
+    "float16", "float32", "float64", "half", "double", "int8", "int16", "int32", "int64",
+    "long", "uint8", "bool", *_METHOD_FORMS,
+]  # fmt: skip

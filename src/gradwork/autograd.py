@@ -1,0 +1,461 @@
+"""The autodiff engine: `Function`, the graph, and reverse-mode `backward`.
+
+A primitive op subclasses `Function` and writes two static methods on raw
+arrays, side by side::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved
+            return grad * b, grad * a
+
+`Mul.apply(x, y)` unwraps tensors, runs `forward`, and - when a gradient is
+needed - links the output to a fresh `Function` instance (the ctx, which is
+also the graph node). `backward` walks those nodes in reverse topological
+order. It is the ONE place where a gradient of a broadcast operand is summed
+back to that operand's shape, so no op's backward ever thinks about
+broadcasting.
+
+This module knows nothing of `Tensor` beyond its attributes (`data`,
+`requires_grad`, `grad_fn`, `grad`, `_hooks`, `_retains_grad`): tensor.py sits
+above it and installs the constructor through `_set_tensor_factory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "backward",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "module_scope",
+    "unbroadcast",
+]
+
+# --------------------------------------------------------------------------
+# Global switches. Plain module globals: reading one costs a dict lookup,
+# which keeps `Function.apply` cheap when the features are off.
+# --------------------------------------------------------------------------
+_grad_enabled = True
+_anomaly_enabled = False
+_module_path: list[str] = []  # filled by nn.Module.__call__, only in anomaly mode
+_make_tensor: Callable[..., Any] | None = None  # installed by tensor.py
+_tensor_type: type = type(None)  # installed by tensor.py
+
+
+def _set_tensor_factory(factory: Callable[..., Any], tensor_type: type) -> None:
+    """Called once by tensor.py: the Tensor class, and how to wrap an op's output."""
+    global _make_tensor, _tensor_type
+    _make_tensor, _tensor_type = factory, tensor_type
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph for backward (False inside `no_grad`)."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """Turn graph recording on or off inside a `with` block or a decorated function."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous.append(_grad_enabled)
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous.pop()
+
+
+class no_grad(set_grad_enabled):  # noqa: N801
+    """Run ops without recording a graph: for evaluation and parameter updates.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.ones(2, requires_grad=True)
+        >>> with gw.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):  # noqa: N801
+    """Record the graph again, e.g. inside a function called under `no_grad`."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# --------------------------------------------------------------------------
+# Anomaly mode
+# --------------------------------------------------------------------------
+def is_anomaly_enabled() -> bool:
+    return _anomaly_enabled
+
+
+class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """Stop at the FIRST op that produces a NaN or Inf, forward or backward.
+
+    The error names the op, the pass, the module path (when the op ran inside
+    an `nn.Module`) and the range of the op's inputs, e.g.
+    ``log in forward got min=0.0, max=2.0: produced -inf``. When the mode is
+    off the only cost is one boolean test per op.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([0.0, 1.0], requires_grad=True)
+        >>> with gw.detect_anomaly():
+        ...     x.log()
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: log in forward got min=0, max=1: produced -inf
+    """
+
+    def __init__(self) -> None:
+        self.previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        global _anomaly_enabled
+        self.previous.append(_anomaly_enabled)
+        _anomaly_enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _anomaly_enabled
+        _anomaly_enabled = self.previous.pop()
+
+
+@contextlib.contextmanager
+def module_scope(name: str) -> Iterator[None]:
+    """Record that ops now run inside the module at path `name` (anomaly mode)."""
+    _module_path.append(name)
+    try:
+        yield
+    finally:
+        _module_path.pop()
+
+
+def _describe(values: Any) -> str:
+    """'min=…, max=…' of an array, ignoring non-finite entries where possible."""
+    a = np.asarray(values)
+    if a.size == 0 or not np.issubdtype(a.dtype, np.number):
+        return f"shape={a.shape}"
+    return f"min={a.min():.5g}, max={a.max():.5g}"
+
+
+def _first_bad(array: Any) -> str | None:
+    """'nan', 'inf' or '-inf' if the float array holds one, else None."""
+    a = np.asarray(array)
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    if np.isnan(a).any():
+        return "nan"
+    return "inf" if np.isposinf(a).any() else "-inf"
+
+
+def _where(node: Function) -> str:
+    return f" (in module `{node._module}`)" if node._module else ""
+
+
+def _check_forward(node: Function, arrays: tuple, out: Any) -> None:
+    bad = _first_bad(out)
+    if bad is None:
+        return
+    ranges = "; ".join(_describe(a) for a in arrays if isinstance(a, np.ndarray))
+    upstream = [i for i, a in enumerate(arrays) if _first_bad(a) is not None]
+    cause = f" (input {upstream[0]} already held non-finite values)" if upstream else ""
+    raise FloatingPointError(
+        f"{node.name} in forward got {ranges}: produced {bad}{cause}{_where(node)}"
+    )
+
+
+def _check_backward(node: Function, grad: Any, grads: tuple) -> None:
+    for i, g in enumerate(grads):
+        bad = None if g is None else _first_bad(g)
+        if bad is not None:
+            raise FloatingPointError(
+                f"{node.name} in backward produced {bad} in the gradient of input {i}; "
+                f"incoming gradient {_describe(grad)}{_where(node)}"
+            )
+
+
+# --------------------------------------------------------------------------
+# Function: an op's forward/backward pair, and the graph node of its output
+# --------------------------------------------------------------------------
+class Function:
+    """Base class of every primitive op; an instance is the ctx and the graph node.
+
+    Subclasses define `forward(ctx, *arrays, **options)` returning one array,
+    and `backward(ctx, grad)` returning one gradient array (or None) per
+    positional input of `forward`. Inputs that are not tensors (Python
+    numbers, shapes, axes) pass through to `forward` unchanged and get None.
+    """
+
+    __slots__ = ("inputs", "saved", "needs_input_grad", "_output_ref", "_module", "__dict__")
+
+    def __init__(self) -> None:
+        self.saved: tuple = ()
+        self._output_ref: Callable[[], Any] | None = None
+        self._module = ""
+
+    # -- the two methods an op writes -------------------------------------
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> Any:
+        raise NotImplementedError
+
+    # -- helpers for ops ------------------------------------------------------
+    def save_for_backward(self, *values: Any) -> None:
+        self.saved = values
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__.lower()
+
+    # -- running an op ---------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Any:
+        """Run the op on tensors (or constants) and link the result into the graph."""
+        arrays, needs = [], []
+        for x in inputs:
+            if isinstance(x, _tensor_type):
+                arrays.append(x.data)
+                needs.append(x._requires_grad)
+            else:  # a constant: a Python number, a shape, an index array
+                arrays.append(x)
+                needs.append(False)
+        ctx = cls()
+        record = _grad_enabled and True in needs
+        ctx.needs_input_grad = needs
+        try:
+            out = cls.forward(ctx, *arrays, **options)
+        except ValueError as error:
+            if str(error).startswith(ctx.name + ":"):
+                raise  # the op already explained itself
+            raise _explain_shape_error(ctx.name, arrays, error) from None
+        if _anomaly_enabled:
+            ctx._module = ".".join(_module_path)
+            _check_forward(ctx, arrays, out)
+        if not record:
+            return _make_tensor(out)
+        ctx.inputs = inputs
+        return _make_tensor(out, ctx)
+
+
+def _explain_shape_error(name: str, arrays: tuple, error: ValueError) -> ValueError:
+    """Name the op and the operand shapes when NumPy refuses an operation."""
+    shapes = ", ".join(str(tuple(a.shape)) for a in arrays if hasattr(a, "shape"))
+    return ValueError(f"{name}: operands with shapes {shapes} do not fit: {error}")
+
+
+def unbroadcast(grad: Any, shape: tuple) -> Any:
+    """Sum `grad` over the axes that broadcasting added or stretched to reach `shape`.
+
+    Example:
+        >>> unbroadcast(np.ones((4, 3)), (3,)).tolist()
+        [4.0, 4.0, 4.0]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:  # a reduction already removed the axes; only reshape is left
+        return grad.reshape(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+# --------------------------------------------------------------------------
+# Reverse-mode backward
+# --------------------------------------------------------------------------
+_FREED_TWICE = (
+    "Trying to backward through the graph a second time: its saved values were "
+    "freed by the first backward. Call .backward(retain_graph=True) the first time "
+    "if you really need two backward passes through the same graph."
+)
+_FREED_STALE = (
+    "Part of this graph was already freed by an earlier backward: this usually means "
+    "a tensor from a previous step - typically the hidden state carried over from the "
+    "previous chunk in truncated backpropagation through time - is still attached to "
+    "its old graph. Detach it between chunks (`h = h.detach()`, or `(h.detach(), "
+    "c.detach())` for an LSTM) so gradients stop at the chunk boundary. If instead two "
+    "losses share part of a graph, add them and call backward once, or pass "
+    "retain_graph=True to the first backward."
+)
+
+
+def _topological_order(root: Function) -> list[Function]:
+    """Nodes reachable from `root`, each after every node that feeds it a gradient.
+
+    Iterative depth-first search, so a graph thousands of ops deep (a long
+    recurrent unroll) cannot hit Python's recursion limit.
+    """
+    order: list[Function] = []
+    visited = {id(root)}
+    stack: list[tuple[Function, Iterator]] = [(root, iter(root.inputs))]
+    while stack:
+        node, parents = stack[-1]
+        for tensor in parents:
+            parent = getattr(tensor, "grad_fn", None)
+            if parent is not None and id(parent) not in visited:
+                visited.add(id(parent))
+                if parent.inputs is None:  # freed by an earlier backward
+                    raise RuntimeError(_FREED_STALE)
+                stack.append((parent, iter(parent.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _run_hooks(tensor: Any, grad: Any) -> Any:
+    for hook in tensor._hooks.values():
+        result = hook(_make_tensor(grad))
+        if result is not None:
+            grad = getattr(result, "data", result)
+    return grad
+
+
+def _accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
+    """Add `grad` into `tensor.grad`.
+
+    `owned` says the array is new and referenced nowhere else; otherwise it
+    is copied, because one array can reach several leaves (add's backward
+    hands its incoming gradient to both inputs) and `.grad` may later be
+    changed in place (gradient clipping).
+    """
+    if tensor._hooks:
+        grad = _run_hooks(tensor, grad)
+        owned = False
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
+        owned = True
+    if tensor.grad is None:
+        tensor.grad = _make_tensor(grad if owned else np.array(grad, copy=True))
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into the `.grad` of every leaf that requires it.
+
+    Args:
+        tensor: the output to differentiate.
+        grad: d(loss)/d(tensor); may be omitted only for a one-element tensor.
+        retain_graph: keep the saved values, so backward can run again.
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn. Set "
+            "requires_grad=True on the inputs (model parameters already have it), and "
+            "make sure the loss was not computed inside `no_grad()` or from .detach()."
+        )
+    if grad is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs, but "
+                f"this tensor has shape {tuple(tensor.shape)}. Reduce it first "
+                f"(loss.sum() or loss.mean()) or pass gradient=... of the same shape."
+            )
+        grad = np.ones_like(tensor.data)
+    else:
+        grad = getattr(grad, "data", grad)
+        grad = np.asarray(grad, dtype=tensor.data.dtype)
+        if grad.shape != tensor.data.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {grad.shape} but the tensor has shape "
+                f"{tuple(tensor.data.shape)}; they must match."
+            )
+    root = tensor.grad_fn
+    if root is None:  # a leaf: d(t)/d(t) is the identity
+        _accumulate_leaf(tensor, grad)
+        return
+    if root.inputs is None:
+        raise RuntimeError(_FREED_TWICE)
+    if tensor._hooks:
+        grad = _run_hooks(tensor, grad)
+    if tensor._retains_grad:
+        tensor.grad = _make_tensor(grad)
+    _propagate(_topological_order(root), root, grad, retain_graph)
+
+
+def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: bool) -> None:
+    pending = {id(root): grad}
+    for node in order:
+        grad = pending.pop(id(node), None)
+        if grad is None:
+            continue
+        if node._output_ref is not None:  # hooks / retain_grad on a non-leaf
+            grad = _visit_output(node, grad)
+        grads = node.backward(node, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if _anomaly_enabled:
+            _check_backward(node, grad, grads)
+        handed_out: set[int] = set()
+        for tensor, g, needed in zip(node.inputs, grads, node.needs_input_grad):
+            if not needed or g is None:
+                continue
+            if g.shape != tensor.data.shape:
+                g = unbroadcast(g, tensor.data.shape)
+            parent = tensor.grad_fn
+            if parent is None:
+                # Fresh, unshared arrays go to .grad without a copy.
+                owned = g is not grad and g.base is None and id(g) not in handed_out
+                handed_out.add(id(g))
+                _accumulate_leaf(tensor, g, owned)
+            else:
+                key = id(parent)
+                previous = pending.get(key)
+                pending[key] = g if previous is None else previous + g
+        if not retain_graph:
+            node.saved = ()
+            node.inputs = None  # frees the graph; also marks the node as freed
+
+
+def _visit_output(node: Function, grad: Any) -> Any:
+    output = node._output_ref()
+    if output is None:
+        return grad
+    if output._hooks:
+        grad = _run_hooks(output, grad)
+    if output._retains_grad:
+        output.grad = _make_tensor(grad)
+    return grad
+
+
+def _track_output(node: Function, tensor: Any) -> None:
+    """Let `backward` reach a non-leaf tensor (for its hooks or retain_grad)."""
+    node._output_ref = weakref.ref(tensor)
+

@@ -1,0 +1,125 @@
+"""Ways to make a tensor: from data, filled, ranges, and random draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradwork import _dtype
+from gradwork._random import generator
+from gradwork._tensor_shape import _sizes
+from gradwork.tensor import Tensor
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data`.
+
+    Python floats become float32, ints int64, bools bool; arrays keep their dtype.
+
+    Example:
+        >>> import gradwork as gw
+        >>> gw.tensor([[1, 2], [3, 4]]).dtype
+        dtype('int64')
+        >>> gw.tensor([0.5, 1.5], requires_grad=True)
+        tensor([0.5, 1.5], requires_grad=True)
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(_dtype.infer_array(data, dtype), requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy), like torch.from_numpy."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def _filled(fill, size, dtype, requires_grad) -> Tensor:
+    dtype = _dtype.DEFAULT_FLOAT if dtype is None else _dtype.as_dtype(dtype)
+    return Tensor(np.full(_sizes(size), fill, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(0, size, dtype, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(1, size, dtype, requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:  # torch infers the dtype from the fill value
+        dtype = _dtype.infer_array(fill_value).dtype
+    return _filled(fill_value, (size,) if isinstance(size, int) else size, dtype, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(0, t.shape, dtype or t.dtype, requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(1, t.shape, dtype or t.dtype, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(fill_value, t.shape, dtype or t.dtype, requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """Values from start (inclusive) to end (exclusive); int64 for integer arguments."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    values = np.arange(start, end, step)
+    if dtype is None:
+        is_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
+        dtype = _dtype.int64 if is_int else _dtype.DEFAULT_FLOAT
+    return Tensor(values.astype(_dtype.as_dtype(dtype)), requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None) -> Tensor:
+    return Tensor(np.linspace(start, end, steps, dtype=_dtype.as_dtype(dtype or _dtype.float32)))
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1), from gradwork's seeded stream."""
+    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    return Tensor(generator().random(_sizes(size)).astype(dtype), requires_grad=requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal, from gradwork's seeded stream."""
+    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    values = generator().standard_normal(_sizes(size))
+    return Tensor(values.astype(dtype), requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+    """Integers in [low, high) (or [0, low) when high is omitted), as torch.randint."""
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise ValueError(f"randint: need low < high, got low={low}, high={high}")
+    values = generator().integers(low, high, size=_sizes((size,) if isinstance(size, int) else size))
+    return Tensor(values.astype(_dtype.as_dtype(dtype or _dtype.int64)))
+
+
+def rand_like(t: Tensor, dtype: Any = None) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype)
+
+
+def randn_like(t: Tensor, dtype: Any = None) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype)
+
+
+def randperm(n: int) -> Tensor:
+    return Tensor(generator().permutation(n).astype(np.int64))

@@ -1,0 +1,1 @@
+"""gradwork.data: see DESIGN.md (under construction)."""

@@ -1,0 +1,139 @@
+"""`gradwork.sum(t, ...)` and friends: the function forms of Tensor methods,
+plus the ops that take several tensors (cat, stack, where) and `pad`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradwork import ops
+from gradwork._tensor_math import operand
+from gradwork._tensor_shape import _dim
+from gradwork.tensor import Tensor
+
+# Functions that just call the method of the same name on their first argument.
+_METHOD_FORMS = (
+    "add sub mul div true_divide neg pow matmul exp log log1p sqrt rsqrt abs sign sin cos "
+    "reciprocal square clamp clip maximum minimum relu sigmoid tanh softmax log_softmax "
+    "logsumexp sum mean var std prod amax amin max min argmax argmin all any isnan isfinite "
+    "reshape flatten squeeze unsqueeze transpose permute split chunk unbind gather "
+    "index_select masked_fill numel"
+).split()
+
+
+def _method_form(name: str):
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        if not isinstance(input, Tensor):
+            input = Tensor(np.asarray(input))  # noqa: A001
+        return getattr(input, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"`gradwork.{name}(t, ...)` is `t.{name}(...)`; see Tensor.{name}."
+    return function
+
+
+__all__ = [*_METHOD_FORMS, "cat", "concatenate", "stack", "where", "pad", "is_tensor"]
+
+for _name in _METHOD_FORMS:
+    globals()[_name] = _method_form(_name)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def _tensors(tensors: Sequence[Tensor], name: str) -> list[Tensor]:
+    tensors = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name}: expected a non-empty sequence of tensors")
+    return tensors
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension.
+
+    Example:
+        >>> import gradwork as gw
+        >>> gw.cat([gw.zeros(2, 3), gw.ones(1, 3)]).shape
+        (3, 3)
+    """
+    tensors = _tensors(tensors, "cat")
+    dim = _dim(dim, tensors[0].ndim, "cat")
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != tensors[0].ndim or any(
+            a != b for d, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if d != dim
+        ):
+            raise ValueError(
+                f"cat: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}; "
+                f"all sizes except dimension {dim} must match"
+            )
+    return ops.Cat.apply(*tensors, dim=dim)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension."""
+    tensors = _tensors(tensors, "stack")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return ops.Stack.apply(*tensors, dim=_dim(dim, tensors[0].ndim + 1, "stack"))
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """`input` where `condition` holds, else `other`; differentiable in both."""
+    condition = np.asarray(getattr(condition, "data", condition)).astype(bool)
+    return ops.Where.apply(condition, operand(input), operand(other))
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """Pad the last len(pad)//2 dimensions, as torch.nn.functional.pad.
+
+    `pad` lists (left, right) for the last dimension first, then the one
+    before, and so on. Modes: 'constant', 'reflect', 'replicate', 'circular'.
+
+    Example:
+        >>> import gradwork as gw
+        >>> pad(gw.ones(1, 2), (1, 2)).tolist()
+        [[0.0, 1.0, 1.0, 0.0, 0.0]]
+    """
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: needs an even number of widths, at most 2 per dimension; got {tuple(pad)} "
+            f"for a tensor of shape {input.shape}"
+        )
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported; slice instead")
+    if mode == "constant":
+        return ops.ConstantPad.apply(input, tuple(widths), value=0.0 if value is None else value)
+    if mode not in _PAD_SOURCES:
+        raise ValueError(f"pad: unknown mode {mode!r}; use one of constant, {', '.join(_PAD_SOURCES)}")
+    out = input
+    for axis, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            source = _PAD_SOURCES[mode](input.shape[axis], lo, hi)
+            out = out.index_select(axis, source)
+    return out
+
+
+def _reflect(n: int, lo: int, hi: int) -> np.ndarray:
+    if lo >= n or hi >= n:
+        raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size {n}")
+    positions = np.arange(-lo, n + hi)
+    return np.abs(n - 1 - np.abs(n - 1 - np.abs(positions)))
+
+
+# Each mode maps output positions along an axis to the input index they copy.
+_PAD_SOURCES = {
+    "reflect": _reflect,
+    "replicate": lambda n, lo, hi: np.clip(np.arange(-lo, n + hi), 0, n - 1),
+    "circular": lambda n, lo, hi: np.arange(-lo, n + hi) % n,
+}

@@ -1,0 +1,1 @@
+"""gradwork.nn: see DESIGN.md (under construction)."""

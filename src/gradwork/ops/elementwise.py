@@ -1,0 +1,306 @@
+"""Elementwise primitives: arithmetic, the math functions and activations.
+
+Every backward returns gradients of the *broadcast* shape; the engine sums
+them back to each operand's shape (autograd.unbroadcast), so nothing here
+worries about broadcasting. Where a derivative is cheapest through the
+output (exp, sqrt, sigmoid, tanh) the output is what gets saved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, -grad if ctx.needs_input_grad[1] else None
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, out = ctx.saved
+        grad_a = grad / b
+        # d(a/b)/db = -a/b^2 = -(a/b)/b, written through the saved output.
+        grad_b = -grad_a * out if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """a ** b for a tensor or constant base and exponent."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            # NOTE: torch defines the derivative as 0 where the exponent is 0,
+            # avoiding 0 * inf = nan from a**(-1) at a = 0.
+            grad_a = np.where(b == 0, 0.0, grad * b * a ** np.where(b == 0, 1, b - 1))
+            grad_a = grad_a.astype(grad.dtype, copy=False)
+        if need_b:
+            # NOTE: log(a) is -inf at a = 0; torch masks the gradient to 0 there
+            # when the exponent is non-negative (0 ** b is flat in b).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * out * np.log(a)
+            grad_b = np.where((a == 0) & (b >= 0), 0.0, grad_b).astype(grad.dtype, copy=False)
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.saved[0]
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.saved[0]
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (1 + ctx.saved[0])
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # NOTE: infinite at 0, as in torch.
+        with np.errstate(divide="ignore"):
+            return grad / (2 * ctx.saved[0])
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # NOTE: sign(0) = 0, so |x| has gradient 0 at 0 (torch's choice).
+        return grad * np.sign(ctx.saved[0])
+
+
+class Sign(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.sign(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.cos(ctx.saved[0])
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad * np.sin(ctx.saved[0])
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, a, low=None, high=None):
+        ctx.save_for_backward(a)
+        ctx.low, ctx.high = low, high
+        if low is not None and high is not None and low > high:
+            return np.full_like(a, high)  # torch: every element becomes max
+        return np.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        # NOTE: the bounds are inclusive: at a == low the gradient passes (torch).
+        keep = np.ones(a.shape, dtype=bool)
+        if ctx.low is not None:
+            keep &= a >= ctx.low
+        if ctx.high is not None:
+            keep &= a <= ctx.high
+        return grad * keep
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # NOTE: the derivative at exactly 0 is taken as 0.
+        return grad * (ctx.saved[0] > 0)
+
+
+class Sigmoid(Function):
+    """Logistic function; one exp of -|x|, so it never overflows."""
+
+    @staticmethod
+    def forward(ctx, a):
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved[0]
+        return grad * out * (1 - out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved[0]
+        return grad * (1 - out * out)
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        return _split_between(grad, a > b, a == b)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        return _split_between(grad, a < b, a == b)
+
+
+def _split_between(grad, a_wins, tie):
+    """Route grad to the winning operand; NOTE: a tie gives each half (torch)."""
+    share_a = np.where(tie, 0.5, a_wins).astype(grad.dtype)
+    return grad * share_a, grad * (1 - share_a)
+
+
+class Where(Function):
+    """where(condition, a, b): the condition is a constant boolean array."""
+
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved
+        need_a, need_b = ctx.needs_input_grad[1:]
+        zero = np.zeros((), dtype=grad.dtype)
+        grad_a = np.where(condition, grad, zero) if need_a else None
+        grad_b = np.where(condition, zero, grad) if need_b else None
+        return None, grad_a, grad_b

@@ -1,0 +1,169 @@
+"""Movement primitives: reshape, permute, expand, indexing, gather, pad, cat, stack, cast.
+
+They move numbers around without arithmetic, so each backward moves the
+gradient back the same way. Composites (view, flatten, squeeze, transpose,
+split, chunk, non-constant padding) are built from these in tensor.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
+                f"{a.shape} ({a.size} elements)"
+            ) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(np.argsort(ctx.dims))
+
+
+class Expand(Function):
+    """A broadcast view; its backward is the engine's unbroadcast."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Cast(Function):
+    """Change dtype (or make a contiguous copy); the gradient goes back to the old dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype, copy=False)
+
+
+def is_advanced_index(index) -> bool:
+    """True if NumPy would use advanced indexing (copies, repeats) for `index`."""
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray | list) for i in items)
+
+
+class GetItem(Function):
+    """t[index] for basic slices, integer arrays and boolean masks."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.shape, ctx.index = a.shape, index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = np.zeros_like(grad, shape=ctx.shape)
+        if is_advanced_index(ctx.index):
+            # NOTE: a repeated index must accumulate (x[[0, 0]] uses x[0] twice);
+            # plain assignment would keep only the last write.
+            np.add.at(out, ctx.index, grad)
+        else:
+            out[ctx.index] = grad
+        return out
+
+
+class IndexSelect(Function):
+    """Pick whole slices along `dim` by an integer index array (embeddings, padding)."""
+
+    @staticmethod
+    def forward(ctx, a, dim, index):
+        ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
+        return np.take(a, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = np.zeros_like(grad, shape=ctx.shape)
+        if ctx.dim == 0 and ctx.index.ndim == 1:
+            np.add.at(out, ctx.index, grad)
+        else:
+            prefix = (slice(None),) * (ctx.dim % len(ctx.shape))
+            np.add.at(out, prefix + (ctx.index,), grad)
+        return out
+
+
+class Gather(Function):
+    """torch.gather: out[i][j] = a[index[i][j]][j] along `dim` (dim 0 shown)."""
+
+    @staticmethod
+    def forward(ctx, a, dim, index):
+        # torch lets index be smaller than `a` in the other dims: trim `a` to fit.
+        trim = tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(index.shape))
+        ctx.shape, ctx.dim, ctx.index, ctx.trim = a.shape, dim, index, trim
+        return np.take_along_axis(a[trim], index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = np.zeros_like(grad, shape=ctx.shape)
+        grid = list(np.indices(ctx.index.shape, sparse=True))
+        grid[ctx.dim] = ctx.index
+        # NOTE: indices may repeat along dim; add.at accumulates them.
+        np.add.at(out, tuple(grid), grad)
+        return out
+
+
+class ConstantPad(Function):
+    """Pad with a constant; `widths` holds one (before, after) pair per axis."""
+
+    @staticmethod
+    def forward(ctx, a, widths, value=0.0):
+        shape = tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, widths))
+        ctx.inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, widths))
+        out = np.full_like(a, value, shape=shape)
+        out[ctx.inner] = a
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.inner]
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        return np.stack(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.moveaxis(grad, ctx.dim, 0))

@@ -1,0 +1,162 @@
+"""Reductions: sum, mean, amax/amin, prod, and the log-sum-exp trick.
+
+`dim` is None (all axes), an int, or a tuple of ints, as in torch. The
+backward of a reduction re-inserts the reduced axes (`_keep`) and
+broadcasts back to the input's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+def _axes(dim, ndim):
+    """torch's `dim` as a normalised tuple of NumPy axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(d % ndim if ndim else 0 for d in dims)
+
+
+def _keep(grad, shape, axes, keepdim):
+    """Reshape a reduced gradient so it broadcasts against the input shape."""
+    if keepdim or not shape:
+        return grad
+    return np.expand_dims(grad, axes)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        return a.sum(axis=ctx.axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.broadcast_to(_keep(grad, ctx.shape, ctx.axes, ctx.keepdim), ctx.shape)
+
+
+class Mean(Function):
+    """Mean over axes; a primitive (not sum/n) to spare a graph node per loss."""
+
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        ctx.count = int(np.prod([a.shape[i] for i in ctx.axes])) if a.ndim else 1
+        return a.mean(axis=ctx.axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = _keep(grad, ctx.shape, ctx.axes, ctx.keepdim) / ctx.count
+        return np.broadcast_to(grad, ctx.shape)
+
+
+class Amax(Function):
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        return _extremum_forward(ctx, a, dim, keepdim, np.amax)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _extremum_backward(ctx, grad)
+
+
+class Amin(Function):
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        return _extremum_forward(ctx, a, dim, keepdim, np.amin)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _extremum_backward(ctx, grad)
+
+
+def _extremum_forward(ctx, a, dim, keepdim, reduce):
+    if a.size == 0:
+        raise ValueError(f"{ctx.name}: cannot reduce an empty tensor of shape {a.shape}")
+    axes = _axes(dim, a.ndim)
+    out = reduce(a, axis=axes, keepdims=True)
+    ctx.save_for_backward(a, out)
+    ctx.axes, ctx.keepdim = axes, keepdim
+    return out if keepdim else np.squeeze(out, axis=axes)
+
+
+def _extremum_backward(ctx, grad):
+    a, out = ctx.saved
+    # NOTE: ties share the gradient evenly, as torch's amax/amin do.
+    winners = a == out
+    share = winners / winners.sum(axis=ctx.axes, keepdims=True)
+    return _keep(grad, a.shape, ctx.axes, ctx.keepdim) * share.astype(grad.dtype)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        ctx.save_for_backward(a)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        if dim is None:
+            return a.prod(keepdims=keepdim)
+        return a.prod(axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        # NOTE: grad * prod / a fails where a == 0; the product of all the
+        # *other* elements (exclusive cumulative products from both sides) is
+        # exact everywhere.
+        if ctx.dim is None:
+            others = _product_of_others(a.reshape(-1), 0).reshape(a.shape)
+            return grad.reshape((1,) * a.ndim if a.ndim else ()) * others
+        axis = ctx.dim % a.ndim
+        return _keep(grad, a.shape, (axis,), ctx.keepdim) * _product_of_others(a, axis)
+
+
+def _product_of_others(a, axis):
+    ones = np.ones_like(np.take(a, [0], axis=axis))
+    left = np.cumprod(np.concatenate([ones, a], axis=axis), axis=axis)
+    flipped = np.flip(a, axis=axis)
+    right = np.flip(np.cumprod(np.concatenate([ones, flipped], axis=axis), axis=axis), axis=axis)
+    n = a.shape[axis]
+    return np.take(left, range(n), axis=axis) * np.take(right, range(1, n + 1), axis=axis)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) with the max subtracted first: finite for logits of ±1e4.
+
+    A fused primitive for numerical stability: composed from exp, sum and log
+    it overflows for inputs above ~88 (float32).
+    """
+
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        axes = _axes(dim, a.ndim)
+        shift = np.amax(a, axis=axes, keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf rows stay -inf
+        out = np.log(np.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved
+        return _keep(grad, a.shape, ctx.axes, ctx.keepdim) * np.exp(a - out)
+
+
+class LogSoftmax(Function):
+    """log(softmax(a)) along `dim`, fused for stability (the log-sum-exp trick)."""
+
+    @staticmethod
+    def forward(ctx, a, dim=-1):
+        shifted = a - np.amax(a, axis=dim, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)

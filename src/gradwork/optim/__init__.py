@@ -1,0 +1,1 @@
+"""gradwork.optim: see DESIGN.md (under construction)."""

@@ -1,0 +1,268 @@
+"""`Tensor`: an n-dimensional array that records the ops applied to it.
+
+The class is split by theme: this file holds construction, the autograd
+interface and the Python operators; `_tensor_math.py` the arithmetic and
+reductions; `_tensor_shape.py` reshaping and indexing. Every method that
+computes calls a primitive in `gradwork.ops` or composes several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gradwork import _dtype, autograd
+from gradwork._tensor_math import MathMethods
+from gradwork._tensor_shape import ShapeMethods
+from gradwork.ops import Cast
+
+
+class Tensor(MathMethods, ShapeMethods):
+    """An array with an optional gradient, like `torch.Tensor`.
+
+    `data` is the underlying NumPy array (a CuPy array on a GPU); `grad` is a
+    Tensor once backward has reached this tensor, or None.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("data", "grad_fn", "grad", "_requires_grad", "_hooks", "_retains_grad",
+                 "__weakref__")  # fmt: skip
+    # Make NumPy hand `ndarray + tensor` to Tensor.__radd__ instead of looping.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = data if dtype is None and _is_array(data) else _dtype.infer_array(data, dtype)
+        self.grad_fn = None
+        self.grad = None
+        self._requires_grad = False
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    # ------------------------------------------------------------------ autograd
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None and not flag:
+            raise RuntimeError(
+                "requires_grad: you can only change the flag of a leaf tensor; use "
+                ".detach() to get a tensor cut from the graph."
+            )
+        if flag and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad: only floating-point tensors can require gradients, this "
+                f"one is {self.data.dtype}. Convert it first with .float()."
+            )
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into every leaf's `.grad`."""
+        autograd.backward(self, gradient, retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory, like torch)."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward."""
+        if self.grad_fn is not None:
+            self._retains_grad = True
+            autograd._track_output(self.grad_fn, self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+        """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        if self.grad_fn is not None:
+            autograd._track_output(self.grad_fn, self)
+        handle = _HookHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu" if isinstance(self.data, np.ndarray) else "cuda"
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # ---------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy()"
+            )
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, "
+                f"this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`to(dtype)`, `to("cpu")` or `to(other_tensor)`; differentiable."""
+        target = kwargs.get("dtype", args[0] if args else None)
+        if isinstance(target, Tensor):
+            target = target.dtype
+        if target is None or isinstance(target, str) and target.startswith("cpu"):
+            return self
+        dtype = _dtype.as_dtype(target)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind not in "fc":
+            return Tensor(self.data.astype(dtype))  # integers carry no gradient
+        return Cast.apply(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.to(_dtype.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtype.float64)
+
+    def long(self) -> Tensor:
+        return self.to(_dtype.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtype.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtype.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        """A differentiable copy."""
+        return Cast.apply(self, self.data.dtype)
+
+    # ----------------------------------------------------------- Python protocol
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.data)
+
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity (as torch)
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            np.asarray(self.data), separator=", ", prefix="tensor(", precision=4
+        )
+        extras = []
+        if self.data.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
+            extras.append(f"dtype=gradwork.{self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+class _HookHandle:
+    """Returned by `register_hook`; `.remove()` takes the hook off again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
+def _is_array(data: Any) -> bool:
+    return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")
+
+
+def _from_op(data: Any, grad_fn: autograd.Function | None = None) -> Tensor:
+    """Wrap an op's output; bypasses __init__ because this runs once per op."""
+    if not isinstance(data, np.ndarray) and not hasattr(data, "__cuda_array_interface__"):
+        data = np.asarray(data)  # NumPy reductions return scalars, not 0-d arrays
+    tensor = object.__new__(Tensor)
+    tensor.data = data
+    tensor.grad_fn = grad_fn
+    tensor.grad = None
+    tensor._requires_grad = grad_fn is not None
+    tensor._hooks = None
+    tensor._retains_grad = False
+    return tensor
+
+
+autograd._set_tensor_factory(_from_op, Tensor)

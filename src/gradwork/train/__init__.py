@@ -1,0 +1,1 @@
+"""gradwork.train: see DESIGN.md (under construction)."""

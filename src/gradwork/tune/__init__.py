@@ -1,0 +1,1 @@
+"""gradwork.tune: see DESIGN.md (under construction)."""
