@@ -1,0 +1,57 @@
+"""Helpers shared by the test tables: torch conversion and parity checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+import gradwork as gw
+
+
+def randn64(*shape: int, requires_grad: bool = True, low: float | None = None) -> gw.Tensor:
+    """A float64 leaf of standard-normal values (shifted to stay above `low` if given)."""
+    data = gw._random.generator().standard_normal(shape)
+    if low is not None:
+        data = np.abs(data) + low
+    return gw.tensor(data, dtype=gw.float64, requires_grad=requires_grad)
+
+
+def to_torch(torch, value):
+    """A torch leaf with the same values (and requires_grad) as a gradwork tensor."""
+    if not isinstance(value, gw.Tensor):
+        return value
+    out = torch.tensor(np.array(value.data))
+    if value.requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def assert_parity(
+    torch,
+    ours: Callable,
+    theirs: Callable,
+    inputs: Sequence,
+    atol: float = 1e-6,
+    rtol: float = 1e-6,
+) -> None:
+    """Same output value and same gradient for every input that requires grad.
+
+    Backpropagates the same random projection of the output through both.
+    """
+    torch_inputs = [to_torch(torch, x) for x in inputs]
+    out = ours(*inputs)
+    expected = theirs(*torch_inputs)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=atol, rtol=rtol)
+    if not any(isinstance(x, gw.Tensor) and x.requires_grad for x in inputs):
+        return
+    weights = np.random.default_rng(1).standard_normal(out.shape)
+    (out * gw.tensor(weights, dtype=out.dtype)).sum().backward()
+    (expected * torch.tensor(weights, dtype=expected.dtype)).sum().backward()
+    for i, (x, t) in enumerate(zip(inputs, torch_inputs)):
+        if isinstance(x, gw.Tensor) and x.requires_grad:
+            expected_grad = t.grad.numpy() if t.grad is not None else np.zeros(x.shape)
+            got = x.grad.data if x.grad is not None else np.zeros(x.shape)
+            np.testing.assert_allclose(
+                got, expected_grad, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}"
+            )
