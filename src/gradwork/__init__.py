@@ -52,8 +52,9 @@ from gradwork.creation import (
     zeros,
     zeros_like,
 )
-from gradwork.functions import *  # noqa: F403 - sum, mean, exp, ... (function forms)
-from gradwork.functions import _METHOD_FORMS, cat, concatenate, is_tensor, pad, stack, where
+from gradwork._function_forms import *  # noqa: F403 - sum, mean, exp, ... (function forms)
+from gradwork._function_forms import _METHOD_FORMS
+from gradwork.functions import cat, concatenate, is_tensor, pad, stack, where
 from gradwork.tensor import Tensor
 
 __version__ = "0.1.0"

@@ -28,6 +28,8 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad is a scalar
+            return (grad * b if need_a else None), (grad * a if need_b else None)
         # Treat vectors as matrices (a row for a, a column for b), as matmul does.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
