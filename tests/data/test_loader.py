@@ -127,7 +127,9 @@ def test_loader_without_seed_follows_manual_seed():
 
 def test_given_generator_is_used():
     order = sample_order(
-        DataLoader(make_dataset(30), batch_size=30, shuffle=True, generator=np.random.default_rng(5))
+        DataLoader(
+            make_dataset(30), batch_size=30, shuffle=True, generator=np.random.default_rng(5)
+        )
     )
     assert order == np.random.default_rng(5).permutation(30).tolist()
 
@@ -150,7 +152,9 @@ def test_fast_path_equals_slow_path(batch_size):
 def test_fast_path_avoids_getitem(monkeypatch):
     calls = []
     original = TensorDataset.__getitem__
-    monkeypatch.setattr(TensorDataset, "__getitem__", lambda s, i: calls.append(i) or original(s, i))
+    monkeypatch.setattr(
+        TensorDataset, "__getitem__", lambda s, i: calls.append(i) or original(s, i)
+    )
     batches = list(DataLoader(make_dataset(6), batch_size=3))
     assert calls == [] and len(batches) == 2  # one fancy index per field, no item calls
 
