@@ -51,6 +51,11 @@ def test_tensor_dataset_shares_numpy_memory():
     assert ds[1][0].numpy()[0] == 5.0
 
 
+def test_tensor_dataset_from_lists_uses_gradwork_dtypes():
+    x, y = TensorDataset([[0.5, 1.5], [2.5, 3.5]], [0, 1]).tensors
+    assert x.dtype == np.float32 and y.dtype == np.int64
+
+
 def test_subset_maps_indices_and_nests():
     ds = make_dataset()
     outer = Subset(Subset(ds, [9, 8, 7, 6]), [3, 0])

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _dtype
 from gradwork.tensor import Tensor
 
 
@@ -40,13 +41,16 @@ class Dataset(abc.ABC):
 def _as_tensor(value: Any, position: int) -> Tensor:
     if isinstance(value, Tensor):
         return value
-    array = np.asarray(value)
-    if array.dtype == object:
+    if isinstance(value, np.ndarray):
+        return Tensor(value)  # shares memory, keeps the dtype
+    try:
+        # NOTE: Python lists follow gradwork's rules: floats become float32, ints int64.
+        return Tensor(_dtype.infer_array(value))
+    except (TypeError, ValueError) as error:
         raise TypeError(
             f"TensorDataset: argument {position} could not be turned into an array "
             f"(got {type(value).__name__}); pass Tensors or NumPy arrays of numbers."
-        )
-    return Tensor(array)
+        ) from error
 
 
 def _check_index(index: Any, length: int, owner: str) -> int:
