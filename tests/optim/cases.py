@@ -8,8 +8,9 @@ the same arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,9 @@ OPTIMIZER_CASES = [
     OptimizerCase("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
     OptimizerCase("SGD", dict(lr=0.1, weight_decay=0.05)),
     OptimizerCase("SGD", dict(lr=0.1, maximize=True)),
-    OptimizerCase("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1,
-                              maximize=True)),  # fmt: skip
+    OptimizerCase(
+        "SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1, maximize=True)
+    ),
     OptimizerCase("Adam", dict(lr=0.05)),
     OptimizerCase("Adam", dict(lr=0.05, amsgrad=True)),
     OptimizerCase("Adam", dict(lr=0.05, weight_decay=0.1)),
@@ -88,7 +90,9 @@ class Problem:
         self.x = rng.standard_normal((16, 3)).astype(dtype)
         self.y = np.sin(self.x.sum(axis=1, keepdims=True))
         self.lib = lib
-        self.params = [lib.tensor(a.astype(dtype), requires_grad=True) for a in self.arrays.values()]
+        self.params = [
+            lib.tensor(a.astype(dtype), requires_grad=True) for a in self.arrays.values()
+        ]
 
     def named_parameters(self) -> list[tuple[str, Any]]:
         return list(zip(self.arrays, self.params))
@@ -106,11 +110,18 @@ class Problem:
         return loss
 
     def values(self) -> list[np.ndarray]:
-        return [np.array(p.detach().numpy() if hasattr(p, "detach") else p.data) for p in self.params]
+        return [
+            np.array(p.detach().numpy() if hasattr(p, "detach") else p.data) for p in self.params
+        ]
 
 
-def run(lib: Any, optim_module: Any, case: OptimizerCase, steps: int = STEPS,
-        skip_grad: Callable[[int], int | None] | None = None) -> list[np.ndarray]:  # fmt: skip
+def run(
+    lib: Any,
+    optim_module: Any,
+    case: OptimizerCase,
+    steps: int = STEPS,
+    skip_grad: Callable[[int], int | None] | None = None,
+) -> list[np.ndarray]:
     """Parameters after `steps` steps of `case` (optionally dropping one grad on some steps)."""
     problem = Problem(lib)
     optimizer = getattr(optim_module, case.name)(problem.params, **case.kwargs)
@@ -138,65 +149,128 @@ class SchedulerCase:
         return self.id.split("[")[0]
 
 
-PLATEAU_METRIC = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.9, 2.9, 2.9,
-                  2.9, 2.9, 2.0, 2.0, 2.0, 2.0] * 2  # fmt: skip
+PLATEAU_METRIC = [
+    5.0,
+    4.0,
+    4.0,
+    3.9999,
+    4.1,
+    4.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    2.9,
+    2.9,
+    2.9,
+    2.9,
+    2.9,
+    2.0,
+    2.0,
+    2.0,
+    2.0,
+] * 2
 
 SCHEDULER_CASES = [
     SchedulerCase("StepLR", lambda m, o: m.StepLR(o, step_size=7, gamma=0.5)),
     SchedulerCase("MultiStepLR", lambda m, o: m.MultiStepLR(o, [5, 12, 12, 30], gamma=0.3)),
     SchedulerCase("ExponentialLR", lambda m, o: m.ExponentialLR(o, gamma=0.93)),
     SchedulerCase("CosineAnnealingLR", lambda m, o: m.CosineAnnealingLR(o, T_max=15, eta_min=1e-3)),
-    SchedulerCase("CosineAnnealingLR[long]",
-                  lambda m, o: m.CosineAnnealingLR(o, T_max=1000, eta_min=0.01), steps=2100),
-    SchedulerCase("LinearLR", lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9,
-                                                      total_iters=10)),
-    SchedulerCase("LambdaLR", lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: 1 / (1 + e)])),
-    SchedulerCase("OneCycleLR[cos,sgd]", lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5],
-                                                                   total_steps=41)),
-    SchedulerCase("OneCycleLR[linear,three_phase,adam]",
-                  lambda m, o: m.OneCycleLR(o, max_lr=0.3, epochs=4, steps_per_epoch=11,
-                                            pct_start=0.25, anneal_strategy="linear",
-                                            three_phase=True, div_factor=10.0,
-                                            final_div_factor=100.0, base_momentum=0.8,
-                                            max_momentum=0.9),
-                  optimizer="Adam"),
-    SchedulerCase("OneCycleLR[no_momentum]",
-                  lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=40, cycle_momentum=False)),
-    SchedulerCase("ReduceLROnPlateau[min,rel]",
-                  lambda m, o: m.ReduceLROnPlateau(o, factor=0.5, patience=2, cooldown=1,
-                                                   min_lr=[0.01, 0.001]),
-                  metrics=PLATEAU_METRIC),
-    SchedulerCase("ReduceLROnPlateau[max,abs]",
-                  lambda m, o: m.ReduceLROnPlateau(o, mode="max", threshold=0.05,
-                                                   threshold_mode="abs", patience=1, factor=0.3),
-                  metrics=[-v for v in PLATEAU_METRIC]),
-    SchedulerCase("SequentialLR",
-                  lambda m, o: m.SequentialLR(o, [m.LinearLR(o, 0.1, total_iters=5),
-                                                  m.ExponentialLR(o, 0.9),
-                                                  m.CosineAnnealingLR(o, T_max=12)],
-                                              milestones=[5, 15])),
-    SchedulerCase("InverseTimeLR", lambda m, o: m.InverseTimeLR(o, decay_rate=0.3),
-                  torch_build=lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 0.3 * e))),
-    SchedulerCase("WarmupLR[cosine]",
-                  lambda m, o: m.WarmupLR(o, 6, after=m.CosineAnnealingLR(o, T_max=20),
-                                          start_factor=0.2),
-                  torch_build=lambda m, o: m.SequentialLR(
-                      o, [m.LinearLR(o, 0.2, 1.0, total_iters=6), m.CosineAnnealingLR(o, 20)],
-                      milestones=[6])),
-    SchedulerCase("WarmupLR[alone]", lambda m, o: m.WarmupLR(o, 8),
-                  torch_build=lambda m, o: m.LinearLR(o, 0.1, 1.0, total_iters=8)),
-    SchedulerCase("WarmupLR[step]",
-                  lambda m, o: m.WarmupLR(o, 5, after=m.StepLR(o, 4, 0.5), start_factor=0.5),
-                  torch_build=lambda m, o: m.SequentialLR(
-                      o, [m.LinearLR(o, 0.5, 1.0, total_iters=5), m.StepLR(o, 4, 0.5)],
-                      milestones=[5])),
-]  # fmt: skip
+    SchedulerCase(
+        "CosineAnnealingLR[long]",
+        lambda m, o: m.CosineAnnealingLR(o, T_max=1000, eta_min=0.01),
+        steps=2100,
+    ),
+    SchedulerCase(
+        "LinearLR", lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=10)
+    ),
+    SchedulerCase(
+        "LambdaLR", lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: 1 / (1 + e)])
+    ),
+    SchedulerCase(
+        "OneCycleLR[cos,sgd]", lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=41)
+    ),
+    SchedulerCase(
+        "OneCycleLR[linear,three_phase,adam]",
+        lambda m, o: m.OneCycleLR(
+            o,
+            max_lr=0.3,
+            epochs=4,
+            steps_per_epoch=11,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+            div_factor=10.0,
+            final_div_factor=100.0,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
+        optimizer="Adam",
+    ),
+    SchedulerCase(
+        "OneCycleLR[no_momentum]",
+        lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=40, cycle_momentum=False),
+    ),
+    SchedulerCase(
+        "ReduceLROnPlateau[min,rel]",
+        lambda m, o: m.ReduceLROnPlateau(
+            o, factor=0.5, patience=2, cooldown=1, min_lr=[0.01, 0.001]
+        ),
+        metrics=PLATEAU_METRIC,
+    ),
+    SchedulerCase(
+        "ReduceLROnPlateau[max,abs]",
+        lambda m, o: m.ReduceLROnPlateau(
+            o, mode="max", threshold=0.05, threshold_mode="abs", patience=1, factor=0.3
+        ),
+        metrics=[-v for v in PLATEAU_METRIC],
+    ),
+    SchedulerCase(
+        "SequentialLR",
+        lambda m, o: m.SequentialLR(
+            o,
+            [
+                m.LinearLR(o, 0.1, total_iters=5),
+                m.ExponentialLR(o, 0.9),
+                m.CosineAnnealingLR(o, T_max=12),
+            ],
+            milestones=[5, 15],
+        ),
+    ),
+    SchedulerCase(
+        "InverseTimeLR",
+        lambda m, o: m.InverseTimeLR(o, decay_rate=0.3),
+        torch_build=lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 0.3 * e)),
+    ),
+    SchedulerCase(
+        "WarmupLR[cosine]",
+        lambda m, o: m.WarmupLR(o, 6, after=m.CosineAnnealingLR(o, T_max=20), start_factor=0.2),
+        torch_build=lambda m, o: m.SequentialLR(
+            o, [m.LinearLR(o, 0.2, 1.0, total_iters=6), m.CosineAnnealingLR(o, 20)], milestones=[6]
+        ),
+    ),
+    SchedulerCase(
+        "WarmupLR[alone]",
+        lambda m, o: m.WarmupLR(o, 8),
+        torch_build=lambda m, o: m.LinearLR(o, 0.1, 1.0, total_iters=8),
+    ),
+    SchedulerCase(
+        "WarmupLR[step]",
+        lambda m, o: m.WarmupLR(o, 5, after=m.StepLR(o, 4, 0.5), start_factor=0.5),
+        torch_build=lambda m, o: m.SequentialLR(
+            o, [m.LinearLR(o, 0.5, 1.0, total_iters=5), m.StepLR(o, 4, 0.5)], milestones=[5]
+        ),
+    ),
+]
 
 
 def scheduler_optimizer(optim_module: Any, lib: Any, kind: str) -> Any:
     """An optimizer with two param groups (lr 0.1 and 0.02), as the schedulers' subject."""
-    groups = [{"params": [lib.zeros(2, requires_grad=True)]},
-              {"params": [lib.zeros(3, requires_grad=True)], "lr": 0.02}]  # fmt: skip
+    groups = [
+        {"params": [lib.zeros(2, requires_grad=True)]},
+        {"params": [lib.zeros(3, requires_grad=True)], "lr": 0.02},
+    ]
     if kind == "Adam":
         return optim_module.Adam(groups, lr=0.1)
     return optim_module.SGD(groups, lr=0.1, momentum=0.9)

@@ -240,10 +240,13 @@ def test_bad_parameter_lists_raise():
 
 
 def test_every_optimizer_has_table_entries():
-    exported = {name for name in optim.__all__
-                if isinstance(getattr(optim, name), type)
-                and issubclass(getattr(optim, name), optim.Optimizer)
-                and name != "Optimizer"}  # fmt: skip
+    exported = {
+        name
+        for name in optim.__all__
+        if isinstance(getattr(optim, name), type)
+        and issubclass(getattr(optim, name), optim.Optimizer)
+        and name != "Optimizer"
+    }
     assert exported == {case.name for case in OPTIMIZER_CASES}
     assert exported == set(CONVERGENCE)
     assert exported == {name for name, _, _ in BAD_HYPERPARAMETERS}

@@ -16,8 +16,14 @@ from gradwork.autograd import no_grad
 from gradwork.functions import cat
 from gradwork.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters", "l1_penalty", "l2_penalty"]  # fmt: skip
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "vector_to_parameters",
+    "l1_penalty",
+    "l2_penalty",
+]
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -72,8 +78,11 @@ def clip_grad_norm_(
             "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
         )
     coefficient = np.minimum(max_norm / (total + 1e-6), 1.0)
-    for g in grads:
-        g *= coefficient.astype(g.dtype)
+    # NOTE: an infinite norm gives coefficient 0 and inf * 0 = NaN gradients, as in
+    # torch; that is what error_if_nonfinite=True exists to prevent, so no warning.
+    with np.errstate(invalid="ignore"):
+        for g in grads:
+            g *= coefficient.astype(g.dtype)
     return Tensor(np.asarray(total))
 
 

@@ -40,8 +40,9 @@ def param_groups_no_decay(model: Any, weight_decay: float) -> list[dict[str, Any
     """
     norm_modules = set()
     if hasattr(model, "named_modules"):
-        norm_modules = {name for name, module in model.named_modules()
-                        if "Norm" in type(module).__name__}  # fmt: skip
+        norm_modules = {
+            name for name, module in model.named_modules() if "Norm" in type(module).__name__
+        }
     decay: dict[str, list] = {"params": [], "param_names": []}
     no_decay: dict[str, list] = {"params": [], "param_names": []}
     for name, param in model.named_parameters():

@@ -69,9 +69,15 @@ class Adam(Optimizer):
                     f"(gradwork.optim.{owner}: each beta must lie in [0, 1))"
                 )
         check_non_negative(owner, weight_decay=weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)  # fmt: skip
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def init_state(self, param: Any, group: dict) -> dict[str, Any]:

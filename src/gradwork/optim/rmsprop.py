@@ -57,10 +57,18 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        check_non_negative("RMSprop", lr=lr, eps=eps, momentum=momentum,
-                           weight_decay=weight_decay, alpha=alpha)  # fmt: skip
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)  # fmt: skip
+        check_non_negative(
+            "RMSprop", lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha
+        )
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def init_state(self, param: Any, group: dict) -> dict[str, Any]:

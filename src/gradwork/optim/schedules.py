@@ -23,8 +23,17 @@ from collections.abc import Callable, Iterable
 
 Schedule = Callable[[int], float]
 
-__all__ = ["constant", "step", "multistep", "exponential", "cosine", "linear",
-           "one_cycle", "inverse_time", "warmup"]  # fmt: skip
+__all__ = [
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "cosine",
+    "linear",
+    "one_cycle",
+    "inverse_time",
+    "warmup",
+]
 
 
 def constant(value: float = 1.0) -> Schedule:
@@ -128,12 +137,16 @@ def one_cycle(
     final = initial / 1e4 if final is None else final
     anneal = _anneal_cos if anneal_strategy == "cos" else _anneal_linear
     if three_phase:
-        phases = [(float(pct_start * total_steps) - 1, initial, peak),
-                  (float(2 * pct_start * total_steps) - 2, peak, initial),
-                  (total_steps - 1, initial, final)]  # fmt: skip
+        phases = [
+            (float(pct_start * total_steps) - 1, initial, peak),
+            (float(2 * pct_start * total_steps) - 2, peak, initial),
+            (total_steps - 1, initial, final),
+        ]
     else:
-        phases = [(float(pct_start * total_steps) - 1, initial, peak),
-                  (total_steps - 1, peak, final)]  # fmt: skip
+        phases = [
+            (float(pct_start * total_steps) - 1, initial, peak),
+            (total_steps - 1, peak, final),
+        ]
 
     def schedule(t: int) -> float:
         start_step = 0.0

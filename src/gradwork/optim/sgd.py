@@ -59,8 +59,14 @@ class SGD(Optimizer):
                 "Nesterov momentum requires a momentum and zero dampening (gradwork.optim.SGD "
                 f"got momentum={momentum}, dampening={dampening})"
             )
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)  # fmt: skip
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def init_state(self, param: Any, group: dict) -> dict[str, Any]:

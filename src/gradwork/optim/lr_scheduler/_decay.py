@@ -12,8 +12,15 @@ from gradwork.optim import schedules
 from gradwork.optim.lr_scheduler._base import LRScheduler
 from gradwork.optim.optimizer import Optimizer
 
-__all__ = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
-           "LambdaLR", "InverseTimeLR"]  # fmt: skip
+__all__ = [
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "LambdaLR",
+    "InverseTimeLR",
+]
 
 
 class StepLR(LRScheduler):
@@ -111,7 +118,11 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(
-        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1  # noqa: N803
+        self,
+        optimizer: Optimizer,
+        T_max: int,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
     ) -> None:
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
@@ -120,17 +131,20 @@ class CosineAnnealingLR(LRScheduler):
         return schedules.cosine(self.T_max, start=base_lr, end=self.eta_min)
 
     def get_lr(self) -> list[float]:
-        groups, epoch, period, eta_min = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
+        groups, epoch, eta_min = self.optimizer.param_groups, self.last_epoch, self.eta_min
         if self._is_initial:
             return [group["lr"] for group in groups]
         if self._step_count == 1 and epoch > 0:
             return self._get_closed_form_lr()
-        if (epoch - 1 - period) % (2 * period) == 0:
+        if (epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
             # NOTE: at the bottom of the cosine the ratio below is 0/0; step up explicitly.
-            rise = (1 - math.cos(math.pi / period)) / 2
-            return [group["lr"] + (base - eta_min) * rise for base, group in zip(self.base_lrs, groups)]
-        ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
-        return [ratio * (group["lr"] - eta_min) + eta_min for group in groups]
+            rise = (1 - math.cos(math.pi / self.T_max)) / 2
+            return [
+                group["lr"] + (base - eta_min) * rise for base, group in zip(self.base_lrs, groups)
+            ]
+        now = 1 + math.cos(math.pi * epoch / self.T_max)
+        before = 1 + math.cos(math.pi * (epoch - 1) / self.T_max)
+        return [now / before * (group["lr"] - eta_min) + eta_min for group in groups]
 
 
 class LinearLR(LRScheduler):

@@ -69,10 +69,13 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(
-                "anneal_strategy must be one of 'cos' or 'linear', instead got "
-                f"{anneal_strategy}"
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
             )
-        self.pct_start, self.anneal_strategy, self.three_phase = pct_start, anneal_strategy, three_phase
+        self.pct_start, self.anneal_strategy, self.three_phase = (
+            pct_start,
+            anneal_strategy,
+            three_phase,
+        )
         if last_epoch == -1:
             for group, peak in zip(optimizer.param_groups, _per_group("max_lr", optimizer, max_lr)):
                 group["initial_lr"] = peak / div_factor
@@ -98,8 +101,15 @@ class OneCycleLR(LRScheduler):
             group["max_momentum"], group["base_momentum"] = high, low
 
     def _cycle(self, peak: float, initial: float, final: float) -> schedules.Schedule:
-        return schedules.one_cycle(self.total_steps, peak, initial, final, self.pct_start,
-                                   self.anneal_strategy, self.three_phase)  # fmt: skip
+        return schedules.one_cycle(
+            self.total_steps,
+            peak,
+            initial,
+            final,
+            self.pct_start,
+            self.anneal_strategy,
+            self.three_phase,
+        )
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
@@ -112,8 +122,9 @@ class OneCycleLR(LRScheduler):
         for group in self.optimizer.param_groups:
             lrs.append(self._cycle(group["max_lr"], group["initial_lr"], group["min_lr"])(step))
             if self.cycle_momentum:
-                momentum = self._cycle(group["base_momentum"], group["max_momentum"],
-                                       group["max_momentum"])(step)  # fmt: skip
+                momentum = self._cycle(
+                    group["base_momentum"], group["max_momentum"], group["max_momentum"]
+                )(step)
                 _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
