@@ -172,14 +172,13 @@ class Optimizer:
 
     def _all_in_step(self, params: list[Tensor]) -> bool:
         """Every parameter has a gradient and the same step count (so one flat update fits)."""
-        state = self.state
-        first = state[params[0]].get("step") if params[0] in state else None
+        steps = set()
         for p in params:
             if p.grad is None:
                 return False
-            if (state[p].get("step") if p in state else None) != first:
-                return False
-        return True
+            entries = self.state.get(p)  # .get: never create state for a mere check
+            steps.add(entries.get("step") if entries else None)
+        return len(steps) == 1
 
     def _step_flat(self, flat: FlatGroup, group: dict[str, Any]) -> None:
         params = group["params"]
