@@ -160,7 +160,8 @@ class InstanceNorm2d(_NormBase):
         if input.ndim == 3:
             return self.forward(input.unsqueeze(0))[0]
         use_input_stats = self.training or not self.track_running_stats
-        momentum = self._momentum()
+        # torch's instance norm does not count batches; momentum=None means 0 here.
+        momentum = 0.0 if self.momentum is None else self.momentum
         track = self.track_running_stats
         return F.instance_norm(
             input, self.running_mean if track else None, self.running_var if track else None,

@@ -75,6 +75,22 @@ def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
     return image[:, :, ph : ph + h, pw : pw + w]
 
 
+def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
+    """a[g] @ b[g] for each group, with optional transposes, as 2-D GEMMs.
+
+    NOTE: np.matmul on 3-D stacks falls back to a slow non-BLAS loop when an
+    operand is a transposed view (measured 20x slower); 2-D `@` hands the
+    transpose to BLAS instead.
+    """
+    if transpose_a:
+        a = a.transpose(0, 2, 1)
+    if transpose_b:
+        b = b.transpose(0, 2, 1)
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return np.stack([x @ y for x, y in zip(a, b)])
+
+
 def _to_nchw(flat, n, out_hw):
     """(G, O/G, N*Ho*Wo) GEMM output -> (N, O, Ho, Wo), contiguous."""
     out = flat.reshape(-1, n, out_hw[0] * out_hw[1]).transpose(1, 0, 2)
@@ -100,7 +116,7 @@ class Conv2d(Function):
         kernel = weight.shape[2:]
         columns, out_hw = im2col(x, kernel, stride, padding, dilation, groups)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
-        out = _to_nchw(np.matmul(w, columns), x.shape[0], out_hw)
+        out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(columns, weight)
@@ -117,10 +133,10 @@ class Conv2d(Function):
         grad_x = grad_w = grad_b = None
         if need_x:
             w = weight.reshape(groups, weight.shape[0] // groups, -1)
-            grad_columns = np.matmul(w.transpose(0, 2, 1), flat_grad)
+            grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
             grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
         if need_w:
-            grad_w = np.matmul(flat_grad, columns.transpose(0, 2, 1)).reshape(weight.shape)
+            grad_w = grouped_matmul(flat_grad, columns, transpose_b=True).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_b
@@ -143,7 +159,7 @@ class ConvTranspose2d(Function):
         out_shape = (n, out_channels, *out_hw)
         flat_x = _from_nchw(x, groups)  # (G, C/G, N*H*W)
         grouped = weight.reshape(groups, c // groups, -1)  # (G, C/G, O/G*kh*kw)
-        columns = np.matmul(grouped.transpose(0, 2, 1), flat_x)
+        columns = grouped_matmul(grouped, flat_x, transpose_a=True)
         out = col2im(columns, out_shape, kernel, stride, padding, dilation, (h, w))
         out = np.ascontiguousarray(out)
         if bias is not None:
@@ -162,9 +178,9 @@ class ConvTranspose2d(Function):
         grad_x = grad_w = grad_b = None
         if need_x:
             w = weight.reshape(groups, x_shape[1] // groups, -1)
-            grad_x = _to_nchw(np.matmul(w, columns), x_shape[0], x_shape[2:])
+            grad_x = _to_nchw(grouped_matmul(w, columns), x_shape[0], x_shape[2:])
         if need_w:
-            grad_w = np.matmul(flat_x, columns.transpose(0, 2, 1)).reshape(weight.shape)
+            grad_w = grouped_matmul(flat_x, columns, transpose_b=True).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_b

@@ -139,7 +139,7 @@ class Normalize(Function):
     @staticmethod
     def backward(ctx, grad):
         xhat, invstd, weight = ctx.saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        need_x, need_w, need_b = (list(ctx.needs_input_grad) + [False, False])[:3]
         grad_x = grad_w = grad_b = None
         if need_x:
             dxhat = grad if weight is None else grad * _shaped(weight, ctx.affine_shape)
