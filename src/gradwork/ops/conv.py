@@ -142,6 +142,16 @@ class Conv2d(Function):
         return grad_x, grad_w, grad_b
 
 
+def _check_transposed_size(in_hw, kernel, stride, padding, dilation, out_hw):
+    for size, k, s, p, d, out in zip(in_hw, kernel, stride, padding, dilation, out_hw):
+        smallest = (size - 1) * s - 2 * p + d * (k - 1) + 1
+        if not 0 <= out - smallest < max(s, d) or out <= 0:
+            raise ValueError(
+                f"conv_transpose2d: output size {tuple(out_hw)} is impossible for input "
+                f"{tuple(in_hw)}: each side must be in [{smallest}, {smallest + max(s, d) - 1}]"
+            )
+
+
 class ConvTranspose2d(Function):
     """The transpose (gradient) of Conv2d: x (N, C, H, W), weight (C, O/groups, kh, kw).
 
@@ -155,6 +165,7 @@ class ConvTranspose2d(Function):
                 groups=1, out_hw=None):  # fmt: skip
         n, c, h, w = x.shape
         kernel = weight.shape[2:]
+        _check_transposed_size((h, w), kernel, stride, padding, dilation, out_hw)
         out_channels = weight.shape[1] * groups
         out_shape = (n, out_channels, *out_hw)
         flat_x = _from_nchw(x, groups)  # (G, C/G, N*H*W)
