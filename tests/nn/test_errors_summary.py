@@ -13,7 +13,10 @@ def _cnn(in_features=784):
     head = nn.Sequential()
     head.fc = nn.Linear(in_features, 10)
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(4), nn.Flatten(), head,
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.MaxPool2d(4),
+        nn.Flatten(),
+        head,
     )
 
 
@@ -28,18 +31,25 @@ def test_linear_error_names_path_source_and_fix():
 
 
 def test_linear_error_without_a_known_source():
-    with pytest.raises(ValueError, match=r"^Linear expects in_features=3, got 5 \(input shape \(2, 5\)\)"):
+    with pytest.raises(
+        ValueError, match=r"^Linear expects in_features=3, got 5 \(input shape \(2, 5\)\)"
+    ):
         nn.Linear(3, 1)(gw.zeros(2, 5))
 
 
 def test_conv2d_rejects_wrong_rank_and_channels():
     model = nn.Sequential(nn.Conv2d(1, 4, 3))
-    with pytest.raises(ValueError, match=r"`0` \(Conv2d\) expects a 4-D input .*got a 2-D input "
-                                         r"of shape \(8, 784\).*x\.view\(-1, 1, 28, 28\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`0` \(Conv2d\) expects a 4-D input .*got a 2-D input "
+        r"of shape \(8, 784\).*x\.view\(-1, 1, 28, 28\)",
+    ):
         model(gw.zeros(8, 784))
     with pytest.raises(ValueError, match=r"expects a 4-D .*got a 5-D input"):
         model(gw.zeros(1, 1, 1, 5, 5))
-    with pytest.raises(ValueError, match=r"expects in_channels=1, got 3 channels.*set in_channels=3"):
+    with pytest.raises(
+        ValueError, match=r"expects in_channels=1, got 3 channels.*set in_channels=3"
+    ):
         model(gw.zeros(2, 3, 8, 8))
     assert model(gw.zeros(1, 8, 8)).shape == (4, 6, 6)  # unbatched (C, H, W), like torch
 
@@ -54,19 +64,31 @@ def test_batchnorm_single_value_per_channel_says_drop_last_or_eval():
 
 def test_residual_shape_mismatch_suggests_projection():
     block = nn.Residual(nn.Linear(3, 4))
-    with pytest.raises(ValueError, match=r"\(2, 4\) differs from shortcut output shape \(2, 3\).*1x1"):
+    with pytest.raises(
+        ValueError, match=r"\(2, 4\) differs from shortcut output shape \(2, 3\).*1x1"
+    ):
         block(gw.zeros(2, 3))
 
 
 def test_summary_table_of_a_small_cnn():
     model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64, 10),
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 10),
     )
     model.train()
     table = model.summary((2, 1, 8, 8))
     assert [row.output_shape for row in table.rows] == [
-        (2, 4, 8, 8), (2, 4, 8, 8), (2, 4, 8, 8), (2, 4, 4, 4), (2, 64), (2, 10)]
+        (2, 4, 8, 8),
+        (2, 4, 8, 8),
+        (2, 4, 8, 8),
+        (2, 4, 4, 4),
+        (2, 64),
+        (2, 10),
+    ]
     assert [row.trainable for row in table.rows] == [40, 8, 0, 0, 0, 650]
     assert table.trainable == 698 and table.error is None
     assert table.rows[0].mult_adds == 9 * 2 * 4 * 64 and table.rows[-1].mult_adds == 64 * 20

@@ -17,7 +17,9 @@ from gradwork.nn import init
                                         ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None),
                                         ("sigmoid", None), ("conv2d", None)])  # fmt: skip
 def test_calculate_gain_matches_torch(torch, name, param):
-    assert init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param))
+    assert init.calculate_gain(name, param) == pytest.approx(
+        torch.nn.init.calculate_gain(name, param)
+    )
 
 
 def test_fan_in_and_fan_out():

@@ -1,4 +1,4 @@
-"""Module features: registry names and orders, state_dict loading, dtype, containers, repr, hooks."""
+"""Module features: registry names and orders, state_dict loading, dtype, containers, repr."""
 
 from __future__ import annotations
 
@@ -126,13 +126,28 @@ def test_sequential_indexing_slicing_and_append():
 def test_repr_equals_torch(torch):
     def build(m):
         return m.Sequential(
-            m.Conv2d(1, 4, 3, padding=1, bias=False), m.BatchNorm2d(4), m.ReLU(inplace=True),
-            m.MaxPool2d(2), m.Dropout(0.25), m.Flatten(), m.Linear(16, 3), m.LogSoftmax(dim=1),
-            m.ModuleList([m.Linear(2, 2), m.Linear(2, 2), m.GELU()]), m.LayerNorm(3),
-            m.GroupNorm(2, 4), m.AvgPool2d(2), m.AdaptiveAvgPool2d(1), m.LeakyReLU(0.1),
-            m.ConvTranspose2d(2, 2, 3, stride=2, output_padding=1), m.Softplus(),
-            m.BatchNorm1d(3, affine=False, bias=False), m.InstanceNorm2d(2), m.Conv1d(2, 2, 3),
-            m.Conv2d(2, 2, 3, padding="same", dilation=2, groups=2), m.SiLU(), m.ELU(),
+            m.Conv2d(1, 4, 3, padding=1, bias=False),
+            m.BatchNorm2d(4),
+            m.ReLU(inplace=True),
+            m.MaxPool2d(2),
+            m.Dropout(0.25),
+            m.Flatten(),
+            m.Linear(16, 3),
+            m.LogSoftmax(dim=1),
+            m.ModuleList([m.Linear(2, 2), m.Linear(2, 2), m.GELU()]),
+            m.LayerNorm(3),
+            m.GroupNorm(2, 4),
+            m.AvgPool2d(2),
+            m.AdaptiveAvgPool2d(1),
+            m.LeakyReLU(0.1),
+            m.ConvTranspose2d(2, 2, 3, stride=2, output_padding=1),
+            m.Softplus(),
+            m.BatchNorm1d(3, affine=False, bias=False),
+            m.InstanceNorm2d(2),
+            m.Conv1d(2, 2, 3),
+            m.Conv2d(2, 2, 3, padding="same", dilation=2, groups=2),
+            m.SiLU(),
+            m.ELU(),
         )
 
     assert repr(build(nn)) == repr(build(torch.nn))

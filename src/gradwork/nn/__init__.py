@@ -77,6 +77,11 @@ LOSSES = [
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle",
-    "LayerInputError", "Summary", "summary", "functional", "init",
-    *LAYERS, *ACTIVATIONS, *LOSSES,
+    "LayerInputError", "Summary", "summary", "functional", "init", "Identity", "Linear",
+    "Flatten", "Unflatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout", "Dropout2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d", "GroupNorm", "Residual",
+    "BasicBlock", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh",
+    "Softmax", "LogSoftmax", "Softplus", "Step", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
 ]  # fmt: skip

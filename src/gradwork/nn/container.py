@@ -59,7 +59,11 @@ class Sequential(Module):
 
     def __delitem__(self, index: int | slice) -> None:
         keys = list(self._modules)
-        doomed = keys[index] if isinstance(index, slice) else [keys[_check_index(index, len(keys), "Sequential")]]
+        doomed = (
+            keys[index]
+            if isinstance(index, slice)
+            else [keys[_check_index(index, len(keys), "Sequential")]]
+        )
         for key in doomed:
             del self._modules[key]
         # torch renumbers so that names stay 0..n-1.
@@ -165,7 +169,11 @@ class ModuleList(Module):
                 runs.append([i, i, text])
         lines = []
         for start, end, text in runs:
-            label = f"({start}): {text}" if start == end else f"({start}-{end}): {end - start + 1} x {text}"
+            label = (
+                f"({start}): {text}"
+                if start == end
+                else f"({start}-{end}): {end - start + 1} x {text}"
+            )
             lines.append(_indent(label, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 

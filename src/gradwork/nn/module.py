@@ -168,7 +168,9 @@ class Module:
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Register state that is not trained (running statistics); `persistent`: in state_dict."""
         if "." in name or not name:
-            raise KeyError(f"register_buffer: buffer name can't be empty or contain '.', got {name!r}")
+            raise KeyError(
+                f"register_buffer: buffer name can't be empty or contain '.', got {name!r}"
+            )
         self._forget(name)
         self._buffers[name] = _as_buffer(tensor)
         if persistent:
@@ -238,8 +240,9 @@ class Module:
                 seen.add(id(value))
                 yield path + ("." if path else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:  # fmt: skip
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:

@@ -30,7 +30,9 @@ class _NormBase(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = empty_parameter(num_features, dtype=dtype)
-            self.register_parameter("bias", empty_parameter(num_features, dtype=dtype) if bias else None)
+            self.register_parameter(
+                "bias", empty_parameter(num_features, dtype=dtype) if bias else None
+            )
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -236,11 +238,16 @@ class GroupNorm(Module):
                 f"({num_groups})"
             )
         self.num_groups, self.num_channels, self.eps, self.affine = (
-            num_groups, num_channels, eps, affine
+            num_groups,
+            num_channels,
+            eps,
+            affine,
         )
         if affine:
             self.weight = init.ones_(empty_parameter(num_channels, dtype=dtype))
-            bias_parameter = init.zeros_(empty_parameter(num_channels, dtype=dtype)) if bias else None
+            bias_parameter = (
+                init.zeros_(empty_parameter(num_channels, dtype=dtype)) if bias else None
+            )
             self.register_parameter("bias", bias_parameter)
         else:
             self.register_parameter("weight", None)

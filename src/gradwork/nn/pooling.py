@@ -86,7 +86,8 @@ class AvgPool1d(AvgPool2d):
                             self.count_include_pad)  # fmt: skip
 
     def extra_repr(self) -> str:
-        return f"kernel_size={_one(self.kernel_size)}, stride={_one(self.stride)}, padding={_one(self.padding)}"
+        kernel, stride, padding = _one(self.kernel_size), _one(self.stride), _one(self.padding)
+        return f"kernel_size={kernel}, stride={stride}, padding={padding}"
 
 
 def _one(value: Any) -> tuple:

@@ -3,6 +3,7 @@
 `PRIMITIVES` lists every one; the test suite fails if one lacks a test entry.
 """
 
+from gradwork.ops.conv import Conv2d, ConvTranspose2d
 from gradwork.ops.elementwise import (
     Abs,
     Add,
@@ -26,7 +27,6 @@ from gradwork.ops.elementwise import (
     Tanh,
     Where,
 )
-from gradwork.ops.conv import Conv2d, ConvTranspose2d
 from gradwork.ops.linalg import Linear, MatMul
 from gradwork.ops.loss import (
     BinaryCrossEntropy,

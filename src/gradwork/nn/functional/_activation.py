@@ -96,7 +96,9 @@ def _dim(input: Tensor, dim: int | None) -> int:
     return softmax_dim(input.ndim) if dim is None else dim
 
 
-def step(input: Tensor, threshold: float = 0.0, surrogate: str = "zero", beta: float = 1.0) -> Tensor:  # noqa: A002
+def step(
+    input: Tensor, threshold: float = 0.0, surrogate: str = "zero", beta: float = 1.0
+) -> Tensor:  # noqa: A002
     """1 where x >= threshold, else 0: the perceptron's activation.
 
     Args:

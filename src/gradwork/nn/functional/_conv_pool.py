@@ -102,8 +102,9 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
             )
     out_hw = tuple(
         (size - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for size, s, p, d, k, op in zip(input.shape[2:], stride, padding, dilation,
-                                         weight.shape[2:], output_padding)  # fmt: skip
+        for size, s, p, d, k, op in zip(
+            input.shape[2:], stride, padding, dilation, weight.shape[2:], output_padding
+        )  # fmt: skip
     )
     return ops.ConvTranspose2d.apply(input, weight, bias, stride=stride, padding=padding,
                                      dilation=dilation, groups=groups, out_hw=out_hw)  # fmt: skip
@@ -127,8 +128,15 @@ def _batched(input, fn):
     return fn(input.unsqueeze(0))[0] if input.ndim == 3 else fn(input)
 
 
-def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:  # fmt: skip
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,  # noqa: A002
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Max over (dilated) windows; with return_indices also the flat H*W index of each max."""
     kernel, stride, padding, dilation = _pool_arguments(
         "max_pool2d", kernel_size, stride, padding, dilation

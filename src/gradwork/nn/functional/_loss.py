@@ -141,8 +141,15 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
                                   label_smoothing=label_smoothing, reduction=reduction)  # fmt: skip
 
 
-def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: Any = None,  # noqa: A002
-             ignore_index: int = -100, reduce: Any = None, reduction: str = "mean") -> Tensor:  # fmt: skip
+def nll_loss(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,  # noqa: A002
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices."""
     _check("nll_loss", reduction, size_average, reduce)
     target = _constant(target)

@@ -35,7 +35,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
     """Normalise over the trailing `normalized_shape` dimensions."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[-len(shape):]) != shape:
+    if tuple(input.shape[-len(shape) :]) != shape:
         raise ValueError(
             f"layer_norm: input shape {input.shape} does not end with normalized_shape {shape}"
         )
@@ -103,7 +103,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * _keep_mask(input, input.shape, p)
 
 
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:  # noqa: A002
     """Zero whole channels: for (N, C, H, W) a mask of shape (N, C, 1, 1).
 
     A 3-D input is taken as (N, C, L), as torch does (it warns), masking (N, C, 1).
