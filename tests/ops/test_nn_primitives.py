@@ -158,3 +158,17 @@ def test_bce_clamps_log_at_minus_100(torch):
     y = gw.tensor([1.0, 0.0, 1.0], dtype=gw.float64)
     loss = ops.BinaryCrossEntropy.apply(p, y, None, reduction="none")
     np.testing.assert_allclose(loss.data, [100.0, 100.0, np.log(2)])
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):
+    x = np.maximum(np.random.default_rng(0).standard_normal((2, 3, 6, 6)), 0)  # many ties at 0
+    x[0, 0, :2, :2] = 1.5  # a window of equal maxima
+    assert_parity(
+        torch,
+        lambda t: ops.MaxPool2d.apply(t, (2, 2), (2, 2)),
+        lambda t: torch.nn.functional.max_pool2d(t, 2),
+        [gw.tensor(x, requires_grad=True)],
+    )
+    assert_parity(torch, lambda t: ops.MaxPool2d.apply(t, (3, 3), (1, 1), (1, 1)),
+                  lambda t: torch.nn.functional.max_pool2d(t, 3, 1, 1),
+                  [gw.tensor(x, requires_grad=True)])  # fmt: skip

@@ -67,6 +67,9 @@ class MaxPool2d(Function):
 
     NOTE: on ties the FIRST maximum in the window (row-major) takes the whole
     gradient, as in torch; ties are common after a ReLU (all-zero windows).
+    The forward keeps no argmax (a chain of np.maximum is several times
+    faster than tracking winners with masked copies); the backward finds the
+    first position equal to the maximum, kernel position by kernel position.
     """
 
     @staticmethod
@@ -75,20 +78,24 @@ class MaxPool2d(Function):
         padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
         positions = list(_slices(kernel, stride, dilation, out_hw))
         out = padded[positions[0]].copy()
-        winner = np.zeros(out.shape, dtype=np.uint8 if len(positions) < 256 else np.int32)
-        for k, index in enumerate(positions[1:], 1):
-            candidate = padded[index]
-            better = candidate > out  # strict: an earlier tie keeps the gradient
-            np.copyto(out, candidate, where=better)
-            np.copyto(winner, k, where=better)
-        ctx.save_for_backward(winner)
+        for index in positions[1:]:
+            np.maximum(out, padded[index], out=out)
+        ctx.save_for_backward(padded, out)
         ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (winner,) = ctx.saved
-        return _scatter(ctx.geometry, grad, lambda k: winner == k)
+        padded, out = ctx.saved
+        taken = np.zeros(out.shape, dtype=bool)
+
+        def first_winner(index):
+            winner = padded[index] == out
+            winner &= ~taken
+            taken[...] |= winner
+            return winner
+
+        return _scatter(ctx.geometry, grad, first_winner)
 
 
 class AvgPool2d(Function):
@@ -137,12 +144,16 @@ def _divisor(x, padded_shape, padding, kernel, stride, out_hw, count_include_pad
 
 
 def _scatter(geometry, grad, mask_of):
-    """Send each window's gradient back to the inputs it read (masked per kernel position)."""
+    """Send each window's gradient back to the inputs it read.
+
+    `mask_of(index)`, when given, says which windows pass their gradient to
+    the inputs at that kernel position.
+    """
     x_shape, padded_shape, padding, kernel, stride, dilation, out_hw = geometry
     image = np.zeros_like(grad, shape=(*x_shape[:2], *padded_shape[2:]))
     overlap = _overlapping(kernel, stride, dilation)
-    for k, index in enumerate(_slices(kernel, stride, dilation, out_hw)):
-        share = grad if mask_of is None else grad * mask_of(k)
+    for index in _slices(kernel, stride, dilation, out_hw):
+        share = grad if mask_of is None else grad * mask_of(index)
         if overlap:
             image[index] += share
         else:  # windows are disjoint: each input is written at most once

@@ -155,13 +155,25 @@ def max_pool2d(
 def _max_indices(out, kernel, stride, padding, dilation, width):
     """Flat (row * W + col) input index of each window's first maximum, like torch."""
     node = out.grad_fn
-    if node is None:  # computed without a graph: nothing kept the winners
+    if node is None:  # computed without a graph: nothing kept the padded input
         raise NotImplementedError(
             "max_pool2d(return_indices=True) needs the graph: call it with grad enabled "
             "on an input that requires grad"
         )
-    (winner,) = node.saved
-    row_in, col_in = np.divmod(winner.astype(np.int64), kernel[1])
+    padded, values = node.saved
+    batched = values.reshape(-1, 1, *values.shape[-2:]) if values.ndim == 3 else values
+    winner = np.full(batched.shape, -1, dtype=np.int64)
+    positions = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    for k, (i, j) in enumerate(positions):
+        top, left = i * dilation[0], j * dilation[1]
+        seen = padded[
+            ...,
+            top : top + stride[0] * (batched.shape[-2] - 1) + 1 : stride[0],
+            left : left + stride[1] * (batched.shape[-1] - 1) + 1 : stride[1],
+        ]
+        found = (winner < 0) & (seen.reshape(batched.shape) == batched)
+        winner[found] = k
+    row_in, col_in = np.divmod(winner, kernel[1])
     rows = np.arange(out.shape[-2])[:, None] * stride[0] - padding[0] + row_in * dilation[0]
     cols = np.arange(out.shape[-1])[None, :] * stride[1] - padding[1] + col_in * dilation[1]
     return Tensor((rows * width + cols).reshape(out.shape))
