@@ -56,10 +56,15 @@ def im2col(x, kernel, stride, padding, dilation, groups):
 
 
 def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
-    """Add columns (G, C/G*kh*kw, N*Ho*Wo) back into an image of shape x_shape."""
+    """Add columns (G, C/G*kh*kw, N*Ho*Wo) back into an image of shape x_shape.
+
+    The sum is built channels-first, (C, N, H, W), so each of the kh*kw adds
+    reads its block contiguously; the result is returned as an (N, C, H, W)
+    view of it (no final copy).
+    """
     n, c, h, w = x_shape
     ph, pw = padding
-    image = np.zeros_like(columns, shape=(n, c, h + 2 * ph, w + 2 * pw))
+    image = np.zeros_like(columns, shape=(c, n, h + 2 * ph, w + 2 * pw))
     blocks = columns.reshape(c, kernel[0], kernel[1], n, *out_hw)
     ho, wo = out_hw
     for i in range(kernel[0]):
@@ -71,8 +76,8 @@ def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
                 top : top + stride[0] * (ho - 1) + 1 : stride[0],
                 left : left + stride[1] * (wo - 1) + 1 : stride[1],
             ]
-            target += blocks[:, i, j].transpose(1, 0, 2, 3)
-    return image[:, :, ph : ph + h, pw : pw + w]
+            target += blocks[:, i, j]
+    return image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
 def grouped_matmul(a, b, transpose_a=False, transpose_b=False):

@@ -153,10 +153,11 @@ def _scatter(geometry, grad, mask_of):
     image = np.zeros_like(grad, shape=(*x_shape[:2], *padded_shape[2:]))
     overlap = _overlapping(kernel, stride, dilation)
     for index in _slices(kernel, stride, dilation, out_hw):
-        share = grad if mask_of is None else grad * mask_of(index)
         if overlap:
-            image[index] += share
-        else:  # windows are disjoint: each input is written at most once
-            image[index] = share
+            image[index] += grad if mask_of is None else grad * mask_of(index)
+        elif mask_of is None:  # windows are disjoint: each input is written at most once
+            image[index] = grad
+        else:  # written straight into the strided slice: no temporary
+            np.multiply(grad, mask_of(index), out=image[index])
     ph, pw = padding
     return image[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
