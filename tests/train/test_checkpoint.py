@@ -79,11 +79,15 @@ def build(seed_loader=3, callbacks=(), run_dir=None):
     model = TinyLinear(3, 1, dropout=0.3)
     optimizer = TinySGD(model.parameters(), lr=0.05, momentum=0.9)
     stopper = train.EarlyStopping(monitor="val_loss", patience=50)
-    trainer = train.Trainer(model, optimizer, mse, metrics=["mae"], run_dir=run_dir,
-                            callbacks=[stopper, *callbacks])
+    trainer = train.Trainer(
+        model, optimizer, mse, metrics=["mae"], run_dir=run_dir, callbacks=[stopper, *callbacks]
+    )
     x, y = regression_data()
-    return trainer, TinyLoader(x[:48], y[:48], 5, shuffle=True, seed=seed_loader), TinyLoader(
-        x[48:], y[48:], 8)
+    return (
+        trainer,
+        TinyLoader(x[:48], y[:48], 5, shuffle=True, seed=seed_loader),
+        TinyLoader(x[48:], y[48:], 8),
+    )
 
 
 @pytest.mark.parametrize("stop_step", [17, 20])  # 10 batches per epoch: mid-epoch and boundary

@@ -107,8 +107,10 @@ def test_accumulators_equal_functional_over_batches(name, reference):
     assert metric.compute() == pytest.approx(reference(y_true[:10], scores[:10]), abs=1e-12)
 
 
-@pytest.mark.parametrize("name,reference", [("mse", M.mean_squared_error),
-                                            ("mae", M.mean_absolute_error), ("r2", M.r2_score)])
+@pytest.mark.parametrize(
+    "name,reference",
+    [("mse", M.mean_squared_error), ("mae", M.mean_absolute_error), ("r2", M.r2_score)],
+)
 def test_regression_accumulators(name, reference):
     rng = np.random.default_rng(2)
     y_true = rng.standard_normal(40) * 3 + 1
@@ -121,8 +123,9 @@ def test_regression_accumulators(name, reference):
 
 def test_every_metric_name_has_a_test():
     tested = {s[0] for s in STATEFUL} | {"mse", "mae", "r2"}
-    untested = set(train.METRIC_NAMES) - tested - {"top5_accuracy", "precision_micro",
-                                                  "recall_micro"}
+    untested = (
+        set(train.METRIC_NAMES) - tested - {"top5_accuracy", "precision_micro", "recall_micro"}
+    )
     assert not untested
 
 

@@ -8,15 +8,15 @@ import json
 import numpy as np
 import pytest
 
-import gradwork as gw
 from gradwork import train
 from tests.train.tiny import TinyLinear, TinyLoader, TinySGD, mse, regression_data
 
 
 def make(lr=0.05, dropout=0.0, **kwargs):
     model = TinyLinear(3, 1, dropout=dropout)
-    return model, train.Trainer(model, TinySGD(model.parameters(), lr=lr, momentum=0.5), mse,
-                                **kwargs)
+    return model, train.Trainer(
+        model, TinySGD(model.parameters(), lr=lr, momentum=0.5), mse, **kwargs
+    )
 
 
 def loaders(shuffle=False, seed=0):
@@ -60,8 +60,9 @@ def test_loss_decreases_and_hooks_run_in_order():
         expected.append(("epoch_begin", epoch))
         for batch in range(6):
             expected += [("batch_begin", batch), ("batch_end", batch, ["loss"])]
-        expected.append(("epoch_end", epoch, ["loss", "lr", "mae", "mse", "val_loss", "val_mae",
-                                              "val_mse"]))
+        expected.append(
+            ("epoch_end", epoch, ["loss", "lr", "mae", "mse", "val_loss", "val_mae", "val_mse"])
+        )
     expected.append(("train_end",))
     assert recorder.events == expected
     # the epoch's "mse" metric equals the epoch's mean loss (same quantity, same weights)
@@ -78,8 +79,9 @@ def test_evaluate_and_predict():
     assert result["loss"] == pytest.approx(expected, rel=1e-5)
     assert result["mse"] == pytest.approx(expected, rel=1e-5)
     predictions = trainer.predict(x)
-    np.testing.assert_allclose(predictions.numpy(), x @ model.weight.data + model.bias.data,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        predictions.numpy(), x @ model.weight.data + model.bias.data, rtol=1e-6
+    )
     assert trainer.predict(val_loader).shape == (16, 1)
 
 
@@ -89,7 +91,7 @@ def test_dict_loss_terms_are_logged_and_nan_term_named(capsys):
 
     def loss(output, target):
         state["calls"] += 1
-        penalty = (model.weight ** 2).sum() * (float("nan") if state["calls"] == 4 else 0.0)
+        penalty = (model.weight**2).sum() * (float("nan") if state["calls"] == 4 else 0.0)
         return {"mse": mse(output, target), "penalty": penalty}
 
     stopper = train.TerminateOnNaN()
@@ -154,13 +156,15 @@ def test_scheduler_callback_steps_per_epoch_and_plateau_gets_metric():
     history = trainer.fit(loaders()[0], epochs=3)
     assert history.history["lr"] == [0.08, 0.04, 0.02] and scheduler.steps == 3
     per_batch = Halve(trainer.optimizer)
-    trainer = train.Trainer(model, trainer.optimizer, mse, scheduler=per_batch,
-                            scheduler_interval="batch")
+    trainer = train.Trainer(
+        model, trainer.optimizer, mse, scheduler=per_batch, scheduler_interval="batch"
+    )
     trainer.fit(loaders()[0], epochs=1)
     assert per_batch.steps == 6
     plateau = ReduceLROnPlateau(trainer.optimizer)
-    trainer = train.Trainer(model, trainer.optimizer, mse, scheduler=plateau,
-                            scheduler_monitor="loss")
+    trainer = train.Trainer(
+        model, trainer.optimizer, mse, scheduler=plateau, scheduler_monitor="loss"
+    )
     history = trainer.fit(loaders()[0], epochs=1)
     assert plateau.seen == history.history["loss"][0]
 
@@ -215,8 +219,9 @@ def test_model_checkpoint_best_and_last(tmp_path):
     assert np.array_equal(saved_last["model"]["weight"], model.weight.data)
     assert saved_last["position"] == {"epoch": 6, "batch": 0, "global_step": 36}
     only_best = tmp_path / "only"
-    _, trainer = make(callbacks=[train.ModelCheckpoint(only_best, save_best_only=True,
-                                                       monitor="loss")])
+    _, trainer = make(
+        callbacks=[train.ModelCheckpoint(only_best, save_best_only=True, monitor="loss")]
+    )
     trainer.fit(loaders()[0], epochs=1)
     assert sorted(p.name for p in only_best.iterdir()) == ["best.npz"]
 
@@ -245,15 +250,17 @@ def test_run_folder_contents(tmp_path):
     run = tmp_path / "run"
     _, trainer = make(run_dir=run, metrics=["mae"])
     history = trainer.fit(*loaders(), epochs=3)
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "history.csv",
-                                                     "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "history.csv", "summary.json"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.npz", "last.npz"]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_completed"] == 3
     assert summary["last"]["val_loss"] == history.history["val_loss"][-1]
     best = min(history.history["val_loss"])
-    assert summary["best"]["val_loss"] == {"value": best, "mode": "min",
-                                           "epoch": history.history["val_loss"].index(best)}
+    assert summary["best"]["val_loss"] == {
+        "value": best,
+        "mode": "min",
+        "epoch": history.history["val_loss"].index(best),
+    }
     assert set(summary["versions"]) >= {"gradwork", "numpy", "python"}
     assert summary["durations"]["train_seconds"] > 0
     rows = list(csv.DictReader(open(run / "history.csv")))

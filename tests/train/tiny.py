@@ -70,8 +70,10 @@ class TinySGD:
             p.data = p.data - group["lr"] * buffer
 
     def state_dict(self):
-        return {"state": {i: b.copy() for i, b in self.state.items()},
-                "param_groups": [dict(g) for g in self.param_groups]}
+        return {
+            "state": {i: b.copy() for i, b in self.state.items()},
+            "param_groups": [dict(g) for g in self.param_groups],
+        }
 
     def load_state_dict(self, state):
         self.state = {int(i): np.array(b) for i, b in state["state"].items()}
@@ -100,16 +102,22 @@ class TinyLoader:
         if self.order is None:
             self._new_order()
         while self.position < len(self):
-            rows = self.order[self.position * self.batch_size : (self.position + 1) * self.batch_size]
+            rows = self.order[
+                self.position * self.batch_size : (self.position + 1) * self.batch_size
+            ]
             self.position += 1
             yield gw.tensor(self.x[rows]), gw.tensor(self.y[rows])
         self.epoch, self.position, self.order = self.epoch + 1, 0, None
 
     def state_dict(self):
-        return {"epoch": self.epoch, "position": self.position,
-                "generator": self._epoch_start_state if self.order is not None
-                else self.generator.bit_generator.state,
-                "started": self.order is not None}
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "generator": self._epoch_start_state
+            if self.order is not None
+            else self.generator.bit_generator.state,
+            "started": self.order is not None,
+        }
 
     def load_state_dict(self, state):
         self.epoch, self.position = state["epoch"], state["position"]

@@ -30,9 +30,15 @@ class ModelCheckpoint(Callback):
         'max'
     """
 
-    def __init__(self, directory: str | os.PathLike, monitor: str = "val_loss", mode: str = "auto",
-                 save_best_only: bool = False, save_last: bool = True,
-                 every_n_batches: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        save_last: bool = True,
+        every_n_batches: int | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self._monitor = _Monitor(monitor, mode)
         self.monitor, self.mode = monitor, self._monitor.mode

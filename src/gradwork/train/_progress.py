@@ -67,8 +67,9 @@ class ProgressBar(Callback):
         filled = int(self.width * done / total)
         bar = "=" * filled + ">" * (filled < self.width) + "." * (self.width - filled - 1)
         eta = elapsed / done * (total - done)
-        return (f"{self._epoch_label()} [{bar}] {done}/{total}  loss {loss:.4f}  "
-                f"ETA {_duration(eta)}")  # fmt: skip
+        return (
+            f"{self._epoch_label()} [{bar}] {done}/{total}  loss {loss:.4f}  ETA {_duration(eta)}"
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._epoch_start

@@ -12,8 +12,11 @@ from gradwork import _random
 
 def rng_state() -> dict:
     """Every random stream the loop can touch: gradwork's, NumPy's legacy global, Python's."""
-    return {"gradwork": _random.get_rng_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}  # fmt: skip
+    return {
+        "gradwork": _random.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
 
 
 def set_rng_state(state: dict) -> None:

@@ -169,8 +169,14 @@ class EarlyStopping(Callback):
         'min'
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 0,
-                 min_delta: float = 0.0, restore_best_weights: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = False,
+    ) -> None:
         self._monitor = _Monitor(monitor, mode, min_delta)
         self.monitor, self.mode = monitor, self._monitor.mode
         self.patience = patience
@@ -187,8 +193,9 @@ class EarlyStopping(Callback):
         if self._monitor.improved(value):
             self._monitor.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v, copy=True)
-                                     for k, v in self.trainer.model.state_dict().items()}  # fmt: skip
+                self.best_weights = {
+                    k: np.array(v, copy=True) for k, v in self.trainer.model.state_dict().items()
+                }
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -200,8 +207,13 @@ class EarlyStopping(Callback):
             self.trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}  # fmt: skip
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self.best_weights,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self._monitor.best = float(state["best"])
@@ -226,7 +238,7 @@ class TerminateOnNaN(Callback):
         if loss is None or math.isfinite(loss):
             return
         epoch = self.trainer.epoch
-        terms = {k[len("loss_"):]: v for k, v in logs.items() if k.startswith("loss_")}
+        terms = {k[len("loss_") :]: v for k, v in logs.items() if k.startswith("loss_")}
         bad = [f"{name}={value}" for name, value in terms.items() if not math.isfinite(value)]
         culprit = f"; non-finite loss term(s): {', '.join(bad)}" if bad else ""
         self.message = (

@@ -121,8 +121,9 @@ def _encode_dict(value: dict, arrays: dict, where: str) -> Any:
     if plain:
         return {k: _encode(v, arrays, f"{where}[{k!r}]") for k, v in value.items()}
     # Non-string keys (an optimizer's state is keyed by parameter index): keep them as pairs.
-    pairs = [[_encode(k, arrays, where), _encode(v, arrays, f"{where}[{k!r}]")]
-             for k, v in value.items()]  # fmt: skip
+    pairs = [
+        [_encode(k, arrays, where), _encode(v, arrays, f"{where}[{k!r}]")] for k, v in value.items()
+    ]
     return {"__dict__": pairs}
 
 

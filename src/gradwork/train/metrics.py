@@ -137,8 +137,9 @@ def scores_from_confusion(matrix: np.ndarray, average: str | None) -> tuple:
         return total, total, total
     per_class_precision = _safe_divide(true_positive, predicted)
     per_class_recall = _safe_divide(true_positive, support)
-    per_class_f1 = _safe_divide(2 * per_class_precision * per_class_recall,
-                                per_class_precision + per_class_recall)  # fmt: skip
+    per_class_f1 = _safe_divide(
+        2 * per_class_precision * per_class_recall, per_class_precision + per_class_recall
+    )
     scores = (per_class_precision, per_class_recall, per_class_f1)
     if average is None:
         return scores

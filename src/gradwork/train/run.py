@@ -78,8 +78,12 @@ class RunFolder:
 
     def record_test(self, metrics: dict, forced: bool, epoch: int) -> dict:
         """Append one test evaluation to tests.json and return the record."""
-        record = {"time": datetime.now().isoformat(timespec="seconds"), "forced": forced,
-                  "epoch": epoch, "metrics": metrics}  # fmt: skip
+        record = {
+            "time": datetime.now().isoformat(timespec="seconds"),
+            "forced": forced,
+            "epoch": epoch,
+            "metrics": metrics,
+        }
         self.write_json("tests.json", [*self.test_records(), record])
         return record
 
@@ -97,8 +101,12 @@ def versions() -> dict:
     """Versions of what produced the numbers: gradwork, NumPy, Python, the platform."""
     import gradwork
 
-    return {"gradwork": gradwork.__version__, "numpy": np.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}  # fmt: skip
+    return {
+        "gradwork": gradwork.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def best_and_last(history: dict[str, list], modes: dict[str, str]) -> tuple[dict, dict]:
@@ -132,4 +140,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-

@@ -43,11 +43,21 @@ class Trainer:
 
     """
 
-    def __init__(self, model: Any, optimizer: Any, loss: Any, metrics: list | None = None,
-                 callbacks: list[Callback] | None = None, scheduler: Any = None,
-                 run_dir: str | os.PathLike | None = None, batch_size: int = 32,
-                 progress: bool = False, scheduler_interval: str = "epoch",
-                 scheduler_monitor: str = "val_loss", monitor: str = "val_loss") -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        loss: Any,
+        metrics: list | None = None,
+        callbacks: list[Callback] | None = None,
+        scheduler: Any = None,
+        run_dir: str | os.PathLike | None = None,
+        batch_size: int = 32,
+        progress: bool = False,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val_loss",
+        monitor: str = "val_loss",
+    ) -> None:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss
         self.metrics: list[Metric] = [get_metric(m) for m in metrics or []]
         self.batch_size, self.monitor = batch_size, monitor
@@ -201,7 +211,9 @@ class Trainer:
         """
         if isinstance(data, Tensor | np.ndarray):
             array = getattr(data, "data", data)
-            batches = (array[i : i + self.batch_size] for i in range(0, len(array), self.batch_size))
+            batches = (
+                array[i : i + self.batch_size] for i in range(0, len(array), self.batch_size)
+            )
             inputs = (Tensor(b) for b in batches)
         else:
             loader = self._as_loader(data, shuffle=False)
@@ -234,8 +246,12 @@ class Trainer:
             record = self.run.record_test(metrics, forced=bool(self.tests), epoch=self.epoch)
             self.run.update_summary()
         else:
-            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "forced": bool(self.tests),
-                      "epoch": self.epoch, "metrics": metrics}  # fmt: skip
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "forced": bool(self.tests),
+                "epoch": self.epoch,
+                "metrics": metrics,
+            }
         self.tests.append(record)
         return metrics
 
@@ -245,8 +261,11 @@ class Trainer:
         finished = self._epoch_finished
         loader_state = getattr(self._loader, "state_dict", None)
         return {
-            "position": {"epoch": self.epoch + finished, "batch": 0 if finished else self.batch,
-                         "global_step": self.global_step},  # fmt: skip
+            "position": {
+                "epoch": self.epoch + finished,
+                "batch": 0 if finished else self.batch,
+                "global_step": self.global_step,
+            },
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "callbacks": _state.callback_states(self.callbacks.callbacks),
@@ -305,13 +324,20 @@ class Trainer:
     def _write_summary(self, status: str) -> None:
         if self.run is None:
             return
-        modes = {c.monitor: c.mode for c in self.callbacks.callbacks if hasattr(c, "monitor")
-                 and hasattr(c, "mode")}  # fmt: skip
+        modes = {
+            c.monitor: c.mode
+            for c in self.callbacks.callbacks
+            if hasattr(c, "monitor") and hasattr(c, "mode")
+        }
         best, last = best_and_last(self.history.history, modes)
         self.run.update_summary(
-            status=status, epochs_completed=self.epoch, global_step=self.global_step,
-            best=best, last=last, durations={"train_seconds": round(self.train_seconds, 3)},
-        )  # fmt: skip
+            status=status,
+            epochs_completed=self.epoch,
+            global_step=self.global_step,
+            best=best,
+            last=last,
+            durations={"train_seconds": round(self.train_seconds, 3)},
+        )
 
     # ------------------------------------------------------------------ helpers
     def _as_loader(self, data: Any, shuffle: bool) -> Any:
