@@ -114,10 +114,11 @@ def resolve(user: dict) -> dict:
     Example:
         >>> resolve({"train": {"epochs": 3}})["train"]["epochs"]
         3
-        >>> resolve({"train": {"epoch": 3}})
-        Traceback (most recent call last):
-        ...
-        gradwork.cli._config.ConfigError: unknown key 'train.epoch'. Did you mean 'epochs'? Valid keys in [train]: epochs, metrics, progress
+        >>> try:
+        ...     resolve({"train": {"epoch": 3}})
+        ... except ConfigError as error:
+        ...     print(error)  # doctest: +ELLIPSIS
+        unknown key 'train.epoch'. Did you mean 'epochs'? Valid keys in [train]: ...
     """
     resolved = _merge(user, SCHEMA, "")
     stopping = user.get("callbacks", {}).get("early_stopping")
