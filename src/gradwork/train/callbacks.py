@@ -60,6 +60,13 @@ class CallbackList(Callback):
     def set_trainer(self, trainer: Any) -> None:
         for callback in self.callbacks:
             callback.set_trainer(trainer)
+        # The batch hooks run every step: call only the callbacks that override them.
+        self._batch_begin = self._overriding("on_batch_begin")
+        self._batch_end = self._overriding("on_batch_end")
+
+    def _overriding(self, hook: str) -> list:
+        base = getattr(Callback, hook)
+        return [getattr(c, hook) for c in self.callbacks if getattr(type(c), hook) is not base]
 
     def on_train_begin(self, logs=None):
         for callback in self.callbacks:
@@ -78,12 +85,12 @@ class CallbackList(Callback):
             callback.on_epoch_end(epoch, logs)
 
     def on_batch_begin(self, batch, logs=None):
-        for callback in self.callbacks:
-            callback.on_batch_begin(batch, logs)
+        for hook in self._batch_begin:
+            hook(batch, logs)
 
     def on_batch_end(self, batch, logs=None):
-        for callback in self.callbacks:
-            callback.on_batch_end(batch, logs)
+        for hook in self._batch_end:
+            hook(batch, logs)
 
 
 class History(Callback):
