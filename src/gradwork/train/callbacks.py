@@ -56,6 +56,8 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks: list[Callback]) -> None:
         self.callbacks = list(callbacks)
+        self._batch_begin = self._overriding("on_batch_begin")
+        self._batch_end = self._overriding("on_batch_end")
 
     def set_trainer(self, trainer: Any) -> None:
         for callback in self.callbacks:
