@@ -28,7 +28,7 @@ hidden = [16]
 dropout = 0.1
 [optimizer]
 name = "Adam"
-lr = 0.02
+lr = 0.05
 [train]
 epochs = 3
 progress = false
@@ -60,12 +60,18 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = capsys.readouterr().out
     assert run.name.endswith("-moons")
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoints", "config.json", "config.toml", "data.json", "history.csv", "seeds.json",
-        "summary.json", "tests.json",
+        "checkpoints",
+        "config.json",
+        "config.toml",
+        "data.json",
+        "history.csv",
+        "seeds.json",
+        "summary.json",
+        "tests.json",
     ]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.npz", "last.npz"]
     config = json.loads((run / "config.json").read_text())
-    assert config["optimizer"] == {"name": "Adam", "lr": 0.02} and config["seed"] == 3
+    assert config["optimizer"] == {"name": "Adam", "lr": 0.05} and config["seed"] == 3
     assert config["callbacks"]["early_stopping"]["enabled"] is True
     assert json.loads((run / "seeds.json").read_text())["seed"] == 3
     rows = list(csv.DictReader(open(run / "history.csv")))
@@ -93,8 +99,10 @@ def test_evaluate_predict_and_the_sealed_test_set(tmp_path, capsys):
 
     samples = np.array([[0.0, 1.0], [1.0, -0.5], [2.0, 0.5]], dtype=np.float32)
     np.save(tmp_path / "x.npy", samples)
-    assert main(["predict", str(run), str(tmp_path / "x.npy"), "--output",
-                 str(tmp_path / "y.npy")]) == 0
+    assert (
+        main(["predict", str(run), str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])
+        == 0
+    )
     labels = np.load(tmp_path / "y.npy")
     assert labels.shape == (3,) and set(labels.tolist()) <= {0, 1}
     capsys.readouterr()
@@ -114,6 +122,7 @@ class CtrlC(train.Callback):
 
 
 def test_ctrl_c_saves_and_resume_is_exact(tmp_path, capsys, monkeypatch):
+    (tmp_path / "a").mkdir()
     reference = train_tiny(tmp_path / "a")
     from gradwork.cli import _build
 
@@ -144,26 +153,40 @@ def test_resume_extends_epochs(tmp_path):
 
 BAD_BUILDS = [
     ('[optimizer]\nname = "Adma"', ["optimizer.name = 'Adma'", "Did you mean 'Adam'?"]),
-    ('[optimizer]\nname = "Adam"\nmomentum = 0.9',
-     ["unknown key 'optimizer.momentum' for Adam", "Valid keys: lr, betas"]),
-    ('[optimizer]\nname = "SGD"\nlr = 0.1\nnesterov = "yes"',
-     ["optimizer.nesterov = 'yes'", "expected true or false"]),
+    (
+        '[optimizer]\nname = "Adam"\nmomentum = 0.9',
+        ["unknown key 'optimizer.momentum' for Adam", "Valid keys: lr, betas"],
+    ),
+    (
+        '[optimizer]\nname = "SGD"\nlr = 0.1\nnesterov = "yes"',
+        ["optimizer.nesterov = 'yes'", "expected true or false"],
+    ),
     ('[loss]\nname = "CrossEntropy"', ["loss.name = 'CrossEntropy'", "CrossEntropyLoss"]),
-    ('[scheduler]\nname = "StepLR"\nstep_sise = 2',
-     ["unknown key 'scheduler.step_sise' for StepLR", "Did you mean 'step_size'?"]),
+    (
+        '[scheduler]\nname = "StepLR"\nstep_sise = 2',
+        ["unknown key 'scheduler.step_sise' for StepLR", "Did you mean 'step_size'?"],
+    ),
     ('[model]\narch = "cnn"', ["needs image inputs", "use 'mlp'"]),
-    ('[[model.layers]]\ntype = "Linear"\nin_features = 2\nout_feature = 2',
-     ["unknown key 'model.layers[0].out_feature' for Linear", "'out_features'"]),
+    (
+        '[[model.layers]]\ntype = "Linear"\nin_features = 2\nout_feature = 2',
+        ["unknown key 'model.layers[0].out_feature' for Linear", "'out_features'"],
+    ),
     ('[[model.layers]]\ntype = "Lineer"', ["model.layers[0].type = 'Lineer'", "'Linear'"]),
-    ('[[model.layers]]\ntype = "Linear"\nin_features = "two"\nout_features = 2',
-     ["model.layers[0].in_features = 'two'"]),
-    ("[train]\nmetrics = [\"acuracy\"]", ["unknown metric 'acuracy'", "Did you mean 'accuracy'"]),
-    ('[data]\nsplit = [0.9, 0.0, 0.1]\n[callbacks.early_stopping]\npatience = 1',
-     ["needs validation data"]),
+    (
+        '[[model.layers]]\ntype = "Linear"\nin_features = "two"\nout_features = 2',
+        ["model.layers[0].in_features = 'two'"],
+    ),
+    ('[train]\nmetrics = ["acuracy"]', ["unknown metric 'acuracy'", "Did you mean 'accuracy'"]),
+    (
+        "[data]\nsplit = [0.9, 0.0, 0.1]\n[callbacks.early_stopping]\npatience = 1",
+        ["needs validation data"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("text,fragments", BAD_BUILDS, ids=[b[0].split("\n")[-1] for b in BAD_BUILDS])
+@pytest.mark.parametrize(
+    "text,fragments", BAD_BUILDS, ids=[b[0].split("\n")[-1] for b in BAD_BUILDS]
+)
 def test_bad_classes_and_arguments_exit_2_before_any_file(tmp_path, capsys, text, fragments):
     data = '[data]\nname = "moons"\nn_samples = 50\n'
     body = text[len("[data]\n") :] if text.startswith("[data]\n") else text
@@ -177,16 +200,32 @@ def test_bad_classes_and_arguments_exit_2_before_any_file(tmp_path, capsys, text
 
 
 def test_subprocess_entry_point(tmp_path):
-    config = write(tmp_path, TINY.replace("epochs = 3", "epochs = 1"))
+    config = write(tmp_path, TINY.replace("epochs = 3", "epochs = 1").replace("= false", "= true"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     result = subprocess.run(
-        [sys.executable, "-m", "gradwork.cli", "train", str(config), "--output",
-         str(tmp_path / "runs")], capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "gradwork.cli",
+            "train",
+            str(config),
+            "--output",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "test: loss" in result.stdout and "epoch 1/1" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "gradwork.cli", "train", str(tmp_path / "no.toml")],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "gradwork.cli", "train", str(tmp_path / "no.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "config file not found" in bad.stderr
 
 

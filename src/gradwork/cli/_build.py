@@ -235,25 +235,32 @@ def construct(cls: type, kwargs: dict, where: str, *leading: Any) -> Any:
                 f"Valid keys: {', '.join(named) or 'none'}"
             )
         if key in parameters:
-            _check_against_default(f"{where}.{key}", value, parameters[key].default)
+            _check_argument(f"{where}.{key}", value, parameters[key])
     try:
         return cls(*leading, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[{where}] {cls.__name__}: {error}") from None
 
 
-def _check_against_default(key: str, value: Any, default: Any) -> None:
-    """Reject a value whose type cannot be what the default's type promises."""
-    expected = None
-    if isinstance(default, bool):
-        expected = ("true or false", isinstance(value, bool))
-    elif isinstance(default, int) and default is not inspect.Parameter.empty:
-        expected = ("an integer", isinstance(value, int) and not isinstance(value, bool))
-    elif isinstance(default, float):
-        expected = ("a number", isinstance(value, int | float) and not isinstance(value, bool))
-    elif isinstance(default, str):
-        expected = ("a string", isinstance(value, str))
-    if expected and not expected[1]:
+_KINDS = {
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def _check_argument(key: str, value: Any, parameter: inspect.Parameter) -> None:
+    """Reject a value that cannot have the type the signature promises.
+
+    NOTE: the annotation decides when it is a plain bool/int/float/str; else a bool
+    or str default does (a numeric default is no guide: torch writes momentum=0).
+    """
+    annotation = parameter.annotation
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if name not in _KINDS and isinstance(parameter.default, bool | str):
+        name = type(parameter.default).__name__
+    if name in _KINDS and not _KINDS[name][1](value):
         raise ConfigError(
-            f"{key} = {value!r} has type {type(value).__name__}; expected {expected[0]}"
+            f"{key} = {value!r} has type {type(value).__name__}; expected {_KINDS[name][0]}"
         )
