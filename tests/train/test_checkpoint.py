@@ -166,3 +166,27 @@ def test_resume_with_different_callbacks_is_refused(tmp_path):
     other = train.Trainer(model, TinySGD(model.parameters()), mse)
     with pytest.raises(ValueError, match="same callbacks"):
         other.resume(tmp_path / "c.npz")
+
+
+def test_real_sigint_is_deferred_to_the_batch_boundary(tmp_path):
+    import signal
+
+    class SendSigint(train.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            if self.trainer.global_step == 12:  # arrives before the 13th step runs
+                os.kill(os.getpid(), signal.SIGINT)
+
+    gw.manual_seed(5)
+    reference, train_loader, val_loader = build()
+    reference.fit(train_loader, val_loader, epochs=3)
+    gw.manual_seed(5)
+    run = tmp_path / "run"
+    first, train_loader, val_loader = build(run_dir=run, callbacks=[SendSigint()])
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(train_loader, val_loader, epochs=3)
+    assert first.global_step == 13  # the step in flight finished first
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    second, train_loader, val_loader = build(run_dir=run)
+    second.resume(run / "checkpoints" / "last.npz").fit(train_loader, val_loader, epochs=3)
+    for name, value in reference.model.state_dict().items():
+        assert np.array_equal(second.model.state_dict()[name], value), name

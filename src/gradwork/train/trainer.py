@@ -41,6 +41,18 @@ class Trainer:
         batch_size: the batch size used when `fit`/`evaluate` get a Dataset.
         progress: add a `ProgressBar`.
 
+    Example:
+        >>> import gradwork as gw
+        >>> from gradwork import data, nn, optim, train
+        >>> _ = gw.manual_seed(0)
+        >>> moons = data.make_moons(200, seed=0)
+        >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+        >>> trainer = train.Trainer(model, optim.Adam(model.parameters(), lr=0.02),
+        ...                         nn.CrossEntropyLoss(), metrics=["accuracy"])
+        >>> history = trainer.fit(data.DataLoader(moons, batch_size=20, shuffle=True), epochs=20)
+        >>> trainer.evaluate(moons)["accuracy"] > 0.85
+        True
+
     """
 
     def __init__(
