@@ -265,3 +265,11 @@ def test_run_folder_contents(tmp_path):
     assert summary["durations"]["train_seconds"] > 0
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert len(rows) == 3 and float(rows[2]["val_mae"]) == history.history["val_mae"][2]
+
+
+def test_run_folder_without_validation_keeps_best_by_training_loss(tmp_path):
+    _, trainer = make(run_dir=tmp_path / "run")
+    history = trainer.fit(loaders()[0], epochs=2)
+    best = train.load_checkpoint(tmp_path / "run" / "checkpoints" / "best.npz")
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert best["position"]["epoch"] == 2  # the lower training loss was the second epoch's

@@ -46,6 +46,11 @@ class ModelCheckpoint(Callback):
         self.every_n_batches = every_n_batches
         self.best_epoch = -1
 
+    def set_monitor(self, monitor: str) -> None:
+        """Watch another quantity (used when a run has no validation data)."""
+        self._monitor = _Monitor(monitor, "auto")
+        self.monitor, self.mode = monitor, self._monitor.mode
+
     last_path = property(lambda self: self.directory / "last.npz")
     best_path = property(lambda self: self.directory / "best.npz")
 

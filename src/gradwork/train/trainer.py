@@ -80,10 +80,7 @@ class Trainer:
             extra.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
         if progress:
             extra.append(ProgressBar())
-        if self.run is not None:
-            extra.append(CSVLogger(self.run.history_csv, append=True))
-            if not any(isinstance(c, ModelCheckpoint) for c in extra):
-                extra.append(ModelCheckpoint(self.run.checkpoints, monitor=monitor))
+        self._auto_checkpoint = self._run_callbacks(extra)
         # Checkpoints run last so they capture what every other callback did this epoch.
         ordered = [self.history, *sorted(extra, key=lambda c: isinstance(c, ModelCheckpoint))]
         self.callbacks = CallbackList(ordered)
@@ -101,6 +98,16 @@ class Trainer:
         self._interrupt_requested = self._hard_interrupt = False
         self.interrupt_checkpoint: Path | None = None
 
+    def _run_callbacks(self, extra: list) -> ModelCheckpoint | None:
+        """With a run folder: log history.csv and keep checkpoints (unless the user does)."""
+        if self.run is None:
+            return None
+        extra.append(CSVLogger(self.run.history_csv, append=True))
+        if any(isinstance(c, ModelCheckpoint) for c in extra):
+            return None
+        extra.append(ModelCheckpoint(self.run.checkpoints, monitor=self.monitor))
+        return extra[-1]
+
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Any, val: Any = None, epochs: int = 1) -> History:
         """Train until `epochs` epochs are complete (counting epochs done before a resume).
@@ -115,6 +122,9 @@ class Trainer:
         val_loader = None if val is None else self._as_loader(val, shuffle=False)
         self.epochs, self.stop_training = epochs, False
         self.steps_per_epoch = _length(self._loader)
+        if val is None and self._auto_checkpoint and self.monitor.startswith("val_"):
+            # No validation data: the run folder's "best" follows the training quantity.
+            self._auto_checkpoint.set_monitor(self.monitor[len("val_") :])
         self._apply_pending()
         self.callbacks.on_train_begin()
         start = time.perf_counter()
