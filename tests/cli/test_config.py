@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gradwork.cli import main
@@ -96,3 +98,22 @@ def test_usage_errors_exit_2(capsys):
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         main(["evaluate"])
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_configs_are_valid(path):
+    from gradwork.cli._config import load_toml
+
+    user = load_toml(path)
+    if user["data"]["name"] == "mnist":  # needs files the user downloads
+        with pytest.raises(ConfigError, match="data.path: file or folder not found"):
+            resolve(user)
+        user["data"]["path"] = str(path)
+    assert resolve(user)["name"] == user["name"]
+
+
+def test_there_are_example_configs():
+    assert len(EXAMPLES) >= 3
