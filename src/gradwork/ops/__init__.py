@@ -26,7 +26,14 @@ from gradwork.ops.elementwise import (
     Tanh,
     Where,
 )
+from gradwork.ops.conv import Conv2d, ConvTranspose2d
 from gradwork.ops.linalg import Linear, MatMul
+from gradwork.ops.loss import (
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    CrossEntropy,
+    NLLLoss,
+)
 from gradwork.ops.movement import (
     Cast,
     Cat,
@@ -39,7 +46,10 @@ from gradwork.ops.movement import (
     Reshape,
     Stack,
 )
+from gradwork.ops.norm import BatchNorm, Normalize
+from gradwork.ops.pool import AvgPool2d, MaxPool2d
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
+from gradwork.ops.special import Erf, Step
 
 PRIMITIVES = (
     Add, Sub, Mul, Div, Neg, Pow, Exp, Log, Log1p, Sqrt, Abs, Sign, Sin, Cos, Clamp,
@@ -47,6 +57,8 @@ PRIMITIVES = (
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
     Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
+    Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,
+    CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
 )  # fmt: skip
 
 __all__ = [cls.__name__ for cls in PRIMITIVES] + ["PRIMITIVES"]
