@@ -2,8 +2,9 @@
 
 Example:
     >>> import gradwork as gw
+    >>> from gradwork import nn
     >>> from gradwork import diagnose
-    >>> model = gw.nn.Sequential(gw.nn.Linear(3, 4), gw.nn.ReLU(), gw.nn.Linear(4, 2))
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     >>> monitor = diagnose.GradientMonitor(model)
     >>> model(gw.randn(8, 3)).sum().backward()
     >>> monitor.record()
@@ -18,6 +19,7 @@ from gradwork.diagnose.activation_monitor import (
 )
 from gradwork.diagnose.doctor import DoctorReport, doctor
 from gradwork.diagnose.findings import Finding
+from gradwork.diagnose.flow_plot import gradient_flow_table, plot_gradient_flow
 from gradwork.diagnose.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from gradwork.diagnose.gradient_monitor import GradientMonitor, GradientRecord
 
@@ -25,5 +27,5 @@ __all__ = [
     "gradcheck", "GradcheckError", "GradcheckReport",
     "GradientMonitor", "GradientRecord", "GradientReport", "LayerGradients",
     "ActivationMonitor", "ActivationReport", "LayerActivations",
-    "doctor", "DoctorReport", "Finding",
+    "doctor", "DoctorReport", "Finding", "gradient_flow_table", "plot_gradient_flow",
 ]  # fmt: skip

@@ -120,7 +120,8 @@ class ActivationMonitor:
 
     Example:
         >>> import gradwork as gw
-        >>> model = gw.nn.Sequential(gw.nn.Linear(4, 8), gw.nn.ReLU(), gw.nn.Linear(8, 1))
+        >>> from gradwork import nn
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
         >>> with ActivationMonitor(model) as monitor:
         ...     _ = model(gw.randn(16, 4))
         >>> report = monitor.report()

@@ -99,9 +99,10 @@ def doctor(
 
     Example:
         >>> import gradwork as gw
-        >>> model = gw.nn.Sequential(gw.nn.Linear(4, 16), gw.nn.ReLU(), gw.nn.Linear(16, 3))
+        >>> from gradwork import nn
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
         >>> x, y = gw.randn(16, 4), gw.randint(0, 3, (16,))
-        >>> report = doctor(model, gw.nn.CrossEntropyLoss(), (x, y), steps=40, lr=0.05)
+        >>> report = doctor(model, nn.CrossEntropyLoss(), (x, y), steps=40, lr=0.05)
         >>> report.ok, report.finding("overfit_one_batch").passed
         (True, True)
     """

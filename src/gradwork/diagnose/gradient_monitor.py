@@ -54,7 +54,8 @@ class GradientMonitor:
 
     Example:
         >>> import gradwork as gw
-        >>> model = gw.nn.Sequential(gw.nn.Linear(3, 4), gw.nn.Tanh(), gw.nn.Linear(4, 1))
+        >>> from gradwork import nn
+        >>> model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
         >>> monitor = GradientMonitor(model)
         >>> model(gw.randn(8, 3)).pow(2).mean().backward()
         >>> monitor.record()
