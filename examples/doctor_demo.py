@@ -69,7 +69,9 @@ def main() -> None:
         return nn.init.kaiming_normal_(weight, nonlinearity="relu")
 
     cases = []
-    tiny = mlp([64, 32, 32, 32, 32, 32, 32, 32, 10], nn.Sigmoid, lambda w: nn.init.normal_(w, std=0.01))
+    tiny = mlp(
+        [64, 32, 32, 32, 32, 32, 32, 32, 10], nn.Sigmoid, lambda w: nn.init.normal_(w, std=0.01)
+    )
     cases.append(("1. deep sigmoid net, tiny init", tiny, standardised, None))
     sound = mlp([64, 64, 10], nn.ReLU, he)
     cases.append(("2. SGD with lr = 10", sound, standardised, optimizer(sound, 10.0)))

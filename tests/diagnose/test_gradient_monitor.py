@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import GradientMonitor
 from tests.diagnose._nets import (
@@ -172,8 +171,15 @@ def test_non_finite_gradient_is_exploding():
     assert "4" in monitor.report().flagged("exploding_gradients")
 
 
-@pytest.mark.parametrize("build", [healthy_net, lambda: nn.Sequential(nn.Linear(8, 16),
-                                   nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))])
+@pytest.mark.parametrize(
+    "build",
+    [
+        healthy_net,
+        lambda: nn.Sequential(
+            nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)
+        ),
+    ],
+)
 def test_healthy_networks_raise_no_flag(build):
     model = build()
     optimizer = SGD(model.parameters(), lr=0.1)

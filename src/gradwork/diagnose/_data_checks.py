@@ -105,8 +105,8 @@ def check_labels(loss_fn: Any, output: Any, targets: Any) -> Finding:
         return Finding("label_range", "error",
                        f"labels span {low}..{high} but the model outputs {classes} classes "
                        f"(valid 0..{classes - 1})", evidence,
-                       fix=f"make the last layer output max_label + 1 = {high + 1} classes, or "
-                       "map the labels to 0..C-1 (e.g. subtract 1 from 1-based labels)")  # fmt: skip
+                       fix=f"make the last layer output max_label + 1 = {high + 1} classes, "
+                       "or map the labels to 0..C-1 (subtract 1 from 1-based labels)")  # fmt: skip
     return Finding("label_range", "ok", f"labels in 0..{classes - 1}", evidence)
 
 

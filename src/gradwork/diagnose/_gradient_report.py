@@ -190,7 +190,8 @@ def _vanishing(rows: list[LayerGradients], limits: dict) -> Finding | None:
         return None
     small.sort(key=lambda pair: pair[0])
     shown = ", ".join(
-        f"{row.layer} ({format_number(row.mean)}, {format_number(ratio)}x)" for ratio, row in small[:4]
+        f"{row.layer} ({format_number(row.mean)}, {format_number(ratio)}x)"
+        for ratio, row in small[:4]
     )
     message = (
         f"mean gradient norm in {shown} is below {limits['vanishing_ratio']:g}x the last "

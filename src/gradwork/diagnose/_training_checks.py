@@ -61,8 +61,12 @@ def check_gradients_present(model: Any) -> Finding:
                        evidence, fix="a zero gradient comes from dead units (ReLU never "
                        "active), a Step/argmax/round in the path, or a loss that ignores this "
                        "output; see the activation findings", layers=zero)  # fmt: skip
-    return Finding("gradients_present", "ok",
-                   f"all {len(trainable)} trainable parameters have a non-zero gradient", evidence)
+    return Finding(
+        "gradients_present",
+        "ok",
+        f"all {len(trainable)} trainable parameters have a non-zero gradient",
+        evidence,
+    )
 
 
 def overfit(model: Any, loss_fn: Any, inputs: Any, targets: Any, optimizer: Any,
