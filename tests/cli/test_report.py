@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gradwork import train
 from gradwork.cli import main
 from gradwork.cli._report import history_section, sparkline
 from tests.cli.test_cli import TINY, only_run, write
@@ -76,6 +77,9 @@ def test_report_shows_config_history_tests_checkpoints_and_monitors(run, capsys)
     assert "test set: evaluated 2 times" in out
     assert f"  {tests[0]['time']}  after epoch 4  loss" in out
     assert out.count("FORCED") == 1 and tests[1]["forced"]
+    best_weights = train.load_checkpoint(run / "checkpoints" / "best.npz")["position"]["epoch"]
+    assert tests[1]["epoch"] == best_weights >= 1  # evaluate records the checkpoint's epoch
+    assert f"  {tests[1]['time']}  after epoch {best_weights}  loss" in out
     assert "checkpoints: best.npz (" in out and "last.npz (" in out
     assert "  gradient monitor (14 of 40 training steps recorded):" in out
 

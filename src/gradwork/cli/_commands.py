@@ -182,6 +182,7 @@ def _load_run(run_dir: str, which: str) -> tuple[Session, train.Trainer, Path]:
         metrics=session.metrics,
         batch_size=config["data"]["batch_size"],
     )
+    trainer.epoch = int(state["position"]["epoch"])  # the epochs behind these weights
     return session, trainer, run_path
 
 
@@ -210,6 +211,7 @@ def evaluate_command(args: Any) -> int:
             metrics=session.metrics,
             run_dir=run_path,
         )
+        sealed.epoch = trainer.epoch  # recorded in tests.json with the evaluation
         try:
             result = sealed.test(loader, force=args.force)
         except RuntimeError as error:
