@@ -13,13 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradwork import nn, optim, train
+from gradwork import train
 from gradwork.cli import main
-
-# NOTE: written while nn and optim were being merged; once they are in, everything runs.
-pytestmark = pytest.mark.skipif(
-    not (hasattr(nn, "Linear") and hasattr(optim, "Adam")), reason="gradwork.nn/optim not merged"
-)
 
 TINY = """
 name = "moons"

@@ -41,6 +41,26 @@ BAD_CONFIGS = [
     ),
     ("mnist without path", '[data]\nname = "mnist"', ["needs data.path"]),
     ("not toml", "[train\nepochs = 1", ["not valid TOML"]),
+    (
+        "monitor every as string",
+        '[callbacks.monitor]\nevery = "10"',
+        ["callbacks.monitor.every = '10'", "has type string", "expected an integer"],
+    ),
+    (
+        "monitor flag as number",
+        "[callbacks.monitor]\ngradients = 1",
+        ["callbacks.monitor.gradients = 1", "expected true or false"],
+    ),
+    (
+        "monitor every zero",
+        "[callbacks.monitor]\nevery = 0",
+        ["monitor.every = 0 must be at least 1"],
+    ),
+    (
+        "unknown monitor key",
+        "[callbacks.monitor]\ngradient = true",
+        ["callbacks.monitor.gradient", "Did you mean 'gradients'?"],
+    ),
 ]
 
 
@@ -89,7 +109,9 @@ def test_resolve_fills_defaults_and_enables_written_tables():
 def test_reserved_commands(capsys):
     assert main(["tune", "anything"]) == 2
     assert "gradwork tune: not available yet" in capsys.readouterr().err
-    assert main(["report"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # report exists now, and needs RUN_DIR
+        main(["report"])
+    assert exit_info.value.code == 2
 
 
 def test_usage_errors_exit_2(capsys):

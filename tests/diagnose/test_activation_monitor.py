@@ -129,3 +129,14 @@ def test_errors_name_the_fix():
         ActivationMonitor(model, modules=[nn.ReLU()])
     with ActivationMonitor(model) as monitor, pytest.raises(RuntimeError, match="forward"):
         monitor.report()
+
+
+def test_a_disabled_monitor_keeps_its_hooks_but_records_nothing():
+    model = healthy_net()
+    with ActivationMonitor(model) as monitor:
+        monitor.enabled = False
+        model(gw.randn(4, 8))
+        assert monitor.layers["1"].calls == 0 and _hooks(model) == 5
+        monitor.enabled = True
+        model(gw.randn(4, 8))
+        assert monitor.layers["1"].calls == 1

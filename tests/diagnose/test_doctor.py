@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradwork as gw
-from gradwork import nn
+from gradwork import nn, optim
 from gradwork.diagnose import doctor
 from tests.diagnose._nets import SGD, classification_batch, exploding_net, mlp, vanishing_net
 
@@ -183,9 +183,13 @@ def test_named_layers_and_numbers_in_findings():
 
 def test_no_optimizer_skips_the_update_ratio_and_uses_adam():
     model, loss_fn, batch, _ = healthy()
-    report = doctor(model, loss_fn, batch)
+    report = doctor(model, loss_fn, batch, lr=0.02)
     assert report.finding("update_ratio").severity == "info"
     assert report.finding("overfit_one_batch").passed and report.ok
+    # the default is gradwork.optim.Adam at `lr`: the same losses, step for step
+    explicit = doctor(model, loss_fn, batch, optimizer=optim.Adam(model.parameters(), lr=0.02))
+    assert report.losses == explicit.losses and len(report.losses) == 30
+    assert report.losses != doctor(model, loss_fn, batch, lr=0.002, steps=30).losses
 
 
 def test_a_loader_like_iterable_gives_its_first_batch():
@@ -239,9 +243,6 @@ def test_doctor_leaves_model_optimizer_and_random_stream_bit_identical():
 
 
 def test_doctor_leaves_a_gradwork_optimizer_untouched():
-    optim = pytest.importorskip("gradwork.optim")
-    if not hasattr(optim, "Adam"):
-        pytest.skip("gradwork.optim is not merged yet")
     model = mlp([8, 32, 3], nn.ReLU)
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
     x, y = classification_batch()

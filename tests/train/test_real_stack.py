@@ -8,12 +8,7 @@ import pytest
 import gradwork as gw
 from gradwork import data, nn, optim, train
 
-# NOTE: this branch was written while nn and optim were being merged; once they are in,
-# the condition is false and every test here runs.
-pytestmark = pytest.mark.skipif(
-    not (hasattr(nn, "Linear") and hasattr(optim, "Adam")), reason="gradwork.nn/optim not merged"
-)
-lr_scheduler = getattr(optim, "lr_scheduler", None)
+lr_scheduler = optim.lr_scheduler
 
 
 class StopAt(train.Callback):

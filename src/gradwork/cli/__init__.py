@@ -4,6 +4,7 @@
     gradwork train --resume RUN_DIR
     gradwork evaluate RUN_DIR [--data val|test|train|FILE.npz] [--checkpoint best|last] [--force]
     gradwork predict RUN_DIR INPUT.npy [--output FILE.npy]
+    gradwork report RUN_DIR [--doctor]
 
 Exit codes: 0 success, 2 bad input (nothing written), 130 interrupted (resumable).
 """
@@ -39,21 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("input", metavar="INPUT", help=".npy array of samples")
     predict.add_argument("--output", help="write predictions to this .npy file")
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    for name in ("tune", "report"):  # reserved: later work
-        reserved = commands.add_parser(name, help="not available yet")
-        reserved.add_argument("rest", nargs=argparse.REMAINDER)
+    report = commands.add_parser("report", help="summarise a run folder")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument(
+        "--doctor", action="store_true", help="also run gradwork.diagnose.doctor on the setup"
+    )
+    reserved = commands.add_parser("tune", help="not available yet")  # reserved: later work
+    reserved.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 2 for bad input, 130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    from gradwork.cli import _commands  # imports nn/optim/data only when a command runs
+    from gradwork.cli import _commands, _report  # nn/optim/data: only when a command runs
 
     handlers = {
         "train": _commands.train_command,
         "evaluate": _commands.evaluate_command,
         "predict": _commands.predict_command,
+        "report": _report.report_command,
     }
     if args.command not in handlers:
         print(f"gradwork {args.command}: not available yet", file=sys.stderr)

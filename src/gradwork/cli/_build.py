@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import gradwork as gw
-from gradwork import data, nn, optim, train
+from gradwork import data, diagnose, nn, optim, train
 from gradwork.cli._config import ConfigError
 from gradwork.train.architectures import ARCHITECTURES
 
@@ -198,6 +198,11 @@ def build_callbacks(spec: dict) -> list:
     stopping = dict(spec["early_stopping"])
     if stopping.pop("enabled"):
         callbacks.append(train.EarlyStopping(**stopping))
+    monitor = spec["monitor"]
+    if monitor["gradients"]:
+        callbacks.append(diagnose.GradientMonitorCallback(every=monitor["every"]))
+    if monitor["activations"]:
+        callbacks.append(diagnose.ActivationMonitorCallback(every=monitor["every"]))
     return callbacks
 
 

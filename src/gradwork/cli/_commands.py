@@ -1,4 +1,7 @@
-"""`gradwork train | evaluate | predict`: read the inputs, call the library, report."""
+"""`gradwork train | evaluate | predict`: read the inputs, call the library, report.
+
+`gradwork report` lives in _report.py.
+"""
 
 from __future__ import annotations
 
@@ -146,12 +149,26 @@ def _checkpoint(run_path: Path, which: str) -> Path:
     return path
 
 
+def read_run_config(run_dir: str) -> tuple[Path, dict]:
+    """A run folder's path and its resolved config.json; ConfigError if it is not one."""
+    run_path = Path(run_dir)
+    if not run_path.is_dir():
+        what = "not a folder" if run_path.exists() else "no such folder"
+        raise ConfigError(f"{what}: {str(run_path)!r}; give the path of a run folder")
+    if not (run_path / "config.json").is_file():
+        raise ConfigError(
+            f"not a run folder (no config.json): {str(run_path)!r}; run folders are made by "
+            "'gradwork train' inside its output folder (runs/ by default)"
+        )
+    try:
+        return run_path, resolve(json.loads((run_path / "config.json").read_text()))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{run_path / 'config.json'} is not valid JSON: {error}") from None
+
+
 def _load_run(run_dir: str, which: str) -> tuple[Session, train.Trainer, Path]:
     """The run's config and model, with the chosen checkpoint's weights loaded."""
-    run_path = Path(run_dir)
-    if not (run_path / "config.json").is_file():
-        raise ConfigError(f"not a run folder (no config.json): {str(run_path)!r}")
-    config = resolve(json.loads((run_path / "config.json").read_text()))
+    run_path, config = read_run_config(run_dir)
     info = json.loads((run_path / "data.json").read_text())
     from gradwork.cli._build import build
 
@@ -165,6 +182,7 @@ def _load_run(run_dir: str, which: str) -> tuple[Session, train.Trainer, Path]:
         metrics=session.metrics,
         batch_size=config["data"]["batch_size"],
     )
+    trainer.epoch = int(state["position"]["epoch"])  # the epochs behind these weights
     return session, trainer, run_path
 
 
@@ -193,6 +211,7 @@ def evaluate_command(args: Any) -> int:
             metrics=session.metrics,
             run_dir=run_path,
         )
+        sealed.epoch = trainer.epoch  # recorded in tests.json with the evaluation
         try:
             result = sealed.test(loader, force=args.force)
         except RuntimeError as error:

@@ -85,6 +85,12 @@ SCHEMA: dict[str, Any] = {
             "save_best_only": (BOOL, False),
             "every_n_batches": (INT, 0),
         },
+        # gradwork.diagnose's monitor callbacks: record one training step in `every`
+        "monitor": {
+            "gradients": (BOOL, False),
+            "activations": (BOOL, False),
+            "every": (INT, 10),
+        },
     },
 }
 OPEN_SECTIONS = ("optimizer", "scheduler", "loss")
@@ -185,7 +191,7 @@ def _check_values(config: dict) -> None:
             close = difflib.get_close_matches(str(value), choices, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"{dotted} = {value!r} is not one of {', '.join(choices)}.{hint}")
-    positive = ["data.batch_size", "train.epochs", "data.n_samples"]
+    positive = ["data.batch_size", "train.epochs", "data.n_samples", "callbacks.monitor.every"]
     for dotted in positive:
         if _get(config, dotted) < 1:
             raise ConfigError(f"{dotted} = {_get(config, dotted)} must be at least 1")

@@ -22,10 +22,12 @@ from gradwork.diagnose.findings import Finding
 from gradwork.diagnose.flow_plot import gradient_flow_table, plot_gradient_flow
 from gradwork.diagnose.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from gradwork.diagnose.gradient_monitor import GradientMonitor, GradientRecord
+from gradwork.diagnose.monitor_callbacks import ActivationMonitorCallback, GradientMonitorCallback
 
 __all__ = [
     "gradcheck", "GradcheckError", "GradcheckReport",
     "GradientMonitor", "GradientRecord", "GradientReport", "LayerGradients",
     "ActivationMonitor", "ActivationReport", "LayerActivations",
+    "GradientMonitorCallback", "ActivationMonitorCallback",
     "doctor", "DoctorReport", "Finding", "gradient_flow_table", "plot_gradient_flow",
 ]  # fmt: skip

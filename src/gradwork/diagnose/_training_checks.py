@@ -12,35 +12,6 @@ from gradwork.diagnose.findings import Finding, format_number
 from gradwork.diagnose.gradient_monitor import GradientMonitor
 
 
-class _Adam:
-    """A minimal Adam (torch defaults) for the overfit test when no optimizer is given.
-
-    The doctor's verdict should not hinge on a learning rate the user never
-    chose, and Adam's step is nearly scale-free, so it is the fair default.
-    """
-
-    def __init__(self, params: list, lr: float) -> None:
-        self.param_groups = [{"params": params, "lr": lr}]
-        self.moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
-        self.steps = 0
-
-    def zero_grad(self) -> None:
-        for p in self.param_groups[0]["params"]:
-            p.grad = None
-
-    def step(self) -> None:
-        self.steps += 1
-        lr, t = self.param_groups[0]["lr"], self.steps
-        for p, (m, v) in zip(self.param_groups[0]["params"], self.moments):
-            if p.grad is None:
-                continue
-            g = p.grad.data
-            m[...] = 0.9 * m + 0.1 * g
-            v[...] = 0.999 * v + 0.001 * g * g
-            step = lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-            p.data = p.data - step.astype(p.data.dtype)
-
-
 def check_gradients_present(model: Any) -> Finding:
     """After one backward every trainable parameter should have a non-zero gradient."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -118,6 +118,9 @@ class ActivationMonitor:
         saturation_threshold: flag a Sigmoid/Tanh layer when more than this
             fraction of its outputs is saturated (|tanh| > 0.99, sigmoid < 0.01 or > 0.99).
 
+    Set `monitor.enabled = False` to keep the hooks attached but record nothing
+    (e.g. between sampled batches, or during validation).
+
     Example:
         >>> import gradwork as gw
         >>> from gradwork import nn
@@ -142,11 +145,12 @@ class ActivationMonitor:
         self.dead_threshold = dead_threshold
         self.saturation_threshold = saturation_threshold
         self.layers: dict[str, LayerActivations] = {}
+        self.enabled = True  # False: the hooks stay attached but record nothing
         self._handles = []
         for name, module in _targets(model, modules):
             stats = LayerActivations(name, _kind(module))
             self.layers[name] = stats
-            self._handles.append(module.register_forward_hook(_hook(self.layers, name)))
+            self._handles.append(module.register_forward_hook(_hook(self, name)))
 
     def remove(self) -> None:
         """Detach every hook (the records stay readable)."""
@@ -225,10 +229,12 @@ def _kind(module: Any) -> str:
     return {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}.get(name, "other")
 
 
-def _hook(layers: dict[str, LayerActivations], name: str) -> Any:
+def _hook(monitor: ActivationMonitor, name: str) -> Any:
     # looks the record up at call time, so reset() can replace it
     def record(module: Any, inputs: tuple, output: Any) -> None:
+        if not monitor.enabled:
+            return
         if isinstance(output, Tensor) and output.dtype.kind == "f" and output.numel():
-            layers[name].observe(output.data)
+            monitor.layers[name].observe(output.data)
 
     return record

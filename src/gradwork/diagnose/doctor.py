@@ -21,6 +21,7 @@ from gradwork.diagnose._gradient_report import GradientReport
 from gradwork.diagnose.activation_monitor import ActivationMonitor, ActivationReport
 from gradwork.diagnose.findings import Finding, format_number
 from gradwork.diagnose.gradient_monitor import GradientMonitor
+from gradwork.optim import Adam
 from gradwork.tensor import Tensor
 
 
@@ -87,8 +88,8 @@ def doctor(
             batch is used; a DataLoader advances by one batch, so pass a batch to
             leave your loader as it is).
         optimizer: your optimizer (copied with the model; the original is untouched).
-            Without one, the overfit test uses Adam at `lr` and the update/weight
-            check is skipped.
+            Without one, the overfit test uses `gradwork.optim.Adam` at `lr` and the
+            update/weight check is skipped.
         steps: training steps of the overfit test.
         lr: learning rate of the default Adam.
         overfit_size: how many samples of the batch the overfit test memorises.
@@ -132,10 +133,11 @@ def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduct
     if first is None:
         return report
     report.findings.append(_training_checks.check_gradients_present(model))
-    if optimizer is None:
-        optimizer = _training_checks._Adam(
-            [p for p in model.parameters() if p.requires_grad], lr
-        )  # fmt: skip
+    default_optimizer = optimizer is None
+    if default_optimizer:
+        # The verdict should not hinge on a learning rate the user never chose;
+        # Adam's step is nearly scale-free, so it is the fair default.
+        optimizer = Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     monitor = GradientMonitor(model)
     report.losses = _training_checks.overfit(
         model, loss_fn, inputs[:size], targets[:size], optimizer, steps, monitor
@@ -144,7 +146,7 @@ def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduct
         report.gradients = monitor.report()
         report.findings.extend(_gradient_findings(report.gradients))
     report.findings.append(_training_checks.check_overfit(report.losses, steps, reduction))
-    if isinstance(optimizer, _training_checks._Adam):
+    if default_optimizer:
         report.findings.append(
             Finding("update_ratio", "info", "skipped: pass optimizer= to check your learning rate")
         )

@@ -2,7 +2,11 @@
 
 A callback overrides any of the no-op hooks below; each receives a `logs` dict
 (batch hooks: the batch's `loss` and loss terms; epoch hooks: the epoch's means
-and metrics, `val_*` entries after validation, and `lr`). A callback stops
+and metrics, `val_*` entries after validation, and `lr`). A training step runs
+`on_batch_begin`, forward, backward, `on_after_backward` (the gradients are
+there and the weights not yet updated: the place to read or change gradients),
+`optimizer.step()`, then `on_batch_end`. Numbers a callback adds to the epoch
+logs in `on_epoch_end` reach `History` and the run folder's summary too. A callback stops
 training by setting `self.trainer.stop_training = True`; it is checked after
 every batch and every epoch. A callback with state that matters for resuming
 returns it from `state_dict()`, and the checkpoint carries it.
@@ -44,6 +48,9 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
         pass
 
+    def on_after_backward(self, batch: int, logs: dict | None = None) -> None:
+        """After `loss.backward()`, before `optimizer.step()`: gradients are populated."""
+
     def state_dict(self) -> dict:
         return {}
 
@@ -58,6 +65,7 @@ class CallbackList(Callback):
         self.callbacks = list(callbacks)
         self._batch_begin = self._overriding("on_batch_begin")
         self._batch_end = self._overriding("on_batch_end")
+        self._after_backward = self._overriding("on_after_backward")
 
     def set_trainer(self, trainer: Any) -> None:
         for callback in self.callbacks:
@@ -65,6 +73,7 @@ class CallbackList(Callback):
         # The batch hooks run every step: call only the callbacks that override them.
         self._batch_begin = self._overriding("on_batch_begin")
         self._batch_end = self._overriding("on_batch_end")
+        self._after_backward = self._overriding("on_after_backward")
 
     def _overriding(self, hook: str) -> list:
         base = getattr(Callback, hook)
@@ -92,6 +101,10 @@ class CallbackList(Callback):
 
     def on_batch_end(self, batch, logs=None):
         for hook in self._batch_end:
+            hook(batch, logs)
+
+    def on_after_backward(self, batch, logs=None):
+        for hook in self._after_backward:
             hook(batch, logs)
 
 

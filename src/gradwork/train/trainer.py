@@ -81,9 +81,11 @@ class Trainer:
         if progress:
             extra.append(ProgressBar())
         self._auto_checkpoint = self._run_callbacks(extra)
-        # Checkpoints run last so they capture what every other callback did this epoch.
-        ordered = [self.history, *sorted(extra, key=lambda c: isinstance(c, ModelCheckpoint))]
-        self.callbacks = CallbackList(ordered)
+        # History runs after the other callbacks, so it records the numbers they add
+        # to the epoch logs; checkpoints run last, to capture everything done this epoch.
+        checkpoints = [c for c in extra if isinstance(c, ModelCheckpoint)]
+        others = [c for c in extra if not isinstance(c, ModelCheckpoint)]
+        self.callbacks = CallbackList([*others, self.history, *checkpoints])
         self.callbacks.set_trainer(self)
         self.epoch = self.batch = self.global_step = 0
         self.epochs: int | None = None
@@ -152,7 +154,7 @@ class Trainer:
         for batch in self._loader:
             index = self.batch
             self.callbacks.on_batch_begin(index)
-            logs = self._train_step(*_state.split_batch(batch))
+            logs = self._train_step(index, *_state.split_batch(batch))
             self.batch += 1
             self.global_step += 1
             self.callbacks.on_batch_end(index, logs)
@@ -167,11 +169,12 @@ class Trainer:
         if self._interrupt_requested:
             raise KeyboardInterrupt
 
-    def _train_step(self, x: Any, y: Any) -> dict:
+    def _train_step(self, index: int, x: Any, y: Any) -> dict:
         self.optimizer.zero_grad()
         output = self.model(x)
         loss, logs = self._compute_loss(output, y)
         loss.backward()
+        self.callbacks.on_after_backward(index, logs)  # gradients present, weights not yet updated
         self.optimizer.step()
         self._sums.add(logs, _state.batch_size_of(y))
         if self.metrics:
