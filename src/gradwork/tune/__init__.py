@@ -17,12 +17,17 @@ from ._stats import CV, ConfidenceInterval, bootstrap_ci
 from ._storage import InMemoryStorage, JournalStorage
 from ._study import Study
 from ._trial import Trial, TrialPruned, TrialState
-from .algorithms import ALGORITHMS, Algorithm, Grid, Random, Sobol
+from .algorithms import ALGORITHMS, DE, GA, PSO, TPE, Algorithm, Bayes, Grid, Random, Sobol
 
 __all__ = [
     "ALGORITHMS",
     "CV",
     "Algorithm",
+    "Bayes",
+    "DE",
+    "GA",
+    "PSO",
+    "TPE",
     "Categorical",
     "ConfidenceInterval",
     "Float",

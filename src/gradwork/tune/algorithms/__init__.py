@@ -6,23 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._base import Algorithm
+from ._bayes import Bayes
+from ._evolution import DE, GA, PSO
 from ._simple import Grid, Random, Sobol
+from ._tpe import TPE
 
-ALGORITHMS: dict[str, type[Algorithm]] = {"random": Random, "sobol": Sobol, "grid": Grid}
-
-
-def _register_optional() -> None:
-    from ._bayes import Bayes
-    from ._evolution import DE, GA, PSO
-    from ._tpe import TPE
-
-    ALGORITHMS.update(bayes=Bayes, tpe=TPE, ga=GA, de=DE, pso=PSO)
-
-
-try:
-    _register_optional()
-except ImportError:  # pragma: no cover - while the package is being assembled
-    pass
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    "bayes": Bayes,
+    "random": Random,
+    "sobol": Sobol,
+    "grid": Grid,
+    "tpe": TPE,
+    "ga": GA,
+    "de": DE,
+    "pso": PSO,
+}
 
 
 def make_algorithm(algorithm: Any, options: Mapping[str, Any] | None = None) -> Algorithm:
@@ -48,4 +46,4 @@ def make_algorithm(algorithm: Any, options: Mapping[str, Any] | None = None) -> 
         ) from None
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "Grid", "Random", "Sobol", "make_algorithm"]
+__all__ = ["ALGORITHMS", "DE", "GA", "PSO", "TPE", "Algorithm", "Bayes", "Grid", "Random", "Sobol", "make_algorithm"]
