@@ -11,6 +11,7 @@ Define a space, write an objective, call ``minimize`` or ``maximize``::
 """
 
 from ._minimize import maximize, minimize
+from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
 from ._search_space import Space
 from ._space import Categorical, Float, Int
 from ._stats import CV, ConfidenceInterval, bootstrap_ci
@@ -32,6 +33,9 @@ __all__ = [
     "ConfidenceInterval",
     "Float",
     "Grid",
+    "HyperbandPruner",
+    "MedianPruner",
+    "SuccessiveHalvingPruner",
     "InMemoryStorage",
     "Int",
     "JournalStorage",

@@ -10,7 +10,8 @@ gradients, categoricals held fixed), and decode the winner. The first
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,24 @@ from .._space import Categorical
 from ._base import Algorithm
 from ._gp import GaussianProcess
 from ._simple import require_scipy
+
+_CONTROLLER: list = []
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run BLAS on one thread: the GP's matrices are small, and thread hand-offs cost
+    more than they save (2x on two cores). Uses threadpoolctl when it is installed."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        yield
+        return
+    if not _CONTROLLER:
+        _CONTROLLER.append(threadpoolctl.ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=1, user_api="blas"):
+        yield
+
 
 LOG_2PI_HALF = 0.5 * math.log(2 * math.pi)
 LOG_PI_2_HALF = 0.5 * math.log(math.pi / 2)
@@ -69,11 +88,26 @@ class Features:
     """Unit-cube points -> GP inputs: numbers as they are, categoricals one-hot."""
 
     def __init__(self, space: Space) -> None:
+        self.space = space
         distributions = [space[name] for name in space.names]
         self.numeric = [i for i, d in enumerate(distributions) if not isinstance(d, Categorical)]
         self.categorical = [
             (i, d.size) for i, d in enumerate(distributions) if isinstance(d, Categorical)
         ]
+
+    def mask(self, units: np.ndarray) -> np.ndarray:
+        """Put inactive conditional coordinates at 0.5, as ``Space.encode`` does."""
+        names = self.space.names
+        active = np.ones(units.shape, dtype=bool)
+        for column, name in enumerate(names):
+            when = self.space[name].when
+            if when is None:
+                continue
+            parent = names.index(when[0])
+            values = [self.space[when[0]].decode(u) for u in units[:, parent]]
+            matches = np.array([value == when[1] for value in values], dtype=bool)
+            active[:, column] = active[:, parent] & matches
+        return np.where(active, units, 0.5)
 
     def __call__(self, units: np.ndarray) -> np.ndarray:
         blocks = [units[:, self.numeric]]
@@ -156,16 +190,13 @@ class Bayes(Algorithm):
         sobol = self._sobol.random(self.candidates)[:, :dims]
         order = np.argsort(self.losses)[:5]
         best = np.asarray(self.points)[order]
-        scales = np.array([0.1, 0.03, 0.01])[:, None, None, None]
-        local = best[None, :, None, :] + scales * self.rng.standard_normal((3, len(best), 40, dims))
-        local = np.clip(local.reshape(-1, dims), 0.0, 1.0)
-        local[:, [c for c, _ in self._features.categorical]] = np.repeat(
-            best, 120, axis=0
-        )[:, [c for c, _ in self._features.categorical]]
+        scales = np.array([0.1, 0.03, 0.01])[None, :, None, None]
+        noise = scales * self.rng.standard_normal((len(best), 3, 40, dims))
+        local = np.clip((best[:, None, None, :] + noise).reshape(-1, dims), 0.0, 1.0)
+        categorical = [column for column, _ in self._features.categorical]
+        local[:, categorical] = np.repeat(best, 120, axis=0)[:, categorical]
         units = np.vstack([sobol, local]) if self.local else sobol
-        if self._conditional:
-            units = np.array([self.space.encode(self.space.decode(u)) for u in units])
-        return units
+        return self._features.mask(units) if self._conditional else units
 
     def _maximise(self, pending: list[dict[str, Any]]) -> np.ndarray:
         gp, best = self._model(pending)
@@ -198,5 +229,6 @@ class Bayes(Algorithm):
         units[:, numeric] = np.clip(result.x.reshape(len(units), len(numeric)), 0.0, 1.0)
         return units
 
-    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
-        super().tell(params, outcome)
+    def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        with single_threaded_blas():
+            return super().ask(n, pending)

@@ -35,7 +35,7 @@ class _Population(Algorithm):
     def _initial(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
         if started < self._size:
-            return self.fresh(self._design[started:], pending)
+            return self.fresh(np.vstack([self._design[started:], self.space.sample(self.rng, 64)]), pending)
         return None
 
 
@@ -94,7 +94,7 @@ class GA(_Population):
                 if mutate[column]:
                     child[column] = self.rng.random()
             children.append(np.clip(child, 0.0, 1.0))
-        return self.fresh(np.array(children), pending)
+        return self.fresh(np.vstack([children, self.space.sample(self.rng, 64)]), pending)
 
 
 class DE(_Population):
@@ -136,7 +136,7 @@ class DE(_Population):
         cross = self.rng.random(dims) < self.crossover
         cross[self.rng.integers(dims)] = True
         child = np.where(cross, mutant, self._members[target])
-        params = self.fresh(np.vstack([child, self.space.sample(self.rng, 16)]), pending)
+        params = self.fresh(np.vstack([child, self.space.sample(self.rng, 64)]), pending)
         self._issued[self.space.key(params)] = target
         return params
 
@@ -205,7 +205,7 @@ class PSO(_Population):
         position = np.clip(self._position[particle] + velocity, 0.0, 1.0)
         velocity[(position == 0.0) | (position == 1.0)] *= -0.5  # bounce off the walls
         self._velocity[particle], self._position[particle] = velocity, position
-        params = self.fresh(np.vstack([position, self.space.sample(self.rng, 16)]), pending)
+        params = self.fresh(np.vstack([position, self.space.sample(self.rng, 64)]), pending)
         self._issued[self.space.key(params)] = particle
         return params
 

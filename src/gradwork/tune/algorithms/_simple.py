@@ -69,7 +69,7 @@ class Sobol(Algorithm):
             return self._engine.random(1)[0][: len(self.space)]
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
-        params = self.fresh(self._draw()[None, :], pending)
+        params = self.fresh(np.vstack([self._draw(), self.space.sample(self.rng, 64)]), pending)
         self._issued.add(self.space.key(params))
         return params
 
