@@ -110,7 +110,7 @@ class Runner:
     def prepare(self, trial: Trial, live: bool) -> tuple:
         trial._pruner = self.pruner
         # A live view when trials share this process; a snapshot otherwise (or when sync).
-        trial._peers = self.study.peers if live else self.study.peers()
+        trial._peers = self.study.peers if live else self.study.finished()
         if live and hasattr(self.study.storage, "path"):
             trial._on_report = self.study.storage.append
         return (self.objective, trial, self.takes_trial, self.cv, self.study.best_loss())

@@ -56,6 +56,9 @@ class Study:
         self.storage = storage
         self.trials: list[Trial] = []
         self._retry: list[dict[str, Any]] = []
+        # Launched and not yet finished by the study. A worker thread may already have
+        # set its trial's state, so the state alone cannot tell.
+        self._open: set[int] = set()
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -117,18 +120,25 @@ class Study:
     def counted(self) -> int:
         """Trials that used up budget (all but running and interrupted ones)."""
         return sum(
-            trial.state != TrialState.RUNNING and trial.error != INTERRUPTED
+            trial.number not in self._open
+            and trial.state != TrialState.RUNNING
+            and trial.error != INTERRUPTED
             for trial in self.trials
         )
 
     def running(self) -> list[Trial]:
         """Trials launched and not finished."""
-        return [trial for trial in self.trials if trial.state == TrialState.RUNNING]
+        return [self.trials[number] for number in sorted(self._open)]
 
     def peers(self) -> list[Trial]:
         """A snapshot of every trial (what pruners compare against)."""
         with self._lock:
             return list(self.trials)
+
+    def finished(self) -> list[Trial]:
+        """Copies of the trials the study has finished (a snapshot independent of timing)."""
+        with self._lock:
+            return [trial.record() for trial in self.trials if trial.number not in self._open]
 
     def launch(self, n: int) -> list[Trial]:
         """Create up to ``n`` trials: retries first, then the algorithm's proposals."""
@@ -146,6 +156,7 @@ class Study:
         trial = Trial(number, fixed, seed, proposed=params)
         trial._direction = self.direction
         self.trials.append(trial)
+        self._open.add(number)
         self.storage.append({"event": "ask", "number": number, "params": params, "seed": seed})
         return trial
 
@@ -154,6 +165,7 @@ class Study:
         with self._lock:
             result = result.record()
             self.trials[result.number] = result
+            self._open.discard(result.number)
             self.storage.append(_tell_event(result))
             if result.state == TrialState.FAILED:
                 logger.warning("gradwork.tune: trial %d failed: %s", result.number, result.error)
@@ -182,7 +194,7 @@ class Study:
         """Restart the algorithm and tell it every finished trial, in order."""
         self.algorithm.setup(self.space, self.seed)
         for trial in self.trials:
-            if trial.state != TrialState.RUNNING:
+            if trial.state != TrialState.RUNNING and trial.number not in self._open:
                 self._tell(trial)
 
     # ---- resuming from a journal ------------------------------------------
