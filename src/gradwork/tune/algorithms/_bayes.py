@@ -122,11 +122,14 @@ class Bayes(Algorithm):
 
     Args:
         n_initial: Sobol points before the GP takes over (default
-            ``min(10, d + 3)`` for ``d`` parameters).
+            ``min(10, d + 2)`` for ``d`` parameters: few, so the model starts early).
         candidates: Sobol candidates scored per ask.
         restarts: Best candidates refined with L-BFGS-B.
         liar: Value given to running trials: ``"min"``, ``"mean"`` or ``"max"`` of
             the observed losses (constant liar).
+        local: Also score candidates drawn close to the five best trials.
+        prior: GP hyperparameter prior, ``"default"`` or ``"dimension-scaled"``
+            (see ``_gp.py``).
 
     Example:
         >>> from gradwork.tune import Float, minimize
@@ -140,9 +143,10 @@ class Bayes(Algorithm):
 
     def __init__(
         self, n_initial: int | None = None, candidates: int = 2048, restarts: int = 5,
-        liar: str = "min", local: bool = True,
+        liar: str = "min", local: bool = True, prior: str = "default",
     ) -> None:  # fmt: skip
         self.local = local
+        self.prior = prior
         if liar not in ("min", "mean", "max"):
             raise ValueError(f"gradwork.tune.Bayes: liar={liar!r}; expected 'min', 'mean' or 'max'")
         self.n_initial = n_initial
@@ -156,11 +160,11 @@ class Bayes(Algorithm):
         self._sobol = scipy.stats.qmc.Sobol(max(len(space), 1), scramble=True, seed=seed)
         self._initial = self._sobol.random(64)[:, : len(space)]
         self._features = Features(space)
-        self._gp = GaussianProcess()
+        self._gp = GaussianProcess(self.prior)
         self._fitted_on = -1
         self._conditional = any(space[name].when is not None for name in space.names)
         dims = len(space)
-        self._n_initial = self.n_initial if self.n_initial is not None else min(10, dims + 3)
+        self._n_initial = self.n_initial if self.n_initial is not None else min(10, dims + 2)
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
