@@ -151,7 +151,9 @@ def main() -> None:
             summary = summarise(histories, problem)
             summary["seconds_per_run"] = seconds
             results[problem_name][label] = summary
-            cells = "".join(f"{summary['median_regret'][str(b)]:>10.4f}" for b in problem["budgets"])
+            cells = "".join(
+                f"{summary['median_regret'][str(b)]:>10.4f}" for b in problem["budgets"]
+            )
             hit = summary["trials_to_threshold"]
             hit_text = f">{problem['budget']}" if math.isinf(hit) else f"{hit:g}"
             print(f"{label:<12}{cells}{hit_text:>9}{seconds:>9.2f}", flush=True)

@@ -150,7 +150,9 @@ def test_algorithm_options_and_instances():
                      algorithm_options={"inertia": 0.2, "social": 2.0})  # fmt: skip
     assert study.algorithm.inertia == 0.2 and study.algorithm.social == 2.0
     algorithm = PSO(inertia=0.5)
-    assert minimize(quadratic, QUADRATIC_SPACE, algorithm=algorithm, n_trials=5).algorithm is algorithm
+    assert (
+        minimize(quadratic, QUADRATIC_SPACE, algorithm=algorithm, n_trials=5).algorithm is algorithm
+    )
     with pytest.raises(TypeError, match="bad algorithm_options"):
         minimize(quadratic, QUADRATIC_SPACE, algorithm="pso", algorithm_options={"speed": 1})
 

@@ -60,7 +60,7 @@ def test_failed_objective_keeps_the_study_going_with_traceback(caplog):
 def test_all_failed_study_explains_best_value():
     study = minimize(lambda p: 1 / 0, {"x": Float(0, 1)}, algorithm="random", n_trials=3)
     with pytest.raises(ValueError, match="no completed trial"):
-        study.best_value
+        _ = study.best_value
 
 
 def test_keyboard_interrupt_is_not_swallowed():
@@ -94,7 +94,9 @@ def test_objective_gets_trial_by_name_or_annotation_and_seed_is_stable():
     second = minimize(by_annotation, {"x": Float(0, 1)}, algorithm="random", n_trials=4, seed=11)
     seeds = [t.seed for t in first.trials]
     assert seeds == [t.seed for t in second.trials] and len(set(seeds)) == 4
-    assert [t.value for t in first.trials] == [s % 7 + t.params["x"] for s, t in zip(seeds, first.trials)]
+    assert [t.value for t in first.trials] == [
+        s % 7 + t.params["x"] for s, t in zip(seeds, first.trials)
+    ]
 
 
 def test_trials_table_and_importance():

@@ -163,7 +163,7 @@ def maximize(
 
     Example:
         >>> from gradwork.tune import Int, maximize
-        >>> maximize(lambda p: -abs(p["k"] - 3), {"k": Int(0, 9)}, algorithm="grid").best_params
+        >>> maximize(lambda p: -abs(p["k"] - 3), {"k": Int(0, 4)}, algorithm="grid").best_params
         {'k': 3}
     """
     return _optimize(

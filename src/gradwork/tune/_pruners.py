@@ -67,7 +67,9 @@ class MedianPruner:
         if len(complete) < self.n_startup_trials:
             return False
         sign = _sign(direction)
-        at_step = [sign * other.intermediate[step] for other in complete if step in other.intermediate]
+        at_step = [
+            sign * other.intermediate[step] for other in complete if step in other.intermediate
+        ]
         if not at_step:
             return False
         best_so_far = min(sign * value for value in trial.intermediate.values())

@@ -16,7 +16,7 @@ from ._study import Study
 from ._trial import Trial, TrialPruned, TrialState
 
 
-class _BadValue(Exception):
+class _BadValueError(Exception):
     pass
 
 
@@ -24,9 +24,9 @@ def _as_float(value: Any) -> float:
     try:
         number = float(np.asarray(value).item())
     except (TypeError, ValueError) as error:
-        raise _BadValue(f"objective returned {value!r}; expected a number") from error
+        raise _BadValueError(f"objective returned {value!r}; expected a number") from error
     if not math.isfinite(number):
-        raise _BadValue(f"objective returned a non-finite value ({number})")
+        raise _BadValueError(f"objective returned a non-finite value ({number})")
     return number
 
 
@@ -73,7 +73,7 @@ def run_trial(
         if not trial.fold_values:
             last = trial.last_step
             trial.value = None if last is None else trial.intermediate[last]
-    except _BadValue as error:
+    except _BadValueError as error:
         trial.state, trial.error, trial.value = TrialState.FAILED, str(error), None
     except Exception:
         trial.state, trial.error, trial.value = TrialState.FAILED, traceback.format_exc(), None

@@ -52,8 +52,8 @@ class Float:
         when: ``(parent, value)``: the parameter exists only when ``parent == value``.
 
     Example:
-        >>> Float(1e-4, 1e-1, log=True).decode(0.5)
-        0.0031622776601683794
+        >>> round(Float(1e-4, 1e-1, log=True).decode(0.5), 6)
+        0.003162
     """
 
     low: float

@@ -46,4 +46,16 @@ def make_algorithm(algorithm: Any, options: Mapping[str, Any] | None = None) -> 
         ) from None
 
 
-__all__ = ["ALGORITHMS", "DE", "GA", "PSO", "TPE", "Algorithm", "Bayes", "Grid", "Random", "Sobol", "make_algorithm"]
+__all__ = [
+    "ALGORITHMS",
+    "DE",
+    "GA",
+    "PSO",
+    "TPE",
+    "Algorithm",
+    "Bayes",
+    "Grid",
+    "Random",
+    "Sobol",
+    "make_algorithm",
+]

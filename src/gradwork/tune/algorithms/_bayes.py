@@ -9,8 +9,8 @@ gradients, categoricals held fixed), and decode the winner. The first
 
 from __future__ import annotations
 
-import math
 import contextlib
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 

@@ -35,7 +35,9 @@ class _Population(Algorithm):
     def _initial(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
         if started < self._size:
-            return self.fresh(np.vstack([self._design[started:], self.space.sample(self.rng, 64)]), pending)
+            return self.fresh(
+                np.vstack([self._design[started:], self.space.sample(self.rng, 64)]), pending
+            )
         return None
 
 

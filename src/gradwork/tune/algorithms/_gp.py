@@ -50,7 +50,7 @@ class GaussianProcess:
         >>> x = np.linspace(0, 1, 8)[:, None]
         >>> gp = GaussianProcess().fit(x, np.sin(6 * x[:, 0]), seed=0)
         >>> mean, variance = gp.predict(np.array([[0.5]]))
-        >>> abs(mean[0] - np.sin(3.0)) < 0.05
+        >>> bool(abs(mean[0] - np.sin(3.0)) < 0.05)
         True
     """
 
@@ -88,7 +88,9 @@ class GaussianProcess:
         gradient[-1] = -NOISE_RATE * noise
         return value, gradient
 
-    def _objective(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def _objective(
+        self, theta: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
         """Negative log posterior and its gradient in ``theta``."""
         scipy = require_scipy("algorithm='bayes'")
         lengthscales, signal, noise = self._unpack(theta)
@@ -112,7 +114,9 @@ class GaussianProcess:
         prior, prior_gradient = self._log_prior(theta)
         return float(nll - prior), gradient - prior_gradient
 
-    def fit(self, x: np.ndarray, y: np.ndarray, seed: int = 0, restarts: int = 2) -> GaussianProcess:
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, seed: int = 0, restarts: int = 2
+    ) -> GaussianProcess:
         """MAP hyperparameters for data ``(x, y)`` (y standardised), then ``condition``."""
         scipy = require_scipy("algorithm='bayes'")
         dims = x.shape[1]
@@ -149,7 +153,9 @@ class GaussianProcess:
     def _distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         scaled_a, scaled_b = a / self.lengthscales, b / self.lengthscales
         squared = (
-            (scaled_a**2).sum(1)[:, None] + (scaled_b**2).sum(1)[None, :] - 2 * scaled_a @ scaled_b.T
+            (scaled_a**2).sum(1)[:, None]
+            + (scaled_b**2).sum(1)[None, :]
+            - 2 * scaled_a @ scaled_b.T
         )
         return np.sqrt(np.maximum(squared, 0.0))
 

@@ -82,7 +82,9 @@ class Parzen:
         for j, kind in enumerate(self.kinds):
             if kind == 0:
                 continue
-            same = (points[:, None, j] * kind).astype(int) == (self.centres[None, :, j] * kind).astype(int)
+            same = (points[:, None, j] * kind).astype(int) == (
+                self.centres[None, :, j] * kind
+            ).astype(int)
             kernel = np.where(same, 0.5 + 0.5 / kind, 0.5 / kind)
             kernel[:, -1] = 1.0 / kind
             total = total + np.log(kernel)
