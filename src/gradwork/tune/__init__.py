@@ -1,1 +1,52 @@
-"""gradwork.tune: see DESIGN.md (under construction)."""
+"""gradwork.tune: hyperparameter search in NumPy (SciPy for the Bayesian optimiser).
+
+Define a space, write an objective, call ``minimize`` or ``maximize``::
+
+    from gradwork.tune import Categorical, Float, minimize
+
+    space = {"lr": Float(1e-4, 1e-1, log=True), "optimizer": Categorical(["sgd", "adam"]),
+             "momentum": Float(0.0, 0.99, when=("optimizer", "sgd"))}
+    study = minimize(train_and_validate, space, algorithm="bayes", n_trials=30)
+    study.best_params, study.best_value
+"""
+
+from ._minimize import maximize, minimize
+from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
+from ._search_space import Space
+from ._space import Categorical, Float, Int
+from ._stats import CV, ConfidenceInterval, bootstrap_ci
+from ._storage import InMemoryStorage, JournalStorage
+from ._study import Study
+from ._trial import Trial, TrialPruned, TrialState
+from .algorithms import ALGORITHMS, DE, GA, PSO, TPE, Algorithm, Bayes, Grid, Random, Sobol
+
+__all__ = [
+    "ALGORITHMS",
+    "CV",
+    "DE",
+    "GA",
+    "PSO",
+    "TPE",
+    "Algorithm",
+    "Bayes",
+    "Categorical",
+    "ConfidenceInterval",
+    "Float",
+    "Grid",
+    "HyperbandPruner",
+    "InMemoryStorage",
+    "Int",
+    "JournalStorage",
+    "MedianPruner",
+    "Random",
+    "Sobol",
+    "Space",
+    "Study",
+    "SuccessiveHalvingPruner",
+    "Trial",
+    "TrialPruned",
+    "TrialState",
+    "bootstrap_ci",
+    "maximize",
+    "minimize",
+]
