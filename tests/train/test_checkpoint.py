@@ -11,7 +11,7 @@ import pytest
 
 import gradwork as gw
 from gradwork import train
-from tests.train.tiny import TinyLinear, TinyLoader, TinySGD, mse, regression_data
+from tests.train.tiny import StopAt, TinyLinear, TinyLoader, TinySGD, mse, regression_data
 
 
 def test_round_trip_of_every_kind_of_value(tmp_path):
@@ -61,17 +61,6 @@ def test_atomic_write_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert train.load_checkpoint(path) == {"step": 1}
     assert os.listdir(tmp_path) == ["c.npz"]  # no temporary left behind
-
-
-class StopAt(train.Callback):
-    """Stop after a given global step (mid-epoch when it is not a multiple of the epoch)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.trainer.global_step == self.step:
-            self.trainer.stop_training = True
 
 
 def build(seed_loader=3, callbacks=(), run_dir=None):

@@ -7,17 +7,9 @@ import pytest
 
 import gradwork as gw
 from gradwork import data, nn, optim, train
+from tests.train.tiny import StopAt
 
 lr_scheduler = optim.lr_scheduler
-
-
-class StopAt(train.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.trainer.global_step == self.step:
-            self.trainer.stop_training = True
 
 
 def build(stop=-1):

@@ -6,16 +6,7 @@ import numpy as np
 
 import gradwork as gw
 from gradwork import data, train
-from tests.train.tiny import TinyLinear, TinySGD, mse, regression_data
-
-
-class StopAt(train.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_batch_end(self, batch, logs=None):
-        if self.trainer.global_step == self.step:
-            self.trainer.stop_training = True
+from tests.train.tiny import StopAt, TinyLinear, TinySGD, mse, regression_data
 
 
 def build(stop=-1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradwork as gw
-from gradwork import _random
+from gradwork import _random, train
 
 
 class TinyLinear:
@@ -136,3 +136,14 @@ def regression_data(n=64, inputs=3, seed=0):
     x = rng.standard_normal((n, inputs)).astype(np.float32)
     true_weight = np.arange(1, inputs + 1, dtype=np.float32).reshape(inputs, 1)
     return x, (x @ true_weight + 0.5).astype(np.float32)
+
+
+class StopAt(train.Callback):
+    """Stop after a given global step (mid-epoch when it is not a multiple of the epoch)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_batch_end(self, batch, logs=None):
+        if self.trainer.global_step == self.step:
+            self.trainer.stop_training = True
