@@ -39,6 +39,7 @@ from gradwork.ops.movement import (
     Reshape,
     Stack,
 )
+from gradwork.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
 
 PRIMITIVES = (
@@ -47,6 +48,7 @@ PRIMITIVES = (
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
     Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
+    RNNSequence, LSTMSequence, GRUSequence,
 )  # fmt: skip
 
 __all__ = [cls.__name__ for cls in PRIMITIVES] + ["PRIMITIVES"]
