@@ -26,6 +26,12 @@ reverse, a row therefore starts at its own last element, as torch's does.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import glob
+import os
+from collections.abc import Iterator
+
 import numpy as np
 
 from gradwork.autograd import Function
@@ -95,6 +101,51 @@ def _carry(new, old, n: int) -> None:
         new[n:] = old[n:]
 
 
+_blas_threads: tuple | None = None  # (get, set) of OpenBLAS's thread count, found lazily
+
+
+def _find_blas_threads() -> tuple:
+    """The OpenBLAS thread-count functions of the BLAS bundled with NumPy, or ()."""
+    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for pattern in ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_",
+                        "openblas_{}_num_threads"):  # fmt: skip
+            get = getattr(library, pattern.format("get"), None)
+            set_ = getattr(library, pattern.format("set"), None)
+            if get is not None and set_ is not None:
+                return get, set_
+    return ()
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run the per-step GEMMs of a recurrence on one BLAS thread.
+
+    NOTE: a step's GEMM is small (batch x hidden x 4 hidden) and is followed by
+    elementwise work on one core, so a second BLAS thread must wake up (or spin,
+    taking the core from that work) at every step. On a 2-core machine that made
+    an LSTM step 5-10x slower, far worse when other processes compete for the
+    cores. The large GEMMs outside the loops keep every thread.
+    """
+    global _blas_threads
+    if _blas_threads is None:
+        _blas_threads = _find_blas_threads()
+    if not _blas_threads:
+        yield
+        return
+    get, set_ = _blas_threads
+    previous = get()
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(previous)
+
+
 def _weight_grads(ctx, d_gates, prev_h):
     """dW_hh (all steps in one GEMM) and db_hh, when they are needed."""
     need_w, need_b = ctx.needs_input_grad[1:3]
@@ -121,17 +172,18 @@ class RNNSequence(Function):
         out = np.empty_like(gates_x, shape=(steps + 1, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(gates_x)
         w_t = weight_hh.T
-        for t in _steps(steps, reverse):
-            n = _active(batch_sizes, t, batch)
-            new = states[t]
-            np.matmul(h[:n], w_t, out=new[:n])
-            new[:n] += pre[t, :n]
-            if nonlinearity == "tanh":
-                np.tanh(new[:n], out=new[:n])
-            else:
-                np.maximum(new[:n], 0, out=new[:n])
-            _carry(new, h, n)
-            h = new
+        with _single_threaded_blas():
+            for t in _steps(steps, reverse):
+                n = _active(batch_sizes, t, batch)
+                new = states[t]
+                np.matmul(h[:n], w_t, out=new[:n])
+                new[:n] += pre[t, :n]
+                if nonlinearity == "tanh":
+                    np.tanh(new[:n], out=new[:n])
+                else:
+                    np.maximum(new[:n], 0, out=new[:n])
+                _carry(new, h, n)
+                h = new
         out[steps] = h
         _finish(out, states, batch_sizes, steps)
         ctx.save_for_backward(states, h0, weight_hh)
@@ -148,12 +200,13 @@ class RNNSequence(Function):
         slope = 1 - states**2 if nonlinearity == "tanh" else (states > 0).astype(states.dtype)
         d_pre = np.zeros_like(states)
         dh = grad[steps].copy()
-        for t in _steps(steps, not reverse):
-            n = _active(batch_sizes, t, batch)
-            dh_n = dh[:n]
-            dh_n += grad[t, :n]
-            np.multiply(dh_n, slope[t, :n], out=d_pre[t, :n])
-            np.matmul(d_pre[t, :n], weight_hh, out=dh_n)
+        with _single_threaded_blas():
+            for t in _steps(steps, not reverse):
+                n = _active(batch_sizes, t, batch)
+                dh_n = dh[:n]
+                dh_n += grad[t, :n]
+                np.multiply(dh_n, slope[t, :n], out=d_pre[t, :n])
+                np.matmul(d_pre[t, :n], weight_hh, out=dh_n)
         grad_w, grad_b = _weight_grads(ctx, d_pre, _previous(states, h0, reverse))
         return d_pre, grad_w, grad_b, dh
 
@@ -196,27 +249,32 @@ class LSTMSequence(Function):
         steps, batch, hidden = gates_x.shape[0], gates_x.shape[1], weight_hh.shape[1]
         h = h0 = _start(h0, gates_x, hidden)
         c = c0 = _start(c0, gates_x, hidden)
-        pre = gates_x if bias_hh is None else gates_x + bias_hh
         out = np.empty_like(gates_x, shape=(steps + 2, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(out[:steps])
         cells, tanh_cells = np.empty_like(states), np.empty_like(states)
         acts = np.empty_like(gates_x)  # i, f, g, o after their nonlinearities
         scale, shift = _sigmoid_tanh_mix(gates_x, "ssts", hidden)
-        w_t = weight_hh.T
-        for t in _steps(steps, reverse):
-            n = _active(batch_sizes, t, batch)
-            gates = acts[t, :n]
-            np.matmul(h[:n], w_t, out=gates)
-            gates += pre[t, :n]
-            _activate(gates, scale, shift)
-            i, f, g, o = np.split(gates, 4, axis=1)
-            np.multiply(f, c[:n], out=cells[t, :n])
-            cells[t, :n] += i * g
-            np.tanh(cells[t, :n], out=tanh_cells[t, :n])
-            np.multiply(o, tanh_cells[t, :n], out=states[t, :n])
-            _carry(states[t], h, n)
-            _carry(cells[t], c, n)
-            h, c = states[t], cells[t]
+        # The inner scale of scale * tanh(scale * x) + shift, applied once to the
+        # inputs and the weights instead of at every step.
+        pre = (gates_x if bias_hh is None else gates_x + bias_hh) * scale
+        w_t = weight_hh.T * scale
+        i, f, g, o = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+        with _single_threaded_blas():
+            for t in _steps(steps, reverse):
+                n = _active(batch_sizes, t, batch)
+                gates = acts[t, :n]
+                np.matmul(h[:n], w_t, out=gates)
+                gates += pre[t, :n]
+                np.tanh(gates, out=gates)
+                gates *= scale
+                gates += shift
+                np.multiply(gates[:, f], c[:n], out=cells[t, :n])
+                cells[t, :n] += gates[:, i] * gates[:, g]
+                np.tanh(cells[t, :n], out=tanh_cells[t, :n])
+                np.multiply(gates[:, o], tanh_cells[t, :n], out=states[t, :n])
+                _carry(states[t], h, n)
+                _carry(cells[t], c, n)
+                h, c = states[t], cells[t]
         out[steps], out[steps + 1] = h, c
         _finish(out, states, batch_sizes, steps)
         ctx.save_for_backward(acts, cells, tanh_cells, states, h0, c0, weight_hh)
@@ -237,17 +295,18 @@ class LSTMSequence(Function):
         partners = np.stack([blocks[:, :, 2], _previous(cells, c0, reverse), blocks[:, :, 0]], 2)
         d_gates = np.zeros_like(acts)
         dh, dc = grad[steps].copy(), grad[steps + 1].copy()
-        for t in _steps(steps, not reverse):
-            n = _active(batch_sizes, t, batch)
-            dh_n, dc_n = dh[:n], dc[:n]
-            dh_n += grad[t, :n]
-            d = d_gates[t, :n].reshape(n, 4, hidden)
-            np.multiply(dh_n, tanh_cells[t, :n], out=d[:, 3])
-            dc_n += dh_n * out_slope[t, :n]
-            np.multiply(dc_n[:, None], partners[t, :n], out=d[:, :3])
-            dc_n *= blocks[t, :n, 1]  # through c_t = f * c_{t-1} + ...
-            d_gates[t, :n] *= slope[t, :n]
-            np.matmul(d_gates[t, :n], weight_hh, out=dh_n)
+        with _single_threaded_blas():
+            for t in _steps(steps, not reverse):
+                n = _active(batch_sizes, t, batch)
+                dh_n, dc_n = dh[:n], dc[:n]
+                dh_n += grad[t, :n]
+                d = d_gates[t, :n].reshape(n, 4, hidden)
+                np.multiply(dh_n, tanh_cells[t, :n], out=d[:, 3])
+                dc_n += dh_n * out_slope[t, :n]
+                np.multiply(dc_n[:, None], partners[t, :n], out=d[:, :3])
+                dc_n *= blocks[t, :n, 1]  # through c_t = f * c_{t-1} + ...
+                d_gates[t, :n] *= slope[t, :n]
+                np.matmul(d_gates[t, :n], weight_hh, out=dh_n)
         grad_w, grad_b = _weight_grads(ctx, d_gates, _previous(states, h0, reverse))
         return d_gates, grad_w, grad_b, dh, dc
 
@@ -271,24 +330,25 @@ class GRUSequence(Function):
         hidden_n = np.empty_like(states)  # b_n = (h @ W_hn^T + b_hn), which r scales
         scale, shift = _sigmoid_tanh_mix(gates_x, "ss", hidden)
         w_t = weight_hh.T
-        for t in _steps(steps, reverse):
-            n = _active(batch_sizes, t, batch)
-            recurrent = h[:n] @ w_t
-            if bias_hh is not None:
-                recurrent += bias_hh
-            hidden_n[t, :n] = recurrent[:, 2 * hidden :]
-            rz, new = acts[t, :n, : 2 * hidden], acts[t, :n, 2 * hidden :]
-            np.add(gates_x[t, :n, : 2 * hidden], recurrent[:, : 2 * hidden], out=rz)
-            _activate(rz, scale, shift)
-            np.multiply(rz[:, :hidden], hidden_n[t, :n], out=new)
-            new += gates_x[t, :n, 2 * hidden :]
-            np.tanh(new, out=new)
-            z = rz[:, hidden:]
-            np.subtract(h[:n], new, out=states[t, :n])  # h_t = n + z * (h_{t-1} - n)
-            states[t, :n] *= z
-            states[t, :n] += new
-            _carry(states[t], h, n)
-            h = states[t]
+        with _single_threaded_blas():
+            for t in _steps(steps, reverse):
+                n = _active(batch_sizes, t, batch)
+                recurrent = h[:n] @ w_t
+                if bias_hh is not None:
+                    recurrent += bias_hh
+                hidden_n[t, :n] = recurrent[:, 2 * hidden :]
+                rz, new = acts[t, :n, : 2 * hidden], acts[t, :n, 2 * hidden :]
+                np.add(gates_x[t, :n, : 2 * hidden], recurrent[:, : 2 * hidden], out=rz)
+                _activate(rz, scale, shift)
+                np.multiply(rz[:, :hidden], hidden_n[t, :n], out=new)
+                new += gates_x[t, :n, 2 * hidden :]
+                np.tanh(new, out=new)
+                z = rz[:, hidden:]
+                np.subtract(h[:n], new, out=states[t, :n])  # h_t = n + z * (h_{t-1} - n)
+                states[t, :n] *= z
+                states[t, :n] += new
+                _carry(states[t], h, n)
+                h = states[t]
         out[steps] = h
         _finish(out, states, batch_sizes, steps)
         ctx.save_for_backward(acts, hidden_n, states, h0, weight_hh)
@@ -308,17 +368,18 @@ class GRUSequence(Function):
         d_input_n = np.zeros_like(states)  # gradient of a_n, the input part of n
         d_recurrent = np.zeros_like(acts)  # gradient of b = h @ W_hh^T + b_hh
         dh = grad[steps].copy()
-        for t in _steps(steps, not reverse):
-            n = _active(batch_sizes, t, batch)
-            dh_n = dh[:n]
-            dh_n += grad[t, :n]
-            d = d_recurrent[t, :n].reshape(n, 3, hidden)
-            np.multiply(dh_n, d_new[t, :n], out=d_input_n[t, :n])
-            np.multiply(dh_n, d_update[t, :n], out=d[:, 1])
-            np.multiply(d_input_n[t, :n], d_reset[t, :n], out=d[:, 0])
-            np.multiply(d_input_n[t, :n], r[t, :n], out=d[:, 2])  # b_n is scaled by r
-            dh_n *= z[t, :n]
-            dh_n += d_recurrent[t, :n] @ weight_hh
+        with _single_threaded_blas():
+            for t in _steps(steps, not reverse):
+                n = _active(batch_sizes, t, batch)
+                dh_n = dh[:n]
+                dh_n += grad[t, :n]
+                d = d_recurrent[t, :n].reshape(n, 3, hidden)
+                np.multiply(dh_n, d_new[t, :n], out=d_input_n[t, :n])
+                np.multiply(dh_n, d_update[t, :n], out=d[:, 1])
+                np.multiply(d_input_n[t, :n], d_reset[t, :n], out=d[:, 0])
+                np.multiply(d_input_n[t, :n], r[t, :n], out=d[:, 2])  # b_n is scaled by r
+                dh_n *= z[t, :n]
+                dh_n += d_recurrent[t, :n] @ weight_hh
         d_gates_x = d_recurrent.copy()
         d_gates_x[:, :, 2 * hidden :] = d_input_n
         grad_w, grad_b = _weight_grads(ctx, d_recurrent, _previous(states, h0, reverse))
