@@ -11,6 +11,8 @@ Example:
 
 from gradwork._dtype import (
     bool_ as bool,  # noqa: A004 - torch's name
+)
+from gradwork._dtype import (
     double,
     float16,
     float32,
@@ -23,6 +25,8 @@ from gradwork._dtype import (
     long,
     uint8,
 )
+from gradwork._function_forms import *  # noqa: F403 - sum, mean, exp, ... (function forms)
+from gradwork._function_forms import _METHOD_FORMS
 from gradwork._random import get_rng_state, manual_seed, set_rng_state
 from gradwork.autograd import (
     Function,
@@ -52,8 +56,6 @@ from gradwork.creation import (
     zeros,
     zeros_like,
 )
-from gradwork._function_forms import *  # noqa: F403 - sum, mean, exp, ... (function forms)
-from gradwork._function_forms import _METHOD_FORMS
 from gradwork.functions import cat, concatenate, is_tensor, pad, stack, where
 from gradwork.tensor import Tensor
 

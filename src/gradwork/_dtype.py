@@ -63,4 +63,3 @@ def infer_array(data: Any, dtype: Any = None) -> np.ndarray:
             f"{array.dtype} values; give numbers, nested lists of numbers or an array"
         )
     return array
-

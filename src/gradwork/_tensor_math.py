@@ -24,13 +24,17 @@ def operand(value: Any) -> Any:
     NumPy scalars become Python numbers so that `float32_tensor * np.float64(2)`
     stays float32, as in torch. Arrays and lists become constant tensors.
     """
-    from gradwork.tensor import Tensor
-
-    if isinstance(value, Tensor | bool | int | float):
-        return value
-    if isinstance(value, np.generic):
+    if isinstance(value, np.generic):  # first: np.float64 is a subclass of float
         return value.item()
+    if isinstance(value, _tensor_types):
+        return value
+    from gradwork.tensor import Tensor  # a rare path: the import cost is fine here
+
     return Tensor(value if isinstance(value, np.ndarray) else np.asarray(value))
+
+
+# Filled in by tensor.py (which imports this module, so it can't be imported here).
+_tensor_types: tuple = (bool, int, float)
 
 
 def _no_grad(data: Any) -> Any:

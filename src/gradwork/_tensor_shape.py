@@ -71,7 +71,9 @@ class ShapeMethods:
         if dim is None:
             dims = [d for d, n in enumerate(self.shape) if n == 1]
         else:
-            dims = [_dim(d, self.ndim, "squeeze") for d in (dim if isinstance(dim, tuple) else (dim,))]
+            dims = [
+                _dim(d, self.ndim, "squeeze") for d in (dim if isinstance(dim, tuple) else (dim,))
+            ]
         # NOTE: like torch, squeezing a dimension whose size is not 1 is a no-op.
         shape = tuple(n for d, n in enumerate(self.shape) if not (d in dims and n == 1))
         return self if shape == self.shape else self.reshape(shape)

@@ -320,14 +320,14 @@ def _topological_order(root: Function) -> list[Function]:
     recurrent unroll) cannot hit Python's recursion limit.
     """
     order: list[Function] = []
-    visited = {id(root)}
+    visited = {root}
     stack: list[tuple[Function, Iterator]] = [(root, iter(root.inputs))]
     while stack:
         node, parents = stack[-1]
         for tensor in parents:
             parent = getattr(tensor, "grad_fn", None)
-            if parent is not None and id(parent) not in visited:
-                visited.add(id(parent))
+            if parent is not None and parent not in visited:
+                visited.add(parent)
                 if parent.inputs is None:  # freed by an earlier backward
                     raise RuntimeError(_FREED_STALE)
                 stack.append((parent, iter(parent.inputs)))
@@ -388,7 +388,7 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
                 f"this tensor has shape {tuple(tensor.shape)}. Reduce it first "
                 f"(loss.sum() or loss.mean()) or pass gradient=... of the same shape."
             )
-        grad = np.ones_like(tensor.data)
+        grad = np.ones(tensor.data.shape, tensor.data.dtype)
     else:
         grad = getattr(grad, "data", grad)
         grad = np.asarray(grad, dtype=tensor.data.dtype)
@@ -411,9 +411,10 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
 
 
 def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: bool) -> None:
-    pending = {id(root): grad}
+    # Nodes hash by identity, so they key the dict of gradients still to pass on.
+    pending = {root: grad}
     for node in order:
-        grad = pending.pop(id(node), None)
+        grad = pending.pop(node, None)
         if grad is None:
             continue
         if node._output_ref is not None:  # hooks / retain_grad on a non-leaf
@@ -423,7 +424,7 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
             grads = (grads,)
         if _anomaly_enabled:
             _check_backward(node, grad, grads)
-        handed_out: set[int] = set()
+        handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
         for tensor, g, needed in zip(node.inputs, grads, node.needs_input_grad):
             if not needed or g is None:
                 continue
@@ -433,12 +434,11 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
             if parent is None:
                 # Fresh, unshared arrays go to .grad without a copy.
                 owned = g is not grad and g.base is None and id(g) not in handed_out
-                handed_out.add(id(g))
+                handed_out += (id(g),)
                 _accumulate_leaf(tensor, g, owned)
             else:
-                key = id(parent)
-                previous = pending.get(key)
-                pending[key] = g if previous is None else previous + g
+                previous = pending.get(parent)
+                pending[parent] = g if previous is None else previous + g
         if not retain_graph:
             node.saved = ()
             node.inputs = None  # frees the graph; also marks the node as freed
@@ -458,4 +458,3 @@ def _visit_output(node: Function, grad: Any) -> Any:
 def _track_output(node: Function, tensor: Any) -> None:
     """Let `backward` reach a non-leaf tensor (for its hooks or retain_grad)."""
     node._output_ref = weakref.ref(tensor)
-

@@ -109,7 +109,9 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         low, high = 0, low
     if low >= high:
         raise ValueError(f"randint: need low < high, got low={low}, high={high}")
-    values = generator().integers(low, high, size=_sizes((size,) if isinstance(size, int) else size))
+    values = generator().integers(
+        low, high, size=_sizes((size,) if isinstance(size, int) else size)
+    )
     return Tensor(values.astype(_dtype.as_dtype(dtype or _dtype.int64)))
 
 

@@ -17,6 +17,7 @@ from gradwork.tensor import Tensor
 
 __all__ = ["cat", "concatenate", "stack", "where", "pad", "is_tensor"]
 
+
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
@@ -67,7 +68,9 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     return ops.Where.apply(condition, operand(input), operand(other))
 
 
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+def pad(
+    input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:  # noqa: A002
     """Pad the last len(pad)//2 dimensions, as torch.nn.functional.pad.
 
     `pad` lists (left, right) for the last dimension first, then the one
@@ -91,7 +94,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     if mode == "constant":
         return ops.ConstantPad.apply(input, tuple(widths), value=0.0 if value is None else value)
     if mode not in _PAD_SOURCES:
-        raise ValueError(f"pad: unknown mode {mode!r}; use one of constant, {', '.join(_PAD_SOURCES)}")
+        raise ValueError(
+            f"pad: unknown mode {mode!r}; use one of constant, {', '.join(_PAD_SOURCES)}"
+        )
     out = input
     for axis, (lo, hi) in enumerate(widths):
         if lo or hi:

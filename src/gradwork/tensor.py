@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, autograd
+from gradwork import _dtype, _tensor_math, autograd
 from gradwork._tensor_math import MathMethods
 from gradwork._tensor_shape import ShapeMethods
 from gradwork.ops import Cast
@@ -220,9 +220,7 @@ class Tensor(MathMethods, ShapeMethods):
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (as torch)
 
     def __repr__(self) -> str:
-        body = np.array2string(
-            np.asarray(self.data), separator=", ", prefix="tensor(", precision=4
-        )
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.data.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
             extras.append(f"dtype=gradwork.{self.data.dtype}")
@@ -266,3 +264,4 @@ def _from_op(data: Any, grad_fn: autograd.Function | None = None) -> Tensor:
 
 
 autograd._set_tensor_factory(_from_op, Tensor)
+_tensor_math._tensor_types = (Tensor, bool, int, float)

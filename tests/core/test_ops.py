@@ -6,8 +6,8 @@ meta-test can fail when a primitive in `gradwork.ops.PRIMITIVES` has none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest

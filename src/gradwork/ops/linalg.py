@@ -9,7 +9,9 @@ from gradwork.autograd import Function
 
 def _check_inner(name, a, b):
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"{name}: both operands need at least 1 dimension, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"{name}: both operands need at least 1 dimension, got {a.shape} and {b.shape}"
+        )
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if a.shape[-1] != inner_b:
         raise ValueError(

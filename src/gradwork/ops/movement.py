@@ -123,6 +123,11 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
+        if ctx.index.shape[ctx.dim] == 1:
+            # One pick per row (max(dim), the true-class logit): no index can
+            # repeat, so a plain scatter is exact and much faster than add.at.
+            np.put_along_axis(out[ctx.trim], ctx.index, grad, axis=ctx.dim)
+            return out
         grid = list(np.indices(ctx.index.shape, sparse=True))
         grid[ctx.dim] = ctx.index
         # NOTE: indices may repeat along dim; add.at accumulates them.

@@ -1,0 +1,114 @@
+"""The suite's workloads, each built by one function from an `nn` namespace.
+
+`build(torch.nn)` and `build(gradwork.nn)` run the same code: the API promise
+that a PyTorch model definition works with `torch` changed to `gradwork`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def mlp(nn, sizes=(784, 256, 128, 10)):
+    layers = [nn.Flatten()]
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1568, 10),
+    )
+
+
+def resnet_small(nn):
+    """A stem, two BasicBlocks with batch-norm (the second downsamples), a linear head."""
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.shortcut = nn.Sequential()
+            if stride != 1 or cin != cout:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        BasicBlock(16, 16, 1),
+        BasicBlock(16, 32, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+
+
+def _flat(x_train, y_train, x_test, y_test):
+    return x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
+
+
+def _images(*data):
+    return data
+
+
+@dataclass
+class Workload:
+    name: str
+    build: Callable
+    optimizer: Callable  # (optim module, parameters) -> optimizer
+    batch: int
+    prepare: Callable = _images
+    flops_per_sample: float = 0.0  # set where FLOP/s are reported
+    inference: bool = False
+
+
+def _adam(optim, params):
+    return optim.Adam(params, lr=1e-3)
+
+
+def _sgd_momentum(optim, params):
+    return optim.SGD(params, lr=0.05, momentum=0.9)
+
+
+def _wide_flops(batch_first_layer=784, hidden=4096, classes=10):
+    # forward 2·m·n per layer; backward twice that, less the first layer's input gradient
+    sizes = [(batch_first_layer, hidden), (hidden, hidden), (hidden, classes)]
+    forward = sum(2 * a * b for a, b in sizes)
+    return 3 * forward - 2 * sizes[0][0] * sizes[0][1]
+
+
+WORKLOADS = [
+    Workload("mlp", mlp, _adam, 128, _flat),
+    Workload("cnn", cnn, _adam, 64),
+    Workload("resnet", resnet_small, _sgd_momentum, 64),
+    Workload(
+        "wide_mlp",
+        lambda nn: mlp(nn, (784, 4096, 4096, 10)),
+        _adam,
+        512,
+        _flat,
+        flops_per_sample=float(_wide_flops()),
+    ),
+    Workload("inference", cnn, _adam, 256, inference=True),
+]

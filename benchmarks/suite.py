@@ -1,0 +1,220 @@
+"""gradwork against PyTorch on the CPU: the performance suite (issue: performance).
+
+Each workload trains the same model, from the same initial weights (torch's
+state_dict loaded into gradwork), on the same batches, with the same
+optimizer, in gradwork and in PyTorch, in one process, epochs interleaved.
+Per workload it reports the fastest and median epoch time, the ratio
+gradwork/torch, the peak memory each framework added during an epoch, and the
+final test accuracy of both. Data: the real MNIST test set (first 8,000
+images train, last 2,000 test).
+
+Run: python benchmarks/suite.py [--epochs 5] [--only mlp,cnn] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from _memory import PeakMemory
+from _mnist import load
+from _models import WORKLOADS
+
+import gradwork as gw
+
+RESULTS = Path(__file__).resolve().parent / "results" / "suite.json"
+
+
+class Framework:
+    """What differs between torch and gradwork in a training epoch."""
+
+    def __init__(self, name, module, functional, optim):
+        self.name, self.module, self.F, self.optim = name, module, functional, optim
+        self.lib = gw if name == "gradwork" else __import__("torch")
+
+    def tensor(self, array):
+        return self.lib.from_numpy(array)
+
+    def no_grad(self):
+        return self.lib.no_grad()
+
+
+def frameworks():
+    import torch
+
+    torch.manual_seed(0)
+    return (
+        Framework("gradwork", gw.nn, gw.nn.functional, gw.optim),
+        Framework("torch", torch.nn, torch.nn.functional, torch.optim),
+    )
+
+
+def train_epoch(fw, model, optimizer, x, y, order, batch_size):
+    model.train()
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        inputs, targets = fw.tensor(x[index]), fw.tensor(y[index])
+        loss = fw.F.cross_entropy(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def accuracy(fw, model, x, y, batch_size=500):
+    model.eval()
+    correct = 0
+    with fw.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(fw.tensor(x[start : start + batch_size]))
+            correct += int((np.asarray(logits.argmax(1)) == y[start : start + batch_size]).sum())
+    return correct / len(x)
+
+
+def run_training(spec, data, epochs):
+    x_train, y_train, x_test, y_test = spec.prepare(*data)
+    ours, theirs = frameworks()
+    torch_model = spec.build(theirs.module)
+    model = spec.build(ours.module)
+    model.load_state_dict(torch_model.state_dict())
+    optimizers = {
+        "gradwork": spec.optimizer(ours.optim, model.parameters()),
+        "torch": spec.optimizer(theirs.optim, torch_model.parameters()),
+    }
+    models = {"gradwork": model, "torch": torch_model}
+    times = {"gradwork": [], "torch": []}
+    memory = {"gradwork": 0, "torch": 0}
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        for fw in (ours, theirs):  # interleaved: noise hits both alike
+            with PeakMemory() as peak:
+                start = time.perf_counter()
+                train_epoch(
+                    fw, models[fw.name], optimizers[fw.name], x_train, y_train, order, spec.batch
+                )
+                times[fw.name].append(time.perf_counter() - start)
+            memory[fw.name] = max(memory[fw.name], peak.added_mib)
+    result = {"workload": spec.name, "batch_size": spec.batch}
+    for fw in (ours, theirs):
+        result[fw.name] = {
+            "epoch_s_fastest": min(times[fw.name]),
+            "epoch_s_median": float(np.median(times[fw.name])),
+            "epoch_s_all": times[fw.name],
+            "peak_mib": memory[fw.name],
+            "test_accuracy": accuracy(fw, models[fw.name], x_test, y_test),
+        }
+    result["ratio_fastest"] = (
+        result["gradwork"]["epoch_s_fastest"] / result["torch"]["epoch_s_fastest"]
+    )
+    result["ratio_median"] = (
+        result["gradwork"]["epoch_s_median"] / result["torch"]["epoch_s_median"]
+    )
+    if spec.flops_per_sample:
+        result.update(_flop_rates(spec, result))
+    return result
+
+
+def _flop_rates(spec, result):
+    """Achieved training FLOP/s against NumPy's own float32 GEMM rate, same run."""
+    samples = 8000 - 8000 % spec.batch
+    achieved = spec.flops_per_sample * samples / result["gradwork"]["epoch_s_fastest"]
+    peak = gemm_rate(spec.batch, 4096, 4096)
+    return {"gflops_achieved": achieved / 1e9, "gflops_numpy_gemm": peak / 1e9,
+            "fraction_of_gemm": achieved / peak}  # fmt: skip
+
+
+def gemm_rate(m, k, n, repeats=10):
+    a = np.random.default_rng(0).standard_normal((m, k), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((k, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * m * k * n / best
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_inference(spec, data, repeats=5):
+    """Images per second for the CNN in eval mode, batch 256, no graph."""
+    x_test = data[2]
+    ours, theirs = frameworks()
+    torch_model = spec.build(theirs.module)
+    model = spec.build(ours.module)
+    model.load_state_dict(torch_model.state_dict())
+    result = {"workload": spec.name, "batch_size": spec.batch}
+    rates = {"gradwork": [], "torch": []}
+    for _ in range(repeats):
+        for fw, net in ((ours, model), (theirs, torch_model)):
+            net.eval()
+            start = time.perf_counter()
+            with fw.no_grad():
+                for begin in range(0, len(x_test), spec.batch):
+                    net(fw.tensor(x_test[begin : begin + spec.batch]))
+            rates[fw.name].append(len(x_test) / (time.perf_counter() - start))
+    for name in rates:
+        result[name] = {"images_per_s_best": max(rates[name]),
+                        "images_per_s_median": float(np.median(rates[name]))}  # fmt: skip
+    result["ratio_fastest"] = (
+        result["torch"]["images_per_s_best"] / result["gradwork"]["images_per_s_best"]
+    )
+    return result
+
+
+def print_table(results):
+    head = f"{'workload':12}{'gw s':>8}{'torch s':>9}{'ratio':>7}{'med':>7}"
+    head += f"{'gw MiB':>8}{'th MiB':>8}{'gw acc':>8}{'th acc':>8}  note"
+    print(head)
+    for r in results:
+        ours, theirs = r["gradwork"], r["torch"]
+        if "images_per_s_best" in ours:
+            print(f"{r['workload']:12}{'':8}{'':9}{r['ratio_fastest']:7.2f}{'':7}{'':8}{'':8}"
+                  f"{'':8}{'':8}  {ours['images_per_s_best']:.0f} vs "
+                  f"{theirs['images_per_s_best']:.0f} images/s")  # fmt: skip
+            continue
+        note = ""
+        if "fraction_of_gemm" in r:
+            note = f"{r['gflops_achieved']:.0f} of {r['gflops_numpy_gemm']:.0f} GFLOP/s "
+            note += f"= {r['fraction_of_gemm']:.0%} of NumPy's GEMM"
+        print(f"{r['workload']:12}{ours['epoch_s_fastest']:8.3f}{theirs['epoch_s_fastest']:9.3f}"
+              f"{r['ratio_fastest']:7.2f}{r['ratio_median']:7.2f}{ours['peak_mib']:8.1f}"
+              f"{theirs['peak_mib']:8.1f}{ours['test_accuracy']:8.4f}"
+              f"{theirs['test_accuracy']:8.4f}  {note}")  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("the suite compares against PyTorch: pip install torch==2.13.0") from None
+    data = load()
+    chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
+    results = []
+    for spec in chosen:
+        runner = run_inference if spec.inference else run_training
+        results.append(runner(spec, data) if spec.inference else runner(spec, data, args.epochs))
+        print_table(results[-1:])
+    print()
+    machine = platform.processor() or platform.machine()
+    threads = torch.get_num_threads()
+    print(f"gradwork {gw.__version__}, torch {torch.__version__} ({threads} threads), ", end="")
+    print(f"numpy {np.__version__}, {machine}")
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"results": results, "epochs": args.epochs}, indent=2))
+    print(f"\nwritten to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
