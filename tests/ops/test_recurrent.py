@@ -39,16 +39,18 @@ def torch_gru_step(torch, x, h, c, weight, bias):
     return (1 - z) * n + z * h, None
 
 
-def torch_sequence(torch, step, gates_x, weight, bias, h0, c0=None, batch_sizes=None,
-                   reverse=False):  # fmt: skip
+def torch_sequence(
+    torch, step, gates_x, weight, bias, h0, c0=None, batch_sizes=None, reverse=False
+):
     """The recurrence unrolled in torch, rows past batch_sizes[t] frozen and output 0."""
     steps = gates_x.shape[0]
     h, c = h0, c0
     outputs = [None] * steps
     for t in reversed(range(steps)) if reverse else range(steps):
         n = gates_x.shape[1] if batch_sizes is None else batch_sizes[t]
-        new_h, new_c = step(torch, gates_x[t, :n], h[:n], None if c is None else c[:n],
-                            weight, bias)  # fmt: skip
+        new_h, new_c = step(
+            torch, gates_x[t, :n], h[:n], None if c is None else c[:n], weight, bias
+        )
         outputs[t] = torch.cat([new_h, torch.zeros_like(h[n:])])
         h = torch.cat([new_h, h[n:]])
         c = None if c is None else torch.cat([new_c, c[n:]])
@@ -83,9 +85,10 @@ def make_inputs(gates, has_cell, bias=True):
 
 def test_every_recurrent_primitive_has_an_entry():
     defined = {
-        cls for _, cls in inspect.getmembers(recurrent, inspect.isclass)
+        cls
+        for _, cls in inspect.getmembers(recurrent, inspect.isclass)
         if issubclass(cls, gw.Function) and cls is not gw.Function
-    }  # fmt: skip
+    }
     assert defined == {entry[0] for entry in TABLE.values()}
     assert defined <= set(ops.PRIMITIVES)
 
@@ -125,8 +128,9 @@ def test_without_bias_and_initial_state(name):
     explicit = op.apply(gates_x, weight, None, zeros, *([zeros] if has_cell else []), **options)
     implicit = op.apply(gates_x, weight, None, None, *([None] if has_cell else []), **options)
     np.testing.assert_allclose(implicit.data, explicit.data, atol=1e-12)
-    gradcheck(lambda x, w: op.apply(x, w, None, None, *([None] * has_cell), **options),
-              [gates_x, weight])  # fmt: skip
+    gradcheck(
+        lambda x, w: op.apply(x, w, None, None, *([None] * has_cell), **options), [gates_x, weight]
+    )
 
 
 def test_float32_stays_float32():

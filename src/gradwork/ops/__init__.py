@@ -26,6 +26,7 @@ from gradwork.ops.elementwise import (
     Tanh,
     Where,
 )
+from gradwork.ops.embedding import EmbeddingLookup
 from gradwork.ops.linalg import Linear, MatMul
 from gradwork.ops.movement import (
     Cast,
@@ -48,7 +49,7 @@ PRIMITIVES = (
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
     Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
-    RNNSequence, LSTMSequence, GRUSequence,
+    RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
 )  # fmt: skip
 
 __all__ = [cls.__name__ for cls in PRIMITIVES] + ["PRIMITIVES"]

@@ -112,8 +112,11 @@ def _find_blas_threads() -> tuple:
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        for pattern in ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_",
-                        "openblas_{}_num_threads"):  # fmt: skip
+        for pattern in (
+            "scipy_openblas_{}_num_threads64_",
+            "openblas_{}_num_threads64_",
+            "openblas_{}_num_threads",
+        ):
             get = getattr(library, pattern.format("get"), None)
             set_ = getattr(library, pattern.format("set"), None)
             if get is not None and set_ is not None:
@@ -163,8 +166,9 @@ class RNNSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, gates_x, weight_hh, bias_hh, h0, nonlinearity="tanh", batch_sizes=None,
-                reverse=False):  # fmt: skip
+    def forward(
+        ctx, gates_x, weight_hh, bias_hh, h0, nonlinearity="tanh", batch_sizes=None, reverse=False
+    ):
         _check("rnn", gates_x, weight_hh, h0, 1, batch_sizes)
         steps, batch, hidden = gates_x.shape
         h = h0 = _start(h0, gates_x, hidden)
