@@ -1,0 +1,236 @@
+"""`DataLoader`: batches from a data set, shuffled reproducibly, resumable mid-epoch.
+
+Randomness: each loader owns a `numpy.random.Generator`. At the start of an
+epoch it remembers the generator's state, then draws the epoch's permutation
+(and, with a `transform`, one seed for the epoch's augmentations). A checkpoint
+stores (epoch, position, state at epoch start); restoring it replays the same
+draws and skips the batches already yielded, so a resumed run is bit-identical
+to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from gradwork._random import generator as global_generator
+from gradwork.data.collate import default_collate
+from gradwork.data.dataset import resolve_tensor_source
+from gradwork.tensor import Tensor
+
+
+def make_generator(generator: Any, seed: Any, owner: str) -> np.random.Generator:
+    """The generator to own: the one given, a new one from `seed`, or one from gradwork's."""
+    if generator is not None and seed is not None:
+        raise ValueError(f"{owner}: pass either generator= or seed=, not both")
+    if generator is not None:
+        if not isinstance(generator, np.random.Generator):
+            raise TypeError(
+                f"{owner}: generator must be a numpy.random.Generator, got "
+                f"{type(generator).__name__}; or pass seed=<int> instead."
+            )
+        return generator
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"{owner}: seed must be a non-negative integer, got {seed!r}")
+        return np.random.default_rng(int(seed))
+    # NOTE: seeded from gradwork's stream so `gradwork.manual_seed` fixes the order.
+    return np.random.default_rng(int(global_generator().integers(2**63)))
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if batch_size is None:
+        return
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(
+            f"DataLoader: batch_size must be a positive int or None (full batch), "
+            f"got {batch_size!r} of type {type(batch_size).__name__}"
+        )
+    if batch_size <= 0:
+        raise ValueError(
+            f"DataLoader: batch_size must be a positive int, got {batch_size}; use "
+            f"batch_size=None for full-batch gradient descent."
+        )
+
+
+class DataLoader:
+    """Iterate over a data set in batches.
+
+    Args:
+        dataset: Any object with `len()` and integer indexing.
+        batch_size: Samples per batch; None means the whole data set in one batch.
+        shuffle: Draw a new permutation every epoch.
+        drop_last: Drop the last batch when it is smaller than `batch_size`.
+        collate_fn: Turns a list of samples into a batch (default: `default_collate`).
+        generator: A `numpy.random.Generator` to own (shared, not copied).
+        seed: Seed for a fresh generator. With neither, one is seeded from
+            gradwork's stream, so `gradwork.manual_seed` makes runs reproducible.
+        transform: Optional batch transform (see `gradwork.data.transforms`),
+            applied to the first field of each batch (the inputs). Its random
+            draws come from a generator seeded per (epoch, batch), so resuming
+            mid-epoch reproduces them too.
+
+    With a `TensorDataset` (or Subsets of one) and the default collate, a batch
+    is cut out of each field by one fancy index: no Python loop over samples.
+    One iteration at a time per loader: its position is shared state.
+
+    Example:
+        >>> import numpy as np
+        >>> from gradwork.data import TensorDataset
+        >>> ds = TensorDataset(np.arange(10, dtype=np.float32).reshape(5, 2), np.arange(5))
+        >>> loader = DataLoader(ds, batch_size=2, shuffle=True, seed=0)
+        >>> [tuple(x.shape) for x, y in loader], len(loader)
+        ([(2, 2), (2, 2), (1, 2)], 3)
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable | None = None,
+        generator: np.random.Generator | None = None,
+        seed: int | None = None,
+        transform: Callable | None = None,
+    ) -> None:
+        _check_batch_size(batch_size)
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(
+                f"DataLoader: dataset must support len() and indexing, got "
+                f"{type(dataset).__name__}; wrap arrays in TensorDataset(x, y)."
+            )
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self.transform = transform
+        self.generator = make_generator(generator, seed, "DataLoader")
+        self._epoch = 0
+        self._position = 0
+        self._in_progress = False
+        self._resume_pending = False
+        self._epoch_state = copy.deepcopy(self.generator.bit_generator.state)
+
+    # ------------------------------------------------------------------ sizes
+    def _effective_batch_size(self) -> int:
+        return max(len(self.dataset), 1) if self.batch_size is None else int(self.batch_size)
+
+    def __len__(self) -> int:
+        n, size = len(self.dataset), self._effective_batch_size()
+        return n // size if self.drop_last else math.ceil(n / size)
+
+    # -------------------------------------------------------------- iteration
+    def __iter__(self) -> Iterator[Any]:
+        if self._resume_pending:
+            self._resume_pending = False
+        else:
+            self._begin_epoch()
+        # Replay the epoch's draws from its starting state (a no-op on a fresh epoch).
+        self.generator.bit_generator.state = copy.deepcopy(self._epoch_state)
+        order = self.generator.permutation(len(self.dataset)) if self.shuffle else None
+        transform_seed = int(self.generator.integers(2**63)) if self.transform else None
+        return self._batches(order, transform_seed)
+
+    def _begin_epoch(self) -> None:
+        if self._in_progress:  # the previous epoch was abandoned part-way
+            self._epoch += 1
+        self._position = 0
+        self._in_progress = True
+        self._epoch_state = copy.deepcopy(self.generator.bit_generator.state)
+
+    def _batches(self, order: np.ndarray | None, transform_seed: int | None) -> Iterator[Any]:
+        size, n_batches = self._effective_batch_size(), len(self)
+        source = resolve_tensor_source(self.dataset)
+        fast = source is not None and self.collate_fn is default_collate
+        for batch_index in range(self._position, n_batches):
+            start = batch_index * size
+            stop = min(start + size, len(self.dataset))
+            indices = np.arange(start, stop) if order is None else order[start:stop]
+            batch = self._fast_batch(source, indices) if fast else self._slow_batch(indices)
+            if self.transform is not None:
+                rng = np.random.default_rng([transform_seed, batch_index])
+                batch = _apply_to_inputs(self.transform, batch, rng)
+            self._position = batch_index + 1
+            yield batch
+        self._end_epoch()
+
+    def _end_epoch(self) -> None:
+        self._epoch += 1
+        self._position = 0
+        self._in_progress = False
+        self._epoch_state = copy.deepcopy(self.generator.bit_generator.state)
+
+    @staticmethod
+    def _fast_batch(source: tuple, indices: np.ndarray) -> tuple[Tensor, ...]:
+        base, index_map = source
+        rows = indices if index_map is None else index_map[indices]
+        return tuple(Tensor(t.data[rows]) for t in base.tensors)
+
+    def _slow_batch(self, indices: np.ndarray) -> Any:
+        return self.collate_fn([self.dataset[int(i)] for i in indices])
+
+    # ----------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """A picklable snapshot: epoch, batches yielded in it, generator state at its start.
+
+        Example:
+            >>> import numpy as np
+            >>> from gradwork.data import TensorDataset
+            >>> loader = DataLoader(TensorDataset(np.arange(6)), batch_size=2, seed=0)
+            >>> it = iter(loader); _ = next(it)
+            >>> loader.state_dict()["position"]
+            1
+        """
+        return {
+            "epoch": self._epoch,
+            "position": self._position,
+            "in_progress": self._in_progress,
+            "generator_state": copy.deepcopy(self._epoch_state),
+            "dataset_length": len(self.dataset),
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`; the next iteration continues that epoch where it stopped."""
+        missing = {"epoch", "position", "in_progress", "generator_state"} - set(state)
+        if missing:
+            raise ValueError(
+                f"DataLoader.load_state_dict: missing keys {sorted(missing)}; pass a dict "
+                f"returned by DataLoader.state_dict()"
+            )
+        for key in ("dataset_length", "batch_size", "shuffle", "drop_last"):
+            mine = len(self.dataset) if key == "dataset_length" else getattr(self, key)
+            if key in state and state[key] != mine:
+                raise ValueError(
+                    f"DataLoader.load_state_dict: the checkpoint has {key}={state[key]!r} but "
+                    f"this loader has {key}={mine!r}; build the loader as it was when saved."
+                )
+        self.generator.bit_generator.state = copy.deepcopy(state["generator_state"])
+        self._epoch_state = copy.deepcopy(state["generator_state"])
+        self._epoch = int(state["epoch"])
+        self._position = int(state["position"])
+        self._in_progress = bool(state["in_progress"])
+        self._resume_pending = self._in_progress
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
+            f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last})"
+        )
+
+
+def _apply_to_inputs(transform: Callable, batch: Any, rng: np.random.Generator) -> Any:
+    if isinstance(batch, tuple | list):
+        fields = [transform(batch[0], generator=rng), *batch[1:]]
+        if hasattr(batch, "_fields"):  # a namedtuple
+            return type(batch)(*fields)
+        return type(batch)(fields)
+    return transform(batch, generator=rng)
