@@ -86,6 +86,12 @@ def _previous(states, initial, reverse: bool):
     return prev
 
 
+def _state_before(states, initial, t: int, reverse: bool):
+    """The state step t started from."""
+    before = t + 1 if reverse else t - 1
+    return initial if before in (-1, len(states)) else states[before]
+
+
 def _finish(out, states, batch_sizes, steps: int) -> None:
     """Copy the carried states into the output, zeroing rows of ended sequences."""
     if batch_sizes is None:
@@ -149,12 +155,23 @@ def _single_threaded_blas() -> Iterator[None]:
         set_(previous)
 
 
-def _weight_grads(ctx, d_gates, prev_h):
-    """dW_hh (all steps in one GEMM) and db_hh, when they are needed."""
+def _weight_grads(ctx, d_gates, states, initial, reverse: bool):
+    """dW_hh and db_hh, when needed: each step's gate gradient times the state it started from.
+
+    Two GEMMs over all steps: steps 1.. against the stored states shifted by one,
+    and the first step against the initial state (no shifted copy is made).
+    """
     need_w, need_b = ctx.needs_input_grad[1:3]
-    flat = d_gates.reshape(-1, d_gates.shape[-1])
-    grad_w = flat.T @ prev_h.reshape(-1, prev_h.shape[-1]) if need_w else None
-    grad_b = flat.sum(axis=0) if need_b else None
+    grad_w = grad_b = None
+    if need_w:
+        first, later, earlier = (
+            (-1, d_gates[:-1], states[1:]) if reverse else (0, d_gates[1:], states[:-1])
+        )
+        hidden, gates = states.shape[-1], d_gates.shape[-1]
+        grad_w = later.reshape(-1, gates).T @ earlier.reshape(-1, hidden)
+        grad_w += d_gates[first].T @ initial
+    if need_b:
+        grad_b = d_gates.reshape(-1, d_gates.shape[-1]).sum(axis=0)
     return grad_w, grad_b
 
 
@@ -211,31 +228,31 @@ class RNNSequence(Function):
                 dh_n += grad[t, :n]
                 np.multiply(dh_n, slope[t, :n], out=d_pre[t, :n])
                 np.matmul(d_pre[t, :n], weight_hh, out=dh_n)
-        grad_w, grad_b = _weight_grads(ctx, d_pre, _previous(states, h0, reverse))
+        grad_w, grad_b = _weight_grads(ctx, d_pre, states, h0, reverse)
         return d_pre, grad_w, grad_b, dh
 
 
-def _sigmoid_tanh_mix(like, blocks: str, hidden: int):
-    """Scale and shift vectors that turn one tanh into sigmoid or tanh per gate block.
+def _sigmoid_(x):
+    """In place: x = sigmoid(x) = 1 / (1 + exp(-x)), in four calls and no temporary."""
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1
+    return np.reciprocal(x, out=x)
 
-    NOTE: sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so with scale s and shift b per
-    block, s * tanh(s * x) + b is sigmoid where s = 0.5, b = 0.5 and tanh where
-    s = 1, b = 0. One tanh call then serves all gates (4 NumPy calls instead of
-    ~8), and unlike 1 / (1 + exp(-x)) it cannot overflow for very negative x.
+
+def _lstm_factors(like, hidden: int):
+    """-1 for the sigmoid gates i, f, o and -2 for g, per gate unit.
+
+    NOTE: with these factors folded into the weights and inputs, ONE
+    1 / (1 + exp(k x)) over all four gates gives sigmoid(i), sigmoid(f),
+    sigmoid(o) and sigmoid(2 g), and tanh(g) = 2 sigmoid(2 g) - 1 follows in two
+    calls on one block. NumPy's float32 exp is about twice as fast as its tanh.
+    exp overflows to inf for very negative inputs, and 1 / inf = 0 is the
+    right limit, so that warning is silenced.
     """
-    scale = np.empty_like(like, shape=(len(blocks), hidden))
-    shift = np.empty_like(scale)
-    for k, kind in enumerate(blocks):
-        scale[k], shift[k] = (0.5, 0.5) if kind == "s" else (1.0, 0.0)
-    return scale.reshape(-1), shift.reshape(-1)
-
-
-def _activate(gates, scale, shift) -> None:
-    """In place: gates = scale * tanh(scale * gates) + shift."""
-    gates *= scale
-    np.tanh(gates, out=gates)
-    gates *= scale
-    gates += shift
+    factors = np.full_like(like, -1.0, shape=(4, hidden))
+    factors[2] = -2.0
+    return factors.reshape(-1)
 
 
 class LSTMSequence(Function):
@@ -256,22 +273,24 @@ class LSTMSequence(Function):
         out = np.empty_like(gates_x, shape=(steps + 2, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(out[:steps])
         cells, tanh_cells = np.empty_like(states), np.empty_like(states)
-        acts = np.empty_like(gates_x)  # i, f, g, o after their nonlinearities
-        scale, shift = _sigmoid_tanh_mix(gates_x, "ssts", hidden)
-        # The inner scale of scale * tanh(scale * x) + shift, applied once to the
-        # inputs and the weights instead of at every step.
-        pre = (gates_x if bias_hh is None else gates_x + bias_hh) * scale
-        w_t = weight_hh.T * scale
+        factors = _lstm_factors(gates_x, hidden)  # applied once, not at every step
+        w_t = weight_hh.T * factors
+        # `acts` first holds the scaled input part of the gates, then, step by step,
+        # i, f, g, o after their nonlinearities (one big buffer instead of two).
+        acts = np.add(gates_x, 0 if bias_hh is None else bias_hh, out=np.empty_like(gates_x))
+        acts *= factors
+        recurrent = np.empty_like(acts[0])
         i, f, g, o = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
-        with _single_threaded_blas():
+        with _single_threaded_blas(), np.errstate(over="ignore"):
             for t in _steps(steps, reverse):
                 n = _active(batch_sizes, t, batch)
                 gates = acts[t, :n]
-                np.matmul(h[:n], w_t, out=gates)
-                gates += pre[t, :n]
-                np.tanh(gates, out=gates)
-                gates *= scale
-                gates += shift
+                gates += np.matmul(h[:n], w_t, out=recurrent[:n])
+                np.exp(gates, out=gates)
+                gates += 1
+                np.reciprocal(gates, out=gates)
+                gates[:, g] *= 2
+                gates[:, g] -= 1
                 np.multiply(gates[:, f], c[:n], out=cells[t, :n])
                 cells[t, :n] += gates[:, i] * gates[:, g]
                 np.tanh(cells[t, :n], out=tanh_cells[t, :n])
@@ -292,26 +311,33 @@ class LSTMSequence(Function):
         steps, batch, hidden = states.shape
         # Everything that does not depend on the incoming gradient, for all steps at once.
         blocks = acts.reshape(steps, batch, 4, hidden)
-        slope = acts * (1 - acts)  # sigmoid' through the output ...
-        slope.reshape(blocks.shape)[:, :, 2] = 1 - blocks[:, :, 2] ** 2  # ... and tanh' for g
+        # d_gates starts as each gate's slope, written through its output: s (1 - s)
+        # for the sigmoids, 1 - g^2 for tanh; each step multiplies its gradient in.
+        d_gates = np.subtract(1, acts, out=np.empty_like(acts))
+        d_gates *= acts
+        slope_g = d_gates.reshape(blocks.shape)[:, :, 2]
+        np.multiply(blocks[:, :, 2], blocks[:, :, 2], out=slope_g)
+        np.subtract(1, slope_g, out=slope_g)
         out_slope = blocks[:, :, 3] * (1 - tanh_cells**2)  # d h_t / d c_t
-        # d c_t / d(i, f, g) after the nonlinearity: g, c_{t-1}, i.
-        partners = np.stack([blocks[:, :, 2], _previous(cells, c0, reverse), blocks[:, :, 0]], 2)
-        d_gates = np.zeros_like(acts)
         dh, dc = grad[steps].copy(), grad[steps + 1].copy()
+        scratch = np.empty_like(blocks[0])
         with _single_threaded_blas():
             for t in _steps(steps, not reverse):
                 n = _active(batch_sizes, t, batch)
                 dh_n, dc_n = dh[:n], dc[:n]
                 dh_n += grad[t, :n]
-                d = d_gates[t, :n].reshape(n, 4, hidden)
-                np.multiply(dh_n, tanh_cells[t, :n], out=d[:, 3])
+                partial = scratch[:n]  # d loss / d(i, f, g, o) after the nonlinearities
+                np.multiply(dh_n, tanh_cells[t, :n], out=partial[:, 3])
                 dc_n += dh_n * out_slope[t, :n]
-                np.multiply(dc_n[:, None], partners[t, :n], out=d[:, :3])
+                # d c_t / d(i, f, g) after the nonlinearities: g, c_{t-1}, i.
+                np.multiply(dc_n, blocks[t, :n, 2], out=partial[:, 0])
+                np.multiply(dc_n, _state_before(cells, c0, t, reverse)[:n], out=partial[:, 1])
+                np.multiply(dc_n, blocks[t, :n, 0], out=partial[:, 2])
                 dc_n *= blocks[t, :n, 1]  # through c_t = f * c_{t-1} + ...
-                d_gates[t, :n] *= slope[t, :n]
+                d_gates[t, :n] *= partial.reshape(n, -1)
+                d_gates[t, n:] = 0  # sequences not running at step t
                 np.matmul(d_gates[t, :n], weight_hh, out=dh_n)
-        grad_w, grad_b = _weight_grads(ctx, d_gates, _previous(states, h0, reverse))
+        grad_w, grad_b = _weight_grads(ctx, d_gates, states, h0, reverse)
         return d_gates, grad_w, grad_b, dh, dc
 
 
@@ -332,9 +358,8 @@ class GRUSequence(Function):
         states = out[:steps] if batch_sizes is None else np.empty_like(out[:steps])
         acts = np.empty_like(gates_x)  # r, z, n after their nonlinearities
         hidden_n = np.empty_like(states)  # b_n = (h @ W_hn^T + b_hn), which r scales
-        scale, shift = _sigmoid_tanh_mix(gates_x, "ss", hidden)
         w_t = weight_hh.T
-        with _single_threaded_blas():
+        with _single_threaded_blas(), np.errstate(over="ignore"):
             for t in _steps(steps, reverse):
                 n = _active(batch_sizes, t, batch)
                 recurrent = h[:n] @ w_t
@@ -343,7 +368,7 @@ class GRUSequence(Function):
                 hidden_n[t, :n] = recurrent[:, 2 * hidden :]
                 rz, new = acts[t, :n, : 2 * hidden], acts[t, :n, 2 * hidden :]
                 np.add(gates_x[t, :n, : 2 * hidden], recurrent[:, : 2 * hidden], out=rz)
-                _activate(rz, scale, shift)
+                _sigmoid_(rz)
                 np.multiply(rz[:, :hidden], hidden_n[t, :n], out=new)
                 new += gates_x[t, :n, 2 * hidden :]
                 np.tanh(new, out=new)
@@ -386,5 +411,5 @@ class GRUSequence(Function):
                 dh_n += d_recurrent[t, :n] @ weight_hh
         d_gates_x = d_recurrent.copy()
         d_gates_x[:, :, 2 * hidden :] = d_input_n
-        grad_w, grad_b = _weight_grads(ctx, d_recurrent, _previous(states, h0, reverse))
+        grad_w, grad_b = _weight_grads(ctx, d_recurrent, states, h0, reverse)
         return d_gates_x, grad_w, grad_b, dh
