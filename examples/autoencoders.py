@@ -70,20 +70,28 @@ def corrupt(images: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarr
 def dense_autoencoder(pixels: int) -> nn.Module:
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(pixels, 256), nn.ReLU(),
-        nn.Linear(256, 32), nn.ReLU(),  # the bottleneck: 32 numbers per image
-        nn.Linear(32, 256), nn.ReLU(),
-        nn.Linear(256, pixels), nn.Sigmoid(),
-    )  # fmt: skip
+        nn.Linear(pixels, 256),
+        nn.ReLU(),
+        nn.Linear(256, 32),
+        nn.ReLU(),  # the bottleneck: 32 numbers per image
+        nn.Linear(32, 256),
+        nn.ReLU(),
+        nn.Linear(256, pixels),
+        nn.Sigmoid(),
+    )
 
 
 def conv_autoencoder() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),  # 28 -> 14
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
-        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
-    )  # fmt: skip
+        nn.Conv2d(1, 16, 3, stride=2, padding=1),
+        nn.ReLU(),  # 28 -> 14
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        nn.ReLU(),  # 14 -> 7
+        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+        nn.Sigmoid(),
+    )
 
 
 def train(model, images, epochs, denoising, rng, batch=64):
@@ -123,7 +131,8 @@ def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 
     epochs = 1 if quick else 3
     pixels = int(np.prod(train_images.shape[1:]))
     test_rng = np.random.default_rng(seed + 1)
-    tests = {kind: corrupt(test_images, kind, test_rng) for kind in ("clean", "gaussian", "masking")}
+    kinds = ("clean", "gaussian", "masking")
+    tests = {kind: corrupt(test_images, kind, test_rng) for kind in kinds}
     builders = {"dense": lambda: dense_autoencoder(pixels)}
     if train_images.shape[-1] == 28:  # the conv model's strides fit 28 x 28
         builders["conv"] = conv_autoencoder
@@ -141,8 +150,10 @@ def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 
                 errors[kind] = float(((rebuilt[kind] - test_images) ** 2).mean())
             seconds = time.perf_counter() - start
             results[label], pictures[label] = errors, rebuilt
-            print(f"{label:22}{errors['clean']:9.4f}{errors['gaussian']:10.4f}"
-                  f"{errors['masking']:9.4f}{seconds:6.0f}s")  # fmt: skip
+            print(
+                f"{label:22}{errors['clean']:9.4f}{errors['gaussian']:10.4f}"
+                f"{errors['masking']:9.4f}{seconds:6.0f}s"
+            )
     if out:
         save_picture(out, test_images, tests, pictures)
     return results
@@ -155,8 +166,10 @@ def save_picture(path: str, images: np.ndarray, tests: dict, pictures: dict) -> 
     for rebuilt in pictures.values():
         rows += [rebuilt["gaussian"][shown, 0], rebuilt["masking"][shown, 0]]
     write_png(path, grid(rows))
-    print(f"wrote {path}: rows = clean, noisy, masked, then per model "
-          f"({', '.join(pictures)}) its rebuild of the noisy and of the masked images")  # fmt: skip
+    print(
+        f"wrote {path}: rows = clean, noisy, masked, then per model "
+        f"({', '.join(pictures)}) its rebuild of the noisy and of the masked images"
+    )
 
 
 if __name__ == "__main__":

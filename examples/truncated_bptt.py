@@ -90,8 +90,10 @@ def main(quick: bool = False, seed: int = 0) -> dict:
     model = Forecaster()
     message = show_the_error_without_detach(model, signal)
     losses = train(model, signal, epochs=2 if quick else 5)
-    print(f"signal variance {signal.var():.4f}; final MSE {losses[-1]:.4f} "
-          f"({len(signal) // CHUNK} chunks of {CHUNK} steps per epoch)")  # fmt: skip
+    print(
+        f"signal variance {signal.var():.4f}; final MSE {losses[-1]:.4f} "
+        f"({len(signal) // CHUNK} chunks of {CHUNK} steps per epoch)"
+    )
     return {"error": message, "losses": losses, "variance": float(signal.var())}
 
 

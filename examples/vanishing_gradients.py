@@ -40,12 +40,17 @@ def main(quick: bool = False, seed: int = 0) -> dict:
     with gw.no_grad():  # forget-gate biases (second quarter, gates i, f, g, o) start at 1
         lstm_open.bias_ih_l0.data[HIDDEN : 2 * HIDDEN] = 1.0
         lstm_open.bias_hh_l0.data[HIDDEN : 2 * HIDDEN] = 0.0
-    layers = {"RNN (tanh)": nn.RNN(INPUT, HIDDEN), "LSTM": nn.LSTM(INPUT, HIDDEN),
-              "LSTM, forget bias 1": lstm_open}  # fmt: skip
+    layers = {
+        "RNN (tanh)": nn.RNN(INPUT, HIDDEN),
+        "LSTM": nn.LSTM(INPUT, HIDDEN),
+        "LSTM, forget bias 1": lstm_open,
+    }
     norms = {name: gradient_norms(layer.double(), steps) for name, layer in layers.items()}
     distances = [d for d in (0, 1, 2, 5, 10, 20, 50, 100, 150, 199) if d < steps]
-    print(f"||dL/dx_t|| where L = sum of the outputs at the last step ({steps} steps, "
-          f"hidden {HIDDEN}); t = last - distance")  # fmt: skip
+    print(
+        f"||dL/dx_t|| where L = sum of the outputs at the last step ({steps} steps, "
+        f"hidden {HIDDEN}); t = last - distance"
+    )
     print(f"{'distance':>9}" + "".join(f"{name:>22}" for name in norms))
     for distance in distances:
         cells = "".join(f"{values[steps - 1 - distance]:22.3e}" for values in norms.values())

@@ -148,3 +148,20 @@ def test_shape_errors_name_the_layer():
         ops.LSTMSequence.apply(gates_x, gw.randn(3 * HIDDEN, HIDDEN), None, None, None)
     with pytest.raises(ValueError, match=r"lstm: initial state has shape \(2, 3\)"):
         ops.LSTMSequence.apply(gates_x, gw.randn(4 * HIDDEN, HIDDEN), None, gw.zeros(2, 3), None)
+
+
+def test_blas_thread_count_is_restored():
+    """The loops run BLAS on one thread and give the old count back, even on an error."""
+    threads = recurrent._find_blas_threads()
+    if not threads:
+        pytest.skip("NumPy's BLAS is not a bundled OpenBLAS")
+    get, _ = threads
+    before = get()
+    ops.LSTMSequence.apply(
+        gw.randn(STEPS, BATCH, 4 * HIDDEN), gw.randn(4 * HIDDEN, HIDDEN), None, None, None
+    )
+    assert get() == before
+    with pytest.raises(RuntimeError), recurrent._single_threaded_blas():
+        assert get() == 1
+        raise RuntimeError("inside the loop")
+    assert get() == before
