@@ -68,35 +68,30 @@ def corrupt(images: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarr
 
 
 def dense_autoencoder(pixels: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(pixels, 256),
-        nn.ReLU(),
-        nn.Linear(256, 32),
-        nn.ReLU(),  # the bottleneck: 32 numbers per image
-        nn.Linear(32, 256),
-        nn.ReLU(),
-        nn.Linear(256, pixels),
-        nn.Sigmoid(),
-    )
+    encoder = [nn.Flatten(), nn.Linear(pixels, 256), nn.ReLU(), nn.Linear(256, 32)]
+    decoder = [nn.Linear(32, 256), nn.ReLU(), nn.Linear(256, pixels), nn.Sigmoid()]
+    return nn.Sequential(*encoder, *decoder)  # the code between them: 32 numbers an image
 
 
 def conv_autoencoder() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, stride=2, padding=1),
-        nn.ReLU(),  # 28 -> 14
-        nn.Conv2d(16, 32, 3, stride=2, padding=1),
-        nn.ReLU(),  # 14 -> 7
-        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+    encoder = [
+        nn.Conv2d(1, 16, 3, stride=2, padding=1),  # 28 x 28 -> 16 x 14 x 14
         nn.ReLU(),
-        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),  # -> 32 x 7 x 7
+        nn.ReLU(),
+    ]
+    decoder = [
+        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),  # -> 14 x 14
+        nn.ReLU(),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),  # -> 28 x 28
         nn.Sigmoid(),
-    )
+    ]
+    return nn.Sequential(*encoder, *decoder)
 
 
-def train(model, images, epochs, denoising, rng, batch=64):
+def train(model, images, epochs, denoising, rng, batch=32):
     """Minimise MSE(model(input), clean); the input is corrupted when denoising."""
-    optimizer = optim.Adam(model.parameters(), lr=2e-3)
+    optimizer = optim.Adam(model.parameters(), lr=3e-3)
     criterion = nn.MSELoss()
     for _ in range(epochs):
         order = rng.permutation(len(images))
@@ -127,8 +122,8 @@ def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 
     rng = np.random.default_rng(seed)
     train_images, test_images = load_images()
     if quick:
-        train_images, test_images = train_images[:1000], test_images[:300]
-    epochs = 1 if quick else 3
+        train_images, test_images = train_images[:2000], test_images[:500]
+    epochs = 2
     pixels = int(np.prod(train_images.shape[1:]))
     test_rng = np.random.default_rng(seed + 1)
     kinds = ("clean", "gaussian", "masking")

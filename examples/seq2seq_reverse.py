@@ -20,6 +20,7 @@ import numpy as np
 
 import gradwork as gw
 from gradwork import nn, optim
+from gradwork.nn import utils as nn_utils
 
 PAD, BOS, EOS = 0, 1, 2
 DIGIT = 3  # token of digit d is DIGIT + d
@@ -110,7 +111,7 @@ def main(quick: bool = False, seed: int = 0) -> dict:
         loss = criterion(logits.reshape(-1, VOCAB), gw.tensor(batch["target"].reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        nn_utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if step % (steps // 5) == 0:
             print(f"step {step:5d}  loss {loss.item():.4f}  ({time.perf_counter() - start:.0f} s)")

@@ -27,12 +27,15 @@ def check_seq2seq(result, output, tmp_path):
 def check_autoencoders(result, output, tmp_path):
     assert "clean" in output and "masking" in output
     assert (tmp_path / "ae.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    plain, denoising = result["dense plain"], result["dense denoising"]
-    assert all(0 < error < 0.2 for error in plain.values())
-    # Quick mode already shows it: trained on corrupted inputs, the denoiser rebuilds
-    # corrupted test images better than the plain autoencoder does.
-    assert denoising["gaussian"] < plain["gaussian"]
-    assert denoising["masking"] < plain["masking"]
+    assert all(0 < error < 0.1 for errors in result.values() for error in errors.values())
+    if "conv plain" in result:  # MNIST found: the conv models are trained too
+        plain, denoising = result["conv plain"], result["conv denoising"]
+        # Quick mode already shows it for the conv models (the dense ones need the full
+        # run): trained on corrupted inputs, the denoiser rebuilds corrupted test images
+        # better than the plain autoencoder, which in turn is better on clean ones.
+        assert denoising["gaussian"] < plain["gaussian"]
+        assert denoising["masking"] < plain["masking"]
+        assert plain["clean"] < denoising["clean"]
 
 
 def check_vanishing(result, output, tmp_path):
