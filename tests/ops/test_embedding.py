@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import gradwork as gw
 from gradwork import ops
 from gradwork.diagnose import gradcheck
 from tests.helpers import assert_parity, randn64
