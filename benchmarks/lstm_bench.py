@@ -13,6 +13,7 @@ Run: python benchmarks/lstm_bench.py [--rounds 9] [--steps 10]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -82,7 +83,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--steps", type=int, default=10, help="training steps timed per round")
+    parser.add_argument("--torch-threads", type=int, default=None, help="default: torch's own")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     ours, theirs, x, target = build()
     optimizer, adam_name = make_adam(ours.parameters(), 1e-3)
@@ -114,7 +118,8 @@ def main() -> None:
 
     print(f"LSTM({INPUT}, {HIDDEN}), sequence {STEPS}, batch {BATCH}: forward + backward + Adam")
     print(f"gradwork optimizer: {adam_name}; torch threads: {torch.get_num_threads()}")
-    print(f"{args.rounds} rounds x {args.steps} steps, ms per step")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.rounds} rounds x {args.steps} steps, ms per step; load average {load:.2f}")
     print(f"{'':10}{'fastest':>10}{'median':>10}")
     for name, values in times.items():
         print(f"{name:10}{min(values) * 1e3:10.2f}{np.median(values) * 1e3:10.2f}")
