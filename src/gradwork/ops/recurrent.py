@@ -356,8 +356,11 @@ class GRUSequence(Function):
         h = h0 = _start(h0, gates_x, hidden)
         out = np.empty_like(gates_x, shape=(steps + 1, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(out[:steps])
-        acts = np.empty_like(gates_x)  # r, z, n after their nonlinearities
-        hidden_n = np.empty_like(states)  # b_n = (h @ W_hn^T + b_hn), which r scales
+        # Zeros when some rows skip steps, so backward's all-steps arithmetic never
+        # reads uninitialised memory there.
+        fresh = np.empty_like if batch_sizes is None else np.zeros_like
+        acts = fresh(gates_x)  # r, z, n after their nonlinearities
+        hidden_n = fresh(states)  # b_n = (h @ W_hn^T + b_hn), which r scales
         w_t = weight_hh.T
         with _single_threaded_blas(), np.errstate(over="ignore"):
             for t in _steps(steps, reverse):
