@@ -1,0 +1,297 @@
+"""The optimizer and scheduler tables, and a tiny non-quadratic problem in both libraries.
+
+The problem is a 3-4-1 tanh network on fixed data, in float64: small enough
+that 30 steps take milliseconds, non-quadratic enough that a wrong update
+rule shows in the trajectory. `Problem` builds it for gradwork or torch from
+the same arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import gradwork as gw
+
+STEPS = 30
+
+
+@dataclass
+class OptimizerCase:
+    name: str  # the optimizer's class name, in gradwork.optim and torch.optim
+    kwargs: dict
+    id: str = ""
+
+    def __post_init__(self):
+        if not self.id:
+            flags = "-".join(f"{k}={v}" for k, v in self.kwargs.items())
+            self.id = f"{self.name}[{flags}]"
+
+    @property
+    def maximize(self) -> bool:
+        return bool(self.kwargs.get("maximize"))
+
+
+OPTIMIZER_CASES = [
+    OptimizerCase("SGD", dict(lr=0.1)),
+    OptimizerCase("SGD", dict(lr=0.1, momentum=0.9)),
+    OptimizerCase("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5)),
+    OptimizerCase("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    OptimizerCase("SGD", dict(lr=0.1, weight_decay=0.05)),
+    OptimizerCase("SGD", dict(lr=0.1, maximize=True)),
+    OptimizerCase(
+        "SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1, maximize=True)
+    ),
+    OptimizerCase("Adam", dict(lr=0.05)),
+    OptimizerCase("Adam", dict(lr=0.05, amsgrad=True)),
+    OptimizerCase("Adam", dict(lr=0.05, weight_decay=0.1)),
+    OptimizerCase("Adam", dict(lr=0.05, maximize=True)),
+    OptimizerCase("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-4)),
+    OptimizerCase("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1, maximize=True)),
+    OptimizerCase("AdamW", dict(lr=0.05)),
+    OptimizerCase("AdamW", dict(lr=0.05, weight_decay=0.3, amsgrad=True)),
+    OptimizerCase("AdamW", dict(lr=0.05, maximize=True)),
+    OptimizerCase("RMSprop", dict(lr=0.01)),
+    OptimizerCase("RMSprop", dict(lr=0.01, momentum=0.9)),
+    OptimizerCase("RMSprop", dict(lr=0.01, centered=True)),
+    OptimizerCase("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-4, weight_decay=0.1)),
+    OptimizerCase("RMSprop", dict(lr=0.005, centered=True, momentum=0.5, maximize=True)),
+    OptimizerCase("Adagrad", dict(lr=0.1)),
+    OptimizerCase("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    OptimizerCase("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)),
+    OptimizerCase("Adagrad", dict(lr=0.1, weight_decay=0.1, eps=1e-3)),
+    OptimizerCase("Adagrad", dict(lr=0.1, maximize=True)),
+]
+
+
+# Each optimizer, tuned to reach the least-squares minimum: (kwargs, steps, tolerance).
+CONVERGENCE = {
+    "SGD": (dict(lr=0.1, momentum=0.9, nesterov=True), 300, 1e-6),
+    "Adam": (dict(lr=0.05), 1000, 1e-4),
+    "AdamW": (dict(lr=0.05, weight_decay=0.0), 1000, 1e-4),
+    "RMSprop": (dict(lr=0.01, centered=True, momentum=0.5), 1000, 1e-3),
+    "Adagrad": (dict(lr=0.5), 1000, 1e-4),
+}
+
+
+class Problem:
+    """A 3-4-1 tanh network's loss on fixed data, for gradwork (`lib=gw`) or torch."""
+
+    def __init__(self, lib: Any, dtype: str = "float64") -> None:
+        rng = np.random.default_rng(42)
+        self.arrays = {
+            "hidden.weight": rng.standard_normal((4, 3)),
+            "hidden.bias": rng.standard_normal(4) * 0.1,
+            "out.weight": rng.standard_normal((1, 4)),
+        }
+        self.x = rng.standard_normal((16, 3)).astype(dtype)
+        self.y = np.sin(self.x.sum(axis=1, keepdims=True))
+        self.lib = lib
+        self.params = [
+            lib.tensor(a.astype(dtype), requires_grad=True) for a in self.arrays.values()
+        ]
+
+    def named_parameters(self) -> list[tuple[str, Any]]:
+        return list(zip(self.arrays, self.params))
+
+    def loss(self) -> Any:
+        w1, b1, w2 = self.params
+        x, y = self.lib.tensor(self.x), self.lib.tensor(self.y)
+        h = (x @ w1.T + b1).tanh()
+        return ((h @ w2.T - y) ** 2).mean()
+
+    def backward(self, sign: float = 1.0) -> Any:
+        """Gradients of sign * loss (a maximizing optimizer gets -loss, which stays bounded)."""
+        loss = self.loss() * sign
+        loss.backward()
+        return loss
+
+    def values(self) -> list[np.ndarray]:
+        return [
+            np.array(p.detach().numpy() if hasattr(p, "detach") else p.data) for p in self.params
+        ]
+
+
+def run(
+    lib: Any,
+    optim_module: Any,
+    case: OptimizerCase,
+    steps: int = STEPS,
+    skip_grad: Callable[[int], int | None] | None = None,
+) -> list[np.ndarray]:
+    """Parameters after `steps` steps of `case` (optionally dropping one grad on some steps)."""
+    problem = Problem(lib)
+    optimizer = getattr(optim_module, case.name)(problem.params, **case.kwargs)
+    sign = -1.0 if case.maximize else 1.0
+    for step in range(steps):
+        optimizer.zero_grad()
+        problem.backward(sign)
+        if skip_grad is not None and skip_grad(step) is not None:
+            problem.params[skip_grad(step)].grad = None
+        optimizer.step()
+    return problem.values()
+
+
+@dataclass
+class SchedulerCase:
+    id: str
+    build: Callable  # build(lr_scheduler_module, optimizer) -> scheduler
+    torch_build: Callable | None = None  # the torch equivalent, when torch has another name
+    optimizer: str = "SGD"  # "SGD" (with momentum) or "Adam"
+    steps: int = 40
+    metrics: list = field(default_factory=list)  # scripted metric for ReduceLROnPlateau
+
+    @property
+    def exported(self) -> str:
+        return self.id.split("[")[0]
+
+
+PLATEAU_METRIC = [
+    5.0,
+    4.0,
+    4.0,
+    3.9999,
+    4.1,
+    4.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    2.9,
+    2.9,
+    2.9,
+    2.9,
+    2.9,
+    2.0,
+    2.0,
+    2.0,
+    2.0,
+] * 2
+
+SCHEDULER_CASES = [
+    SchedulerCase("StepLR", lambda m, o: m.StepLR(o, step_size=7, gamma=0.5)),
+    SchedulerCase("MultiStepLR", lambda m, o: m.MultiStepLR(o, [5, 12, 12, 30], gamma=0.3)),
+    SchedulerCase("ExponentialLR", lambda m, o: m.ExponentialLR(o, gamma=0.93)),
+    SchedulerCase("CosineAnnealingLR", lambda m, o: m.CosineAnnealingLR(o, T_max=15, eta_min=1e-3)),
+    SchedulerCase(
+        "CosineAnnealingLR[long]",
+        lambda m, o: m.CosineAnnealingLR(o, T_max=1000, eta_min=0.01),
+        steps=2100,
+    ),
+    SchedulerCase(
+        "LinearLR", lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=10)
+    ),
+    SchedulerCase(
+        "LambdaLR", lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: 1 / (1 + e)])
+    ),
+    SchedulerCase(
+        "OneCycleLR[cos,sgd]", lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=41)
+    ),
+    SchedulerCase(
+        "OneCycleLR[linear,three_phase,adam]",
+        lambda m, o: m.OneCycleLR(
+            o,
+            max_lr=0.3,
+            epochs=4,
+            steps_per_epoch=11,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+            div_factor=10.0,
+            final_div_factor=100.0,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
+        optimizer="Adam",
+    ),
+    SchedulerCase(
+        "OneCycleLR[no_momentum]",
+        lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=40, cycle_momentum=False),
+    ),
+    SchedulerCase(
+        "ReduceLROnPlateau[min,rel]",
+        lambda m, o: m.ReduceLROnPlateau(
+            o, factor=0.5, patience=2, cooldown=1, min_lr=[0.01, 0.001]
+        ),
+        metrics=PLATEAU_METRIC,
+    ),
+    SchedulerCase(
+        "ReduceLROnPlateau[max,abs]",
+        lambda m, o: m.ReduceLROnPlateau(
+            o, mode="max", threshold=0.05, threshold_mode="abs", patience=1, factor=0.3
+        ),
+        metrics=[-v for v in PLATEAU_METRIC],
+    ),
+    SchedulerCase(
+        "SequentialLR",
+        lambda m, o: m.SequentialLR(
+            o,
+            [
+                m.LinearLR(o, 0.1, total_iters=5),
+                m.ExponentialLR(o, 0.9),
+                m.CosineAnnealingLR(o, T_max=12),
+            ],
+            milestones=[5, 15],
+        ),
+    ),
+    SchedulerCase(
+        "InverseTimeLR",
+        lambda m, o: m.InverseTimeLR(o, decay_rate=0.3),
+        torch_build=lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 0.3 * e)),
+    ),
+    SchedulerCase(
+        "WarmupLR[cosine]",
+        lambda m, o: m.WarmupLR(o, 6, after=m.CosineAnnealingLR(o, T_max=20), start_factor=0.2),
+        torch_build=lambda m, o: m.SequentialLR(
+            o, [m.LinearLR(o, 0.2, 1.0, total_iters=6), m.CosineAnnealingLR(o, 20)], milestones=[6]
+        ),
+    ),
+    SchedulerCase(
+        "WarmupLR[alone]",
+        lambda m, o: m.WarmupLR(o, 8),
+        torch_build=lambda m, o: m.LinearLR(o, 0.1, 1.0, total_iters=8),
+    ),
+    SchedulerCase(
+        "WarmupLR[step]",
+        lambda m, o: m.WarmupLR(o, 5, after=m.StepLR(o, 4, 0.5), start_factor=0.5),
+        torch_build=lambda m, o: m.SequentialLR(
+            o, [m.LinearLR(o, 0.5, 1.0, total_iters=5), m.StepLR(o, 4, 0.5)], milestones=[5]
+        ),
+    ),
+]
+
+
+def scheduler_optimizer(optim_module: Any, lib: Any, kind: str) -> Any:
+    """An optimizer with two param groups (lr 0.1 and 0.02), as the schedulers' subject."""
+    groups = [
+        {"params": [lib.zeros(2, requires_grad=True)]},
+        {"params": [lib.zeros(3, requires_grad=True)], "lr": 0.02},
+    ]
+    if kind == "Adam":
+        return optim_module.Adam(groups, lr=0.1)
+    return optim_module.SGD(groups, lr=0.1, momentum=0.9)
+
+
+def record(optimizer: Any, scheduler: Any, case: SchedulerCase, steps: int) -> dict:
+    """The lrs (and momenta) a scheduler sets over `steps` steps."""
+    history: dict[str, list] = {"last_lr": [], "lr": [], "momentum": []}
+    for step in range(steps):
+        optimizer.step()
+        if case.metrics:
+            scheduler.step(case.metrics[step % len(case.metrics)])
+        else:
+            scheduler.step()
+        history["last_lr"].append(list(scheduler.get_last_lr()))
+        history["lr"].append([g["lr"] for g in optimizer.param_groups])
+        history["momentum"].append(
+            [g["betas"][0] if "betas" in g else g["momentum"] for g in optimizer.param_groups]
+        )
+    return history
+
+
+def tensor_values(tensors: list) -> list[np.ndarray]:
+    return [np.array(t.data if isinstance(t, gw.Tensor) else t.detach().numpy()) for t in tensors]
