@@ -60,6 +60,19 @@ from gradwork.functions import cat, concatenate, is_tensor, pad, stack, where
 from gradwork.tensor import Tensor
 
 __version__ = "0.1.0"
+
+# Subpackages load on first use (`gw.nn`, `gw.optim`, ...), as `torch.nn` does,
+# without making `import gradwork` pay for all of them.
+_SUBPACKAGES = {"nn", "optim", "data", "train", "diagnose", "tune", "cli", "ops"}
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"gradwork.{name}")
+    raise AttributeError(f"module 'gradwork' has no attribute {name!r}")
+
 float = float32  # noqa: A001 - torch.float is float32
 
 __all__ = [

@@ -160,3 +160,13 @@ def test_cat_and_stack_errors_are_clear():
         gw.stack([gw.zeros(2), gw.zeros(3)])
     with pytest.raises(ValueError, match="reshape: shape"):
         gw.zeros(2, 3).reshape(4, 2)
+
+
+def test_subpackages_are_reachable_from_the_package():
+    import importlib
+
+    fresh = importlib.import_module("gradwork")
+    assert fresh.nn.Linear(2, 3).weight.shape == (3, 2)
+    assert hasattr(fresh.optim, "Adam") and hasattr(fresh.data, "DataLoader")
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fresh.nope  # noqa: B018

@@ -32,8 +32,13 @@ LAYERS = {
 INPUTS = ["padded", "initial_state", "unbatched", "packed_sorted", "packed_unsorted", "lengths"]
 
 
-def test_every_recurrent_layer_has_an_entry():
-    assert {layer for layer, _ in LAYERS.values()} == {"RNN", "LSTM", "GRU"}
+def test_every_sequence_layer_has_a_test_table():
+    from tests.nn import test_embedding, test_rnn_cell
+
+    covered = {layer for layer, _ in LAYERS.values()}
+    covered |= {cell for cell, _, _ in test_rnn_cell.CELLS.values()}
+    covered |= {"Embedding"} if test_embedding.CONFIGS else set()
+    assert covered == set(nn.SEQUENCE_LAYERS)
 
 
 def make_pair(torch, layer, kwargs):

@@ -1,8 +1,65 @@
-"""The `gradwork` command line (train/evaluate/tune/report): parse, load TOML, call the library."""
+"""The `gradwork` command line: parse, load TOML, call the library.
 
+    gradwork train [CONFIG.toml] [--epochs N] [--output DIR]
+    gradwork train --resume RUN_DIR
+    gradwork evaluate RUN_DIR [--data val|test|train|FILE.npz] [--checkpoint best|last] [--force]
+    gradwork predict RUN_DIR INPUT.npy [--output FILE.npy]
+
+Exit codes: 0 success, 2 bad input (nothing written), 130 interrupted (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+
+from gradwork.cli._config import ConfigError
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradwork",
+        description="Train, evaluate and use gradwork models from TOML configurations.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fit = commands.add_parser("train", help="train from a TOML config (default: CNN on digits)")
+    fit.add_argument("config", nargs="?", help="TOML file; omit for the built-in digits CNN")
+    fit.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    fit.add_argument("--epochs", type=int, help="override train.epochs")
+    fit.add_argument("--output", help="override output (the folder that holds run folders)")
+    evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--data", default="val", help="train, val, test, or an .npz with x, y")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("--force", action="store_true", help="re-open the sealed test set")
+    predict = commands.add_parser("predict", help="predict for samples in an .npy file")
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("input", metavar="INPUT", help=".npy array of samples")
+    predict.add_argument("--output", help="write predictions to this .npy file")
+    predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    for name in ("tune", "report"):  # reserved: later work
+        reserved = commands.add_parser(name, help="not available yet")
+        reserved.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("gradwork: the command line is not built yet", file=sys.stderr)
-    return 2
+    """Run the command line; returns the exit code (0, 2 for bad input, 130 on Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    from gradwork.cli import _commands  # imports nn/optim/data only when a command runs
+
+    handlers = {
+        "train": _commands.train_command,
+        "evaluate": _commands.evaluate_command,
+        "predict": _commands.predict_command,
+    }
+    if args.command not in handlers:
+        print(f"gradwork {args.command}: not available yet", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        return handlers[args.command](args)
+    except ConfigError as error:
+        print(f"gradwork {args.command}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR

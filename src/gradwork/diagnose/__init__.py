@@ -1,5 +1,31 @@
-"""Diagnostics: gradient checks now; layer-health monitors and the training doctor later."""
+"""Diagnostics: gradient checks, layer-health monitors, the training doctor, flow plots.
 
+Example:
+    >>> import gradwork as gw
+    >>> from gradwork import nn
+    >>> from gradwork import diagnose
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> monitor = diagnose.GradientMonitor(model)
+    >>> model(gw.randn(8, 3)).sum().backward()
+    >>> monitor.record()
+    True
+"""
+
+from gradwork.diagnose._gradient_report import GradientReport, LayerGradients
+from gradwork.diagnose.activation_monitor import (
+    ActivationMonitor,
+    ActivationReport,
+    LayerActivations,
+)
+from gradwork.diagnose.doctor import DoctorReport, doctor
+from gradwork.diagnose.findings import Finding
+from gradwork.diagnose.flow_plot import gradient_flow_table, plot_gradient_flow
 from gradwork.diagnose.gradcheck import GradcheckError, GradcheckReport, gradcheck
+from gradwork.diagnose.gradient_monitor import GradientMonitor, GradientRecord
 
-__all__ = ["gradcheck", "GradcheckError", "GradcheckReport"]
+__all__ = [
+    "gradcheck", "GradcheckError", "GradcheckReport",
+    "GradientMonitor", "GradientRecord", "GradientReport", "LayerGradients",
+    "ActivationMonitor", "ActivationReport", "LayerActivations",
+    "doctor", "DoctorReport", "Finding", "gradient_flow_table", "plot_gradient_flow",
+]  # fmt: skip

@@ -1,1 +1,94 @@
-"""gradwork.nn: see DESIGN.md (under construction)."""
+"""gradwork.nn: modules, layers, activations, losses and initialisation, with torch's API.
+
+A PyTorch model definition runs here with `torch` changed to `gradwork`, and
+loads the PyTorch model's own `state_dict()` unchanged. See README.md in
+this folder for the design.
+
+Example:
+    >>> import gradwork as gw
+    >>> from gradwork import nn
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> loss = nn.CrossEntropyLoss()(model(gw.randn(5, 4)), gw.tensor([0, 1, 2, 0, 1]))
+    >>> loss.backward()
+    >>> model[0].weight.grad.shape
+    (8, 4)
+"""
+
+from gradwork.nn import functional, init, utils_rnn
+from gradwork.nn._errors import LayerInputError
+from gradwork.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Step,
+    Swish,
+    Tanh,
+)
+from gradwork.nn.blocks import BasicBlock, Residual
+from gradwork.nn.container import ModuleDict, ModuleList, Sequential
+from gradwork.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from gradwork.nn.dropout import Dropout, Dropout2d
+from gradwork.nn.embedding import Embedding
+from gradwork.nn.linear import Flatten, Identity, Linear, Unflatten
+from gradwork.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from gradwork.nn.module import Module, RemovableHandle
+from gradwork.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from gradwork.nn.parameter import Parameter
+from gradwork.nn.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from gradwork.nn.recurrent import GRU, LSTM, RNN, RNNBase
+from gradwork.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from gradwork.nn.summary import Summary, summary
+
+# Layers, activations and losses: the test table has one entry for each of these.
+LAYERS = [
+    "Identity", "Linear", "Flatten", "Unflatten", "Conv1d", "Conv2d", "ConvTranspose2d",
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d",
+    "GroupNorm", "Residual", "BasicBlock",
+]  # fmt: skip
+ACTIVATIONS = [
+    "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh", "Softmax",
+    "LogSoftmax", "Softplus", "Step",
+]  # fmt: skip
+LOSSES = [
+    "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+    "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
+]  # fmt: skip
+# Sequence models: tests/nn/test_recurrent.py, test_rnn_cell.py, test_embedding.py.
+SEQUENCE_LAYERS = ["Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle",
+    "LayerInputError", "Summary", "summary", "functional", "init", "Identity", "Linear",
+    "Flatten", "Unflatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout", "Dropout2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d", "GroupNorm", "Residual",
+    "BasicBlock", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh",
+    "Softmax", "LogSoftmax", "Softplus", "Step", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
+    "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
+    "RNNCellBase", "utils_rnn",
+]  # fmt: skip

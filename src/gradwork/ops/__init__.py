@@ -3,6 +3,7 @@
 `PRIMITIVES` lists every one; the test suite fails if one lacks a test entry.
 """
 
+from gradwork.ops.conv import Conv2d, ConvTranspose2d
 from gradwork.ops.elementwise import (
     Abs,
     Add,
@@ -28,6 +29,12 @@ from gradwork.ops.elementwise import (
 )
 from gradwork.ops.embedding import EmbeddingLookup
 from gradwork.ops.linalg import Linear, MatMul
+from gradwork.ops.loss import (
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    CrossEntropy,
+    NLLLoss,
+)
 from gradwork.ops.movement import (
     Cast,
     Cat,
@@ -40,8 +47,11 @@ from gradwork.ops.movement import (
     Reshape,
     Stack,
 )
+from gradwork.ops.norm import BatchNorm, Normalize
+from gradwork.ops.pool import AvgPool2d, MaxPool2d
 from gradwork.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
+from gradwork.ops.special import Erf, Step
 
 PRIMITIVES = (
     Add, Sub, Mul, Div, Neg, Pow, Exp, Log, Log1p, Sqrt, Abs, Sign, Sin, Cos, Clamp,
@@ -50,6 +60,8 @@ PRIMITIVES = (
     Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
+    Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,
+    CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
 )  # fmt: skip
 
 __all__ = [cls.__name__ for cls in PRIMITIVES] + ["PRIMITIVES"]

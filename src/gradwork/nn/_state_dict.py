@@ -1,0 +1,96 @@
+"""state_dict / load_state_dict: a module's parameters and buffers as NumPy arrays.
+
+`load_state_dict` takes any array-likes - NumPy arrays, gradwork tensors, or
+PyTorch tensors (through `np.asarray`, without importing torch) - so a
+PyTorch model's own `state_dict()` loads into the matching gradwork model.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def entries(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(name, tensor) for every parameter and persistent buffer, torch's order."""
+    found = []
+    for name, parameter in module._parameters.items():
+        if parameter is not None:
+            found.append((prefix + name, parameter))
+    for name, buffer in module._buffers.items():
+        if buffer is not None and name not in module._non_persistent:
+            found.append((prefix + name, buffer))
+    for name, child in module._modules.items():
+        if child is not None:
+            found.extend(entries(child, prefix + name + "."))
+    return found
+
+
+def state_dict(module: Any) -> OrderedDict:
+    """An ordered dict of name -> a NumPy COPY of each parameter and persistent buffer."""
+    return OrderedDict((name, np.array(t.data, copy=True)) for name, t in entries(module))
+
+
+def as_array(value: Any) -> np.ndarray:
+    """Any array-like as a NumPy array; torch tensors are detached and moved to the CPU."""
+    if _is_ours(value):
+        return np.asarray(value.data)
+    if type(value).__module__.startswith("torch"):
+        value = value.detach().cpu()
+    return np.asarray(value)
+
+
+def _is_ours(value: Any) -> bool:
+    return type(value).__module__.startswith("gradwork")
+
+
+def load_state_dict(module: Any, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+    """Copy `state` into the module's tensors in place; report or raise on differences."""
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            f"load_state_dict: expected a mapping of names to arrays, got {type(state).__name__}"
+        )
+    own = dict(entries(module))
+    missing = [name for name in own if name not in state]
+    unexpected = [name for name in state if name not in own]
+    mismatched, arrays = [], {}
+    for name, target in own.items():
+        if name not in state:
+            continue
+        array = as_array(state[name])
+        if array.shape != target.data.shape:
+            mismatched.append(f"  {name}: checkpoint {array.shape}, model {target.data.shape}")
+        arrays[name] = array
+    if mismatched or (strict and (missing or unexpected)):
+        raise RuntimeError(_diff_message(type(module).__name__, missing, unexpected, mismatched))
+    for name, array in arrays.items():
+        target = own[name]
+        # In place, so optimisers holding these Parameters see the new values.
+        target.data[...] = array.astype(target.data.dtype, copy=False)
+    return IncompatibleKeys(missing, unexpected)
+
+
+def _diff_message(model: str, missing: list, unexpected: list, mismatched: list) -> str:
+    lines = [f"Error(s) in loading state_dict for {model}:"]
+    if missing:
+        lines.append(f"  missing keys ({len(missing)}): " + ", ".join(missing))
+    if unexpected:
+        lines.append(f"  unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
+    if mismatched:
+        lines.append(f"  size mismatch ({len(mismatched)}):")
+        lines.extend("  " + line for line in mismatched)
+    fixes = []
+    if missing or unexpected:
+        fixes.append(
+            "check that the model definition matches the checkpoint (layer names and "
+            "order), or pass strict=False to load the matching keys only"
+        )
+    if mismatched:
+        fixes.append("a size mismatch cannot be skipped: the layer sizes must agree")
+    lines.append("Fix: " + "; ".join(fixes) + ".")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""Activation layers: thin modules over `gradwork.nn.functional`.
+
+`inplace=` is accepted for torch compatibility and ignored (gradwork never
+overwrites an input); it still shows in repr as in torch.
+"""
+
+from __future__ import annotations
+
+from gradwork.nn import functional as F
+from gradwork.nn.module import Module
+from gradwork.tensor import Tensor
+
+
+class _Inplace(Module):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Inplace):
+    """max(x, 0).
+
+    Example:
+        >>> import gradwork as gw
+        >>> gw.nn.ReLU()(gw.tensor([-1.0, 3.0]))
+        tensor([0., 3.])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.relu(input)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x for x > 0, else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """x * Phi(x): exact (erf) or approximate='tanh'."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.gelu(input, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Inplace):
+    """x * sigmoid(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.silu(input)
+
+
+class Swish(SiLU):
+    """Alias of SiLU: x * sigmoid(x) (Ramachandran et al.'s name)."""
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), overflow-free."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.tanh(input)
+
+
+class Softmax(Module):
+    """Softmax along `dim` (torch's implicit choice when dim is None)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along `dim`, computed stably."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.log_softmax(input, self.dim)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear above `threshold`."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Step(Module):
+    """The perceptron's threshold: 1 where x >= threshold, else 0.
+
+    Args:
+        threshold: inputs at or above it give 1 (so Step()(0) == 1).
+        surrogate: backward rule: "zero" (the true derivative: nothing flows),
+            "straight_through" (identity) or "sigmoid" (derivative of
+            sigmoid(beta * (x - threshold))).
+        beta: sharpness of the sigmoid surrogate.
+
+    Example:
+        >>> import gradwork as gw
+        >>> gw.nn.Step()(gw.tensor([-1.0, 0.0, 1.0]))
+        tensor([0., 1., 1.])
+    """
+
+    def __init__(self, threshold: float = 0.0, surrogate: str = "zero", beta: float = 1.0) -> None:
+        super().__init__()
+        if surrogate not in F._activation.STEP_SURROGATES:
+            raise ValueError(
+                f"Step: surrogate must be one of {F._activation.STEP_SURROGATES}, got {surrogate!r}"
+            )
+        self.threshold, self.surrogate, self.beta = threshold, surrogate, beta
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.step(input, self.threshold, self.surrogate, self.beta)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, surrogate={self.surrogate!r}"

@@ -1,0 +1,118 @@
+"""Activation functions, composed from primitives (gradients for free).
+
+`inplace=` is accepted for torch compatibility and ignored: gradwork never
+overwrites an input, so the result is always a new tensor.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gradwork import ops
+from gradwork.tensor import Tensor
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
+STEP_SURROGATES = ("zero", "straight_through", "sigmoid")
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch's names
+    """max(x, 0).
+
+    Example:
+        >>> import gradwork as gw
+        >>> relu(gw.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+    return ops.Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else negative_slope * x (the slope is used at 0, as in torch)."""
+    return ops.Where.apply(input.data > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    # NOTE: exp of the clamped input, so large positive x (whose branch is
+    # discarded) cannot overflow to inf and turn the gradient into 0 * inf = nan.
+    negative = (input.clamp(max=0.0).exp() - 1.0) * alpha
+    return ops.Where.apply(input.data > 0, input, negative)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """x * Phi(x), exactly through erf ("none") or with torch's tanh approximation ("tanh")."""
+    if approximate == "none":
+        return input * ((ops.Erf.apply(input * _SQRT_HALF) + 1.0) * 0.5)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_TWO_OVER_PI
+        return input * ((ops.Tanh.apply(inner) + 1.0) * 0.5)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x) (also called swish)."""
+    return input * ops.Sigmoid.apply(input)
+
+
+swish = silu
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    return ops.Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    return ops.Tanh.apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + exp(beta x)) / beta; linear (x) where beta * x > threshold, as in torch."""
+    scaled = input * beta
+    # NOTE: clamped before exp so the discarded branch cannot overflow (see elu).
+    smooth = ops.Log1p.apply(scaled.clamp(max=threshold).exp()) / beta
+    return ops.Where.apply(scaled.data > threshold, input, smooth)
+
+
+def softmax_dim(ndim: int) -> int:
+    """torch's implicit dim when none is given (legacy): 0 for 0-, 1- and 3-D input, else 1."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
+    """exp(x) / sum(exp(x)) along `dim`, through the stable log-softmax."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return ops.LogSoftmax.apply(input, dim=_dim(input, dim)).exp()
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
+    if dtype is not None:
+        input = input.to(dtype)
+    return ops.LogSoftmax.apply(input, dim=_dim(input, dim))
+
+
+def _dim(input: Tensor, dim: int | None) -> int:
+    return softmax_dim(input.ndim) if dim is None else dim
+
+
+def step(
+    input: Tensor, threshold: float = 0.0, surrogate: str = "zero", beta: float = 1.0
+) -> Tensor:  # noqa: A002
+    """1 where x >= threshold, else 0: the perceptron's activation.
+
+    Args:
+        threshold: inputs at or above it map to 1 (so step(0) = 1 by default).
+        surrogate: the gradient used in backward: "zero" (the true derivative),
+            "straight_through" (passes the gradient unchanged) or "sigmoid"
+            (the derivative of sigmoid(beta * (x - threshold))).
+        beta: sharpness of the sigmoid surrogate.
+
+    Example:
+        >>> import gradwork as gw
+        >>> step(gw.tensor([-0.5, 0.0, 2.0]))
+        tensor([0., 1., 1.])
+    """
+    if surrogate not in STEP_SURROGATES:
+        raise ValueError(f"step: surrogate must be one of {STEP_SURROGATES}, got {surrogate!r}")
+    return ops.Step.apply(input, threshold=threshold, surrogate=surrogate, beta=beta)

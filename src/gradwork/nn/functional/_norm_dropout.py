@@ -1,0 +1,148 @@
+"""Functional normalisation, dropout and one-hot (torch's signatures)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradwork import _random, ops
+from gradwork.tensor import Tensor
+
+
+def _raw(value: Any) -> Any:
+    return None if value is None else getattr(value, "data", value)
+
+
+def batch_norm(input: Tensor, running_mean: Any, running_var: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """Normalise each channel (axis 1); in training, update running_mean/var IN PLACE.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.randn(8, 3)
+        >>> y = batch_norm(x, None, None, training=True)
+        >>> bool(abs(y.mean(0)).max() < 1e-5)
+        True
+    """
+    return ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
+                               training=training, momentum=momentum, eps=eps)  # fmt: skip
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """Normalise over the trailing `normalized_shape` dimensions."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[-len(shape) :]) != shape:
+        raise ValueError(
+            f"layer_norm: input shape {input.shape} does not end with normalized_shape {shape}"
+        )
+    axes = tuple(range(-len(shape), 0))
+    return ops.Normalize.apply(input, weight, bias, axes=axes, eps=eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """Normalise each group of channels of each sample; per-channel affine."""
+    n, channels = input.shape[:2]
+    if channels % num_groups:
+        raise ValueError(
+            f"group_norm: {channels} channels cannot be split into {num_groups} groups"
+        )
+    grouped = input.reshape(n, num_groups, -1)
+    normalised = ops.Normalize.apply(grouped, axes=(-1,), eps=eps).reshape(input.shape)
+    affine = (channels,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        normalised = normalised * weight.reshape(affine)
+    if bias is not None:
+        normalised = normalised + bias.reshape(affine)
+    return normalised
+
+
+def instance_norm(input: Tensor, running_mean: Any = None, running_var: Any = None,  # noqa: A002
+                  weight: Tensor | None = None, bias: Tensor | None = None,
+                  use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Tensor:  # fmt: skip
+    """Normalise each channel of each sample over its spatial axes."""
+    affine = (input.shape[1],) + (1,) * (input.ndim - 2)
+    if not use_input_stats:  # eval mode with tracked statistics: a batch norm in eval
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is not None:
+        _update_instance_stats(input.data, _raw(running_mean), _raw(running_var), momentum)
+    axes = tuple(range(2, input.ndim))
+    return ops.Normalize.apply(input, weight, bias, axes=axes, eps=eps, affine_shape=affine)
+
+
+def _update_instance_stats(x, running_mean, running_var, momentum):
+    # torch averages the per-instance statistics over the batch; unbiased variance.
+    axes = tuple(range(2, x.ndim))
+    count = int(np.prod(x.shape[2:]))
+    mean = x.mean(axis=axes).mean(axis=0)
+    var = x.var(axis=axes, ddof=1 if count > 1 else 0).mean(axis=0)
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean
+    running_var *= 1 - momentum
+    running_var += momentum * var
+
+
+def _check_probability(p: float, name: str) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (inverted dropout).
+
+    The identity when not training. Draws from gradwork's seeded stream.
+    """
+    _check_probability(p, "dropout")
+    if not training or p == 0.0:
+        return input
+    return input * _keep_mask(input, input.shape, p)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:  # noqa: A002
+    """Zero whole channels: for (N, C, H, W) a mask of shape (N, C, 1, 1).
+
+    A 3-D input is taken as (N, C, L), as torch does (it warns), masking (N, C, 1).
+    """
+    _check_probability(p, "dropout2d")
+    if not training or p == 0.0:
+        return input
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {input.shape}")
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    return input * _keep_mask(input, mask_shape, p)
+
+
+def _keep_mask(input, shape, p):
+    if p == 1.0:
+        return np.zeros(shape, dtype=input.dtype)
+    keep = _random.generator().random(shape) >= p
+    return keep.astype(input.dtype) * np.asarray(1.0 / (1.0 - p), dtype=input.dtype)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices (int64) -> one-hot int64 vectors along a new last axis.
+
+    Example:
+        >>> import gradwork as gw
+        >>> one_hot(gw.tensor([0, 2]), 3)
+        tensor([[1, 0, 0],
+                [0, 0, 1]])
+    """
+    indices = np.asarray(_raw(tensor))
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got {indices.dtype}")
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(
+            f"one_hot: class values must be in [0, {num_classes}), got "
+            f"[{indices.min()}, {indices.max()}]"
+        )
+    return Tensor((indices[..., None] == np.arange(num_classes)).astype(np.int64))

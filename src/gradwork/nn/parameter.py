@@ -1,0 +1,52 @@
+"""`Parameter`: a tensor that a `Module` registers as learnable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradwork import _dtype
+from gradwork.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad and that modules list in `parameters()`.
+
+    Args:
+        data: a Tensor (its array is shared, as in torch) or any array-like;
+            None gives an empty float32 parameter.
+        requires_grad: whether the optimiser should train it.
+
+    Example:
+        >>> import gradwork as gw
+        >>> p = gw.nn.Parameter(gw.zeros(2))
+        >>> p.requires_grad, p.is_leaf
+        (True, True)
+    """
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            array = np.empty(0, dtype=_dtype.float32)
+        elif isinstance(data, Tensor):
+            array = data.data
+        else:
+            array = _dtype.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
+        super().__init__(array, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (_rebuild, (self.data, self.requires_grad))
+
+    def __deepcopy__(self, memo: dict) -> Parameter:
+        copy = Parameter(self.data.copy(), self.requires_grad)
+        if self.grad is not None:
+            copy.grad = Tensor(self.grad.data.copy())
+        memo[id(self)] = copy
+        return copy
+
+
+def _rebuild(data: Any, requires_grad: bool) -> Parameter:
+    return Parameter(data, requires_grad)

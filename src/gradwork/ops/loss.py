@@ -1,0 +1,278 @@
+"""Fused loss primitives: cross-entropy, NLL, binary cross-entropy (on probabilities and logits).
+
+Fused for stability and speed. Cross-entropy as log_softmax + gather + mean is
+three graph nodes; here it is ONE, and its backward is the closed form
+softmax - target. Each primitive applies its own `reduction`
+('mean' | 'sum' | 'none'), so a loss call adds a single node to the graph.
+
+Class axis is 1, as in torch: input (N, C) or (N, C, d1, d2, ...), or (C,)
+unbatched; class-index targets have the input's shape without axis 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+def _log_softmax(logits):
+    # NOTE: subtracting the row max keeps exp() finite for logits of +-1e4.
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def _reduce(per_element, reduction, denominator):
+    if reduction == "none":
+        return per_element
+    total = per_element.sum()
+    return total / denominator if reduction == "mean" else total
+
+
+def _upstream(grad, shape, reduction, denominator):
+    """d(loss)/d(per-element loss), broadcastable to `shape`."""
+    if reduction == "none":
+        return grad
+    scale = grad / denominator if reduction == "mean" else grad
+    return np.broadcast_to(scale, shape)
+
+
+def _class_weights(target, weight, ignore_index, classes, name, dtype):
+    """Per-element weight w[target] (0 where ignored), and the safe target indices."""
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    if safe.size and (safe.min() < 0 or safe.max() >= classes):
+        bad = safe[(safe < 0) | (safe >= classes)].flat[0]
+        raise ValueError(
+            f"{name}: target holds class index {bad} but the input has {classes} classes "
+            f"(valid indices are 0..{classes - 1}, or ignore_index={ignore_index})"
+        )
+    per = valid.astype(dtype) if weight is None else weight[safe] * valid
+    return safe, per
+
+
+def _expand(values):
+    return np.expand_dims(values, 1)
+
+
+def _weight_on_classes(weight, ndim):
+    return weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+class CrossEntropy(Function):
+    """Cross-entropy of logits against class indices or class probabilities.
+
+    Options (torch's): weight (C,), ignore_index, label_smoothing, reduction.
+    With class-index targets and reduction='mean' the sum is divided by the
+    total weight of the non-ignored targets; with probability targets by the
+    number of elements (torch's rule).
+    """
+
+    name = "cross_entropy"
+
+    @staticmethod
+    def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+                reduction="mean"):  # fmt: skip
+        unbatched = logits.ndim == 1
+        if unbatched:
+            logits, target = logits[None], target[None]
+        log_p = _log_softmax(logits)
+        classes = logits.shape[1]
+        soft = target.dtype.kind == "f"
+        if soft:
+            per, denominator = _soft_forward(ctx, log_p, target, weight, label_smoothing)
+        else:
+            per, denominator = _hard_forward(
+                ctx, log_p, target, weight, ignore_index, label_smoothing, classes
+            )
+        ctx.save_for_backward(log_p, target, weight)
+        ctx.options = (soft, label_smoothing, reduction, denominator, unbatched)
+        out = _reduce(per.astype(logits.dtype, copy=False), reduction, denominator)
+        return out[0] if unbatched and reduction == "none" else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_p, target, weight = ctx.saved
+        soft, smoothing, reduction, denominator, unbatched = ctx.options
+        if unbatched and reduction == "none":
+            grad = grad[None]
+        scale = _expand(_upstream(grad, ctx.per_shape, reduction, denominator))
+        probabilities = np.exp(log_p)
+        classes = log_p.shape[1]
+        if soft:
+            grad_x, grad_t = _soft_backward(ctx, log_p, probabilities, target, weight, scale,
+                                            smoothing)  # fmt: skip
+        else:
+            grad_x, grad_t = _hard_backward(ctx, probabilities, weight, scale, smoothing, classes)
+        grad_x = grad_x.astype(log_p.dtype, copy=False)
+        if unbatched:
+            grad_x = grad_x[0]
+            grad_t = None if grad_t is None else grad_t[0]
+        return grad_x, grad_t
+
+
+def _hard_forward(ctx, log_p, target, weight, ignore_index, smoothing, classes):
+    safe, per_weight = _class_weights(
+        target, weight, ignore_index, classes, "cross_entropy", log_p.dtype
+    )
+    picked = np.take_along_axis(log_p, _expand(safe), axis=1)[:, 0]
+    per = -(1 - smoothing) * per_weight * picked
+    valid = target != ignore_index
+    if smoothing:
+        spread = log_p if weight is None else log_p * _weight_on_classes(weight, log_p.ndim)
+        per -= (smoothing / classes) * spread.sum(axis=1) * valid
+    ctx.safe, ctx.per_weight, ctx.valid, ctx.per_shape = safe, per_weight, valid, per.shape
+    return per, per_weight.sum()
+
+
+def _hard_backward(ctx, probabilities, weight, scale, smoothing, classes):
+    # d(per_i)/d(logits_i) = sum(q_i) * softmax_i - q_i, where q_i is the
+    # weighted (smoothed) one-hot target: (1 - s) w[t] onehot + (s / C) w.
+    target_part = (1 - smoothing) * _expand(ctx.per_weight)
+    if smoothing:
+        total_weight = classes if weight is None else weight.sum()
+        spread_part = (smoothing / classes) * _expand(ctx.valid)
+        grad = probabilities * (scale * (target_part + spread_part * total_weight))
+        per_class = 1 if weight is None else _weight_on_classes(weight, probabilities.ndim)
+        grad -= scale * spread_part * per_class
+    else:
+        grad = probabilities * (scale * target_part)
+    index = _expand(ctx.safe)
+    at_target = np.take_along_axis(grad, index, axis=1) - scale * target_part
+    np.put_along_axis(grad, index, at_target, axis=1)
+    return grad, None
+
+
+def _soft_forward(ctx, log_p, target, weight, smoothing):
+    if target.shape != log_p.shape:
+        raise ValueError(
+            f"cross_entropy: probability targets must have the input's shape {log_p.shape}, "
+            f"got {target.shape}; for class indices pass an integer (int64) tensor"
+        )
+    classes = log_p.shape[1]
+    smoothed = target * (1 - smoothing) + smoothing / classes if smoothing else target
+    weighted = log_p if weight is None else log_p * _weight_on_classes(weight, log_p.ndim)
+    per = -(smoothed * weighted).sum(axis=1)
+    ctx.per_shape = per.shape
+    return per, per.size
+
+
+def _soft_backward(ctx, log_p, probabilities, target, weight, scale, smoothing):
+    classes = log_p.shape[1]
+    smoothed = target * (1 - smoothing) + smoothing / classes if smoothing else target
+    w = 1 if weight is None else _weight_on_classes(weight, log_p.ndim)
+    q = smoothed * w
+    grad_x = scale * (probabilities * q.sum(axis=1, keepdims=True) - q)
+    grad_t = None
+    if ctx.needs_input_grad[1]:
+        grad_t = -(1 - smoothing) * scale * (log_p * w)
+    return grad_x, grad_t
+
+
+class NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices."""
+
+    name = "nll_loss"
+
+    @staticmethod
+    def forward(ctx, log_p, target, weight=None, ignore_index=-100, reduction="mean"):
+        unbatched = log_p.ndim == 1
+        if unbatched:
+            log_p, target = log_p[None], target[None]
+        classes = log_p.shape[1]
+        safe, per_weight = _class_weights(
+            target, weight, ignore_index, classes, "nll_loss", log_p.dtype
+        )
+        picked = np.take_along_axis(log_p, _expand(safe), axis=1)[:, 0]
+        per = (-per_weight * picked).astype(log_p.dtype, copy=False)
+        denominator = per_weight.sum()
+        ctx.saved_state = (log_p.shape, safe, per_weight, reduction, denominator, unbatched)
+        out = _reduce(per, reduction, denominator)
+        return out[0] if unbatched and reduction == "none" else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, safe, per_weight, reduction, denominator, unbatched = ctx.saved_state
+        if unbatched and reduction == "none":
+            grad = grad[None]
+        scale = _upstream(grad, safe.shape, reduction, denominator)
+        out = np.zeros_like(grad, shape=shape)
+        np.put_along_axis(out, _expand(safe), _expand(-scale * per_weight), axis=1)
+        return out[0] if unbatched else out
+
+
+class BinaryCrossEntropy(Function):
+    """-w (t log p + (1 - t) log(1 - p)) of probabilities p.
+
+    NOTE: each log is clamped to >= -100 (torch's rule), so p = 0 or 1 gives a
+    finite loss; the gradient divides by max(p (1 - p), 1e-12) for the same reason.
+    """
+
+    name = "binary_cross_entropy"
+
+    @staticmethod
+    def forward(ctx, p, target, weight=None, reduction="mean"):
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(
+                f"binary_cross_entropy: input must hold probabilities in [0, 1], got values "
+                f"in [{p.min():.4g}, {p.max():.4g}]; apply sigmoid first, or use "
+                f"BCEWithLogitsLoss on the raw scores (more stable)"
+            )
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_q = np.maximum(np.log1p(-p), -100)
+        per = -(target * log_p + (1 - target) * log_q)
+        if weight is not None:
+            per = per * weight
+        ctx.save_for_backward(p, target, weight, log_p, log_q)
+        ctx.reduction, ctx.per_shape = reduction, per.shape
+        return _reduce(per, reduction, per.size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, target, weight, log_p, log_q = ctx.saved
+        scale = _upstream(grad, ctx.per_shape, ctx.reduction, int(np.prod(ctx.per_shape)))
+        if weight is not None:
+            scale = scale * weight
+        grad_p = scale * (p - target) / np.maximum(p * (1 - p), 1e-12)
+        grad_t = scale * (log_q - log_p) if ctx.needs_input_grad[1] else None
+        return grad_p, grad_t
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Binary cross-entropy of logits x: -w (pw t log s(x) + (1 - t) log(1 - s(x))).
+
+    NOTE: written through softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), which
+    never overflows, so logits of +-1e4 give finite losses and gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, weight=None, pos_weight=None, reduction="mean"):
+        softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))  # -log s(x)
+        softplus_pos = softplus_neg + x  # -log(1 - s(x))
+        positive = target if pos_weight is None else pos_weight * target
+        per = positive * softplus_neg + (1 - target) * softplus_pos
+        if weight is not None:
+            per = per * weight
+        ctx.save_for_backward(x, target, weight, pos_weight, softplus_neg)
+        ctx.reduction, ctx.per_shape = reduction, per.shape
+        return _reduce(per.astype(x.dtype, copy=False), reduction, per.size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, weight, pos_weight, softplus_neg = ctx.saved
+        scale = _upstream(grad, ctx.per_shape, ctx.reduction, int(np.prod(ctx.per_shape)))
+        if weight is not None:
+            scale = scale * weight
+        sigmoid = np.exp(-softplus_neg)
+        if pos_weight is None:
+            grad_x = scale * (sigmoid - target)
+        else:
+            positive = pos_weight * target
+            grad_x = scale * (sigmoid * (positive + 1 - target) - positive)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            pw = 1 if pos_weight is None else pos_weight
+            grad_t = scale * (pw * softplus_neg - (softplus_neg + x))
+        return grad_x, grad_t

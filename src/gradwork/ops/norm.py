@@ -1,0 +1,163 @@
+"""Normalisation primitives: batch norm (with running statistics) and a general `Normalize`.
+
+Fused for speed: composed from mean, sub, var, sqrt and div, a batch norm is
+about ten graph nodes and as many passes over the activations; fused, its
+backward is the closed form
+
+    dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+over the normalised axes, with dxhat = grad * weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+def _normalise(x, mean, var, eps):
+    """xhat = (x - mean) / sqrt(var + eps), and 1/sqrt(var + eps); mean/var keep dims."""
+    invstd = 1.0 / np.sqrt(var + eps)
+    xhat = x - mean
+    xhat *= invstd
+    return xhat, invstd
+
+
+def _input_grad(dxhat, xhat, invstd, axes, sum_dxhat=None, sum_dxhat_xhat=None):
+    """The closed-form input gradient of normalisation over `axes` with batch statistics."""
+    count = xhat.size // invstd.size
+    if sum_dxhat is None:
+        sum_dxhat = dxhat.sum(axis=axes, keepdims=True)
+        sum_dxhat_xhat = (dxhat * xhat).sum(axis=axes, keepdims=True)
+    grad = xhat * (sum_dxhat_xhat / -count)
+    grad += dxhat
+    grad -= sum_dxhat / count
+    grad *= invstd
+    return grad
+
+
+class BatchNorm(Function):
+    """Batch norm over every axis but 1 (channels); updates running stats in place.
+
+    Args (forward): x (N, C, ...), weight and bias (C,) or None, running_mean
+    and running_var (C,) arrays or None, training, momentum (the weight of
+    the new batch), eps.
+
+    NOTE: the running variance is updated with the UNBIASED batch variance
+    (n / (n - 1)), while the batch is normalised with the biased one - torch's
+    convention.
+    """
+
+    name = "batch_norm"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training=True, momentum=0.1,
+                eps=1e-5):  # fmt: skip
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        use_batch = training or running_mean is None
+        if use_batch:
+            count = x.size // x.shape[1]
+            if count <= 1:
+                raise ValueError(
+                    f"batch_norm: expected more than 1 value per channel when training, got "
+                    f"input of shape {x.shape}"
+                )
+            mean = x.mean(axis=axes, keepdims=True)
+            centred = x - mean
+            var = np.mean(centred * centred, axis=axes, keepdims=True)
+            if training and running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(-1)
+                running_var *= 1 - momentum
+                running_var += momentum * count / (count - 1) * var.reshape(-1)
+            invstd = 1.0 / np.sqrt(var + eps)
+            xhat = centred
+            xhat *= invstd
+        else:
+            mean = running_mean.reshape(shape).astype(x.dtype, copy=False)
+            var = running_var.reshape(shape).astype(x.dtype, copy=False)
+            xhat, invstd = _normalise(x, mean, var, eps)
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.axes, ctx.use_batch = axes, use_batch
+        if weight is None:
+            return xhat.copy() if bias is None else xhat + bias.reshape(shape)
+        out = xhat * weight.reshape(shape)
+        if bias is not None:
+            out += bias.reshape(shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, invstd, weight = ctx.saved
+        axes = ctx.axes
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        sum_grad = grad.sum(axis=axes, keepdims=True)
+        sum_grad_xhat = (grad * xhat).sum(axis=axes, keepdims=True)
+        grad_x = None
+        if need_x:
+            scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
+            if ctx.use_batch:
+                # dxhat = grad * w, so its sums are w * (the sums of grad): saves two passes.
+                grad_x = _input_grad(grad, xhat, scale, axes, sum_grad, sum_grad_xhat)
+            else:
+                grad_x = grad * scale
+        grad_w = sum_grad_xhat.reshape(-1) if need_w else None
+        grad_b = sum_grad.reshape(-1) if need_b else None
+        return grad_x, grad_w, grad_b
+
+
+class Normalize(Function):
+    """(x - mean) / sqrt(var + eps) over `axes`, then `* weight + bias` (optional).
+
+    The general normaliser behind layer, group and instance norm. `affine_shape`
+    says how weight and bias broadcast against x (e.g. (C, 1, 1) for a
+    per-channel affine on (N, C, H, W)); by default they broadcast as given.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, axes=(-1,), eps=1e-5, affine_shape=None):
+        axes = tuple(a % x.ndim for a in axes)
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= invstd
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.axes = axes
+        ctx.affine_shape = affine_shape
+        ctx.bias_shape = None if bias is None else bias.shape
+        out = xhat
+        if weight is not None:
+            out = xhat * _shaped(weight, affine_shape)
+        if bias is not None:
+            out = out + _shaped(bias, affine_shape)
+        return out if out is not xhat else xhat.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, invstd, weight = ctx.saved
+        need_x, need_w, need_b = (list(ctx.needs_input_grad) + [False, False])[:3]
+        grad_x = grad_w = grad_b = None
+        if need_x:
+            dxhat = grad if weight is None else grad * _shaped(weight, ctx.affine_shape)
+            grad_x = _input_grad(dxhat, xhat, invstd, ctx.axes)
+        if need_w:
+            grad_w = _reduce_to(grad * xhat, weight.shape, ctx.affine_shape)
+        if need_b:
+            grad_b = _reduce_to(grad, ctx.bias_shape, ctx.affine_shape)
+        return grad_x, grad_w, grad_b
+
+
+def _shaped(parameter, affine_shape):
+    return parameter if affine_shape is None else parameter.reshape(affine_shape)
+
+
+def _reduce_to(grad, shape, affine_shape):
+    """Sum a full-size gradient down to a parameter of `shape` broadcast as `affine_shape`."""
+    target = tuple(affine_shape) if affine_shape is not None else tuple(shape)
+    target = (1,) * (grad.ndim - len(target)) + target
+    axes = tuple(i for i, n in enumerate(target) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes).reshape(shape) if axes else grad.reshape(shape)

@@ -1,0 +1,163 @@
+"""Pooling primitives: 2-D max and average pooling over strided windows.
+
+Fused for speed. Both walk the kh*kw kernel positions; at each position the
+inputs seen by every window form ONE strided slice of the padded input, so a
+2x2 pool is four vectorised passes whatever the batch or image size. The
+backward writes through the same slices (`out=` a strided view), so no
+`np.add.at` and no window copy is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwork.autograd import Function
+
+
+def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output length along one axis, torch's rule (ceil_mode windows must start inside)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + padding:  # last window would start in the padding
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def _geometry(x, kernel, stride, padding, dilation, ceil_mode):
+    return tuple(
+        pool_output_size(s, k, st, p, d, ceil_mode)
+        for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)
+    )
+
+
+def _padded(x, padding, out_hw, kernel, stride, dilation, fill):
+    """x padded by `padding` (and on the bottom/right as far as ceil_mode windows reach)."""
+    extent = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_hw, stride, dilation, kernel)]
+    ph, pw = padding
+    height = max(extent[0], x.shape[2] + ph)
+    width = max(extent[1], x.shape[3] + pw)
+    if (height, width) == x.shape[2:] and ph == pw == 0:
+        return x
+    padded = np.full_like(x, fill, shape=(*x.shape[:2], height, width))
+    padded[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]] = x
+    return padded
+
+
+def _slices(kernel, stride, dilation, out_hw):
+    """For each kernel position, the index of the inputs it sees in every window."""
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            top, left = i * dilation[0], j * dilation[1]
+            yield (
+                slice(None),
+                slice(None),
+                slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
+                slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]),
+            )
+
+
+def _overlapping(kernel, stride, dilation):
+    return any(d * (k - 1) + 1 > s for k, s, d in zip(kernel, stride, dilation))
+
+
+class MaxPool2d(Function):
+    """Max over each window of x (N, C, H, W); padding counts as -inf.
+
+    NOTE: on ties the FIRST maximum in the window (row-major) takes the whole
+    gradient, as in torch; ties are common after a ReLU (all-zero windows).
+    The forward keeps no argmax (a chain of np.maximum is several times
+    faster than tracking winners with masked copies); the backward finds the
+    first position equal to the maximum, kernel position by kernel position.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+        out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
+        padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
+        positions = list(_slices(kernel, stride, dilation, out_hw))
+        out = padded[positions[0]].copy()
+        for index in positions[1:]:
+            np.maximum(out, padded[index], out=out)
+        ctx.save_for_backward(padded, out)
+        ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        padded, out = ctx.saved
+        taken = np.zeros(out.shape, dtype=bool)
+
+        def first_winner(index):
+            winner = padded[index] == out
+            winner &= ~taken
+            taken[...] |= winner
+            return winner
+
+        return _scatter(ctx.geometry, grad, first_winner)
+
+
+class AvgPool2d(Function):
+    """Mean over each window; `count_include_pad` counts padded zeros in the divisor.
+
+    `divisor_override` replaces the divisor, as in torch.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+                divisor_override=None):  # fmt: skip
+        dilation = (1, 1)
+        out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
+        padded = _padded(x, padding, out_hw, kernel, stride, dilation, 0)
+        positions = list(_slices(kernel, stride, dilation, out_hw))
+        total = padded[positions[0]].copy()
+        for index in positions[1:]:
+            total += padded[index]
+        divisor = _divisor(x, padded.shape, padding, kernel, stride, out_hw,
+                           count_include_pad, divisor_override)  # fmt: skip
+        ctx.save_for_backward(divisor)
+        ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
+        return total / divisor
+
+    @staticmethod
+    def backward(ctx, grad):
+        (divisor,) = ctx.saved
+        share = grad / divisor
+        return _scatter(ctx.geometry, share, None)
+
+
+def _divisor(x, padded_shape, padding, kernel, stride, out_hw, count_include_pad, override):
+    """How many elements each window averages: torch's rules, as an array or a number."""
+    if override is not None:
+        return override
+    counts = []
+    for axis in range(2):
+        size, pad, k, s = x.shape[2 + axis], padding[axis], kernel[axis], stride[axis]
+        start = np.arange(out_hw[axis]) * s - pad
+        end = np.minimum(start + k, size + pad)  # padding counts, the ceil_mode overhang does not
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        counts.append(end - start)
+    divisor = np.outer(counts[0], counts[1]).astype(x.dtype)
+    return divisor if divisor.min() != divisor.max() else x.dtype.type(divisor.flat[0])
+
+
+def _scatter(geometry, grad, mask_of):
+    """Send each window's gradient back to the inputs it read.
+
+    `mask_of(index)`, when given, says which windows pass their gradient to
+    the inputs at that kernel position.
+    """
+    x_shape, padded_shape, padding, kernel, stride, dilation, out_hw = geometry
+    image = np.zeros_like(grad, shape=(*x_shape[:2], *padded_shape[2:]))
+    overlap = _overlapping(kernel, stride, dilation)
+    for index in _slices(kernel, stride, dilation, out_hw):
+        if overlap:
+            image[index] += grad if mask_of is None else grad * mask_of(index)
+        elif mask_of is None:  # windows are disjoint: each input is written at most once
+            image[index] = grad
+        else:  # written straight into the strided slice: no temporary
+            np.multiply(grad, mask_of(index), out=image[index])
+    ph, pw = padding
+    return image[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]

@@ -1,0 +1,411 @@
+"""`Trainer`: the training loop and nothing else; callbacks do the rest."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradwork import autograd
+from gradwork.tensor import Tensor
+from gradwork.train import _state
+from gradwork.train._accumulators import Metric, get_metric
+from gradwork.train._model_checkpoint import ModelCheckpoint
+from gradwork.train._progress import ProgressBar
+from gradwork.train.callbacks import Callback, CallbackList, CSVLogger, History, LRSchedulerCallback
+from gradwork.train.checkpoint import load_checkpoint, save_checkpoint
+from gradwork.train.run import RunFolder, best_and_last
+
+
+class Trainer:
+    """Fit a model with an optimizer and a loss; evaluate, predict, test once.
+
+    Args:
+        model: a module (`parameters()`, `state_dict()`, `train()`, `eval()`, callable).
+        optimizer: an optimizer over the model's parameters.
+        loss: `loss(output, target)` returning a scalar Tensor, or a dict of named
+            scalar terms that are summed (each term is logged as `loss_<name>`).
+        metrics: names (see `gradwork.train.METRIC_NAMES`) or `Metric` objects.
+        callbacks: extra callbacks, called in order (checkpoints last).
+        scheduler: a learning-rate scheduler, stepped each `scheduler_interval`
+            (ReduceLROnPlateau gets `scheduler_monitor`).
+        run_dir: a run folder; the trainer then logs history.csv, keeps
+            checkpoints/last.npz and best.npz, records test evaluations and
+            writes summary.json.
+        batch_size: the batch size used when `fit`/`evaluate` get a Dataset.
+        progress: add a `ProgressBar`.
+
+    Example:
+        >>> import gradwork as gw
+        >>> from gradwork import data, nn, optim, train
+        >>> _ = gw.manual_seed(0)
+        >>> moons = data.make_moons(200, seed=0)
+        >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+        >>> trainer = train.Trainer(model, optim.Adam(model.parameters(), lr=0.02),
+        ...                         nn.CrossEntropyLoss(), metrics=["accuracy"])
+        >>> history = trainer.fit(data.DataLoader(moons, batch_size=20, shuffle=True), epochs=20)
+        >>> trainer.evaluate(moons)["accuracy"] > 0.85
+        True
+
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        loss: Any,
+        metrics: list | None = None,
+        callbacks: list[Callback] | None = None,
+        scheduler: Any = None,
+        run_dir: str | os.PathLike | None = None,
+        batch_size: int = 32,
+        progress: bool = False,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val_loss",
+        monitor: str = "val_loss",
+    ) -> None:
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss
+        self.metrics: list[Metric] = [get_metric(m) for m in metrics or []]
+        self.batch_size, self.monitor = batch_size, monitor
+        self.run = RunFolder(run_dir) if run_dir is not None else None
+        self.history = History()
+        extra = list(callbacks or [])
+        if scheduler is not None:
+            extra.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
+        if progress:
+            extra.append(ProgressBar())
+        self._auto_checkpoint = self._run_callbacks(extra)
+        # Checkpoints run last so they capture what every other callback did this epoch.
+        ordered = [self.history, *sorted(extra, key=lambda c: isinstance(c, ModelCheckpoint))]
+        self.callbacks = CallbackList(ordered)
+        self.callbacks.set_trainer(self)
+        self.epoch = self.batch = self.global_step = 0
+        self.epochs: int | None = None
+        self.steps_per_epoch: int | None = None
+        self.stop_training = False
+        self.train_seconds = 0.0
+        self.tests: list[dict] = self.run.test_records() if self.run else []
+        self._epoch_finished = False
+        self._sums = _state.EpochSums()
+        self._pending: dict | None = None
+        self._loader: Any = None
+        self._interrupt_requested = self._hard_interrupt = False
+        self.interrupt_checkpoint: Path | None = None
+
+    def _run_callbacks(self, extra: list) -> ModelCheckpoint | None:
+        """With a run folder: log history.csv and keep checkpoints (unless the user does)."""
+        if self.run is None:
+            return None
+        extra.append(CSVLogger(self.run.history_csv, append=True))
+        if any(isinstance(c, ModelCheckpoint) for c in extra):
+            return None
+        extra.append(ModelCheckpoint(self.run.checkpoints, monitor=self.monitor))
+        return extra[-1]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: Any, val: Any = None, epochs: int = 1) -> History:
+        """Train until `epochs` epochs are complete (counting epochs done before a resume).
+
+        Stopping (a callback sets `stop_training`) is checked after every batch and
+        every epoch; a stop in the middle of an epoch skips that epoch's end-of-epoch
+        hooks, and a checkpoint then resumes from the same batch.
+        Ctrl-C finishes the current batch, saves `last.npz` in the run folder, and
+        raises KeyboardInterrupt.
+        """
+        self._loader = self._as_loader(train, shuffle=True)
+        val_loader = None if val is None else self._as_loader(val, shuffle=False)
+        self.epochs, self.stop_training = epochs, False
+        self.steps_per_epoch = _length(self._loader)
+        if val is None and self._auto_checkpoint and self.monitor.startswith("val_"):
+            # No validation data: the run folder's "best" follows the training quantity.
+            self._auto_checkpoint.set_monitor(self.monitor[len("val_") :])
+        self._apply_pending()
+        self.callbacks.on_train_begin()
+        start = time.perf_counter()
+        with self._deferred_interrupt():
+            try:
+                while self.epoch < epochs and not self.stop_training:
+                    self._run_epoch(val_loader)
+            except KeyboardInterrupt:
+                self.train_seconds += time.perf_counter() - start
+                self._save_after_interrupt()
+                raise
+        self.train_seconds += time.perf_counter() - start
+        self.callbacks.on_train_end()
+        self._write_summary("stopped" if self.stop_training else "completed")
+        return self.history
+
+    def _run_epoch(self, val_loader: Any) -> None:
+        if self.batch == 0:
+            self._sums = _state.EpochSums()
+            for metric in self.metrics:
+                metric.reset()
+        self._epoch_finished = False
+        self.callbacks.on_epoch_begin(self.epoch)
+        self.model.train()
+        for batch in self._loader:
+            index = self.batch
+            self.callbacks.on_batch_begin(index)
+            logs = self._train_step(*_state.split_batch(batch))
+            self.batch += 1
+            self.global_step += 1
+            self.callbacks.on_batch_end(index, logs)
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            if self.stop_training:
+                return
+        logs = self._epoch_logs(val_loader)
+        self._epoch_finished = True
+        self.callbacks.on_epoch_end(self.epoch, logs)
+        self.epoch, self.batch, self._epoch_finished = self.epoch + 1, 0, False
+        if self._interrupt_requested:
+            raise KeyboardInterrupt
+
+    def _train_step(self, x: Any, y: Any) -> dict:
+        self.optimizer.zero_grad()
+        output = self.model(x)
+        loss, logs = self._compute_loss(output, y)
+        loss.backward()
+        self.optimizer.step()
+        self._sums.add(logs, _state.batch_size_of(y))
+        if self.metrics:
+            output_data, target = output.data, getattr(y, "data", y)
+            for metric in self.metrics:
+                metric.update(output_data, target)
+        return logs
+
+    def _compute_loss(self, output: Any, target: Any) -> tuple[Tensor, dict]:
+        """The total loss and the batch logs (the loss and, for a dict of terms, each term)."""
+        result = self.loss_fn(output, target)
+        if not isinstance(result, dict):
+            return result, {"loss": float(result.data)}
+        total = None
+        logs = {}
+        for name, term in result.items():
+            total = term if total is None else total + term
+            logs[f"loss_{name}"] = float(term.data)
+        logs["loss"] = float(total.data)
+        return total, logs
+
+    def _epoch_logs(self, val_loader: Any) -> dict:
+        logs = self._sums.means()
+        logs.update({m.name: m.compute() for m in self.metrics})
+        if val_loader is not None:
+            logs.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
+        groups = getattr(self.optimizer, "param_groups", None)
+        if groups:
+            logs["lr"] = float(groups[0]["lr"])
+        return logs
+
+    # --------------------------------------------------------------- evaluation
+    def evaluate(self, data: Any) -> dict:
+        """The mean loss and the metrics over `data`, in eval mode without gradients."""
+        loader = self._as_loader(data, shuffle=False)
+        metrics = [copy.deepcopy(m) for m in self.metrics]
+        for metric in metrics:
+            metric.reset()
+        sums = _state.EpochSums()
+        was_training = getattr(self.model, "training", True)
+        self.model.eval()
+        try:
+            with autograd.no_grad():
+                for batch in loader:
+                    x, y = _state.split_batch(batch)
+                    output = self.model(x)
+                    sums.add(self._compute_loss(output, y)[1], _state.batch_size_of(y))
+                    for metric in metrics:
+                        metric.update(output.data, getattr(y, "data", y))
+        finally:
+            self.model.train(was_training)
+        return {**sums.means(), **{m.name: m.compute() for m in metrics}}
+
+    def predict(self, data: Any) -> Tensor:
+        """The model's outputs for every sample of `data`, concatenated (eval mode, no grad).
+
+        `data` is a loader or dataset (inputs are the first item of each batch), or
+        a Tensor/array of inputs that is cut into batches of `batch_size`.
+        """
+        if isinstance(data, Tensor | np.ndarray):
+            array = getattr(data, "data", data)
+            batches = (
+                array[i : i + self.batch_size] for i in range(0, len(array), self.batch_size)
+            )
+            inputs = (Tensor(b) for b in batches)
+        else:
+            loader = self._as_loader(data, shuffle=False)
+            inputs = (b[0] if isinstance(b, tuple | list) else b for b in loader)
+        was_training = getattr(self.model, "training", True)
+        self.model.eval()
+        try:
+            with autograd.no_grad():
+                outputs = [self.model(x).data for x in inputs]
+        finally:
+            self.model.train(was_training)
+        return Tensor(np.concatenate(outputs) if outputs else np.empty((0,), np.float32))
+
+    def test(self, data: Any, force: bool = False) -> dict:
+        """Evaluate the sealed test set: once per run, recorded in the run folder.
+
+        Raises:
+            RuntimeError: on a second call without `force=True`.
+        """
+        if self.tests and not force:
+            first = self.tests[0]
+            raise RuntimeError(
+                f"Trainer.test: the test set is sealed and was already evaluated in this run "
+                f"(at {first['time']}, epoch {first['epoch']}). Choose models and settings "
+                "on validation data (trainer.evaluate(val)); if you really must look again, "
+                "call test(data, force=True), which is recorded in the run folder."
+            )
+        metrics = self.evaluate(data)
+        if self.run is not None:
+            record = self.run.record_test(metrics, forced=bool(self.tests), epoch=self.epoch)
+            self.run.update_summary()
+        else:
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "forced": bool(self.tests),
+                "epoch": self.epoch,
+                "metrics": metrics,
+            }
+        self.tests.append(record)
+        return metrics
+
+    # -------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue training bit for bit."""
+        finished = self._epoch_finished
+        loader_state = getattr(self._loader, "state_dict", None)
+        return {
+            "position": {
+                "epoch": self.epoch + finished,
+                "batch": 0 if finished else self.batch,
+                "global_step": self.global_step,
+            },
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "callbacks": _state.callback_states(self.callbacks.callbacks),
+            "rng": _state.rng_state(),
+            "loader": loader_state() if loader_state else None,
+            "epoch_sums": None if finished else self._sums.state_dict(),
+            "metrics": None if finished else [m.state_dict() for m in self.metrics],
+            "train_seconds": self.train_seconds,
+            "tests": self.tests,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a resumable checkpoint (atomically) to `path`."""
+        return save_checkpoint(self.state_dict(), path)
+
+    def resume(self, path: str | os.PathLike) -> Trainer:
+        """Load a checkpoint; the next `fit` continues exactly where it was saved.
+
+        The model and optimizer states are loaded now; the random streams and the
+        loader position are applied when `fit` starts (after the loader exists).
+        """
+        state = load_checkpoint(path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        _state.load_callback_states(self.callbacks.callbacks, state["callbacks"])
+        position = state["position"]
+        self.epoch, self.batch = int(position["epoch"]), int(position["batch"])
+        self.global_step = int(position["global_step"])
+        self.train_seconds = float(state["train_seconds"])
+        self.tests = list(state["tests"]) or self.tests
+        if state["epoch_sums"] is not None:
+            self._sums.load_state_dict(state["epoch_sums"])
+            for metric, metric_state in zip(self.metrics, state["metrics"]):
+                metric.load_state_dict(metric_state)
+        self._pending = {"rng": state["rng"], "loader": state["loader"]}
+        return self
+
+    def _apply_pending(self) -> None:
+        if self._pending is None:
+            return
+        if self._pending["loader"] is not None:
+            if not hasattr(self._loader, "load_state_dict"):
+                raise TypeError(
+                    "Trainer.fit: the checkpoint holds a loader position but this training "
+                    "data has no load_state_dict(); pass a gradwork.data.DataLoader"
+                )
+            self._loader.load_state_dict(self._pending["loader"])
+        _state.set_rng_state(self._pending["rng"])
+        self._pending = None
+
+    def _save_after_interrupt(self) -> None:
+        if self.run is not None and not self._hard_interrupt:
+            self.interrupt_checkpoint = self.save(self.run.last_checkpoint)
+            self._write_summary("interrupted")
+
+    def _write_summary(self, status: str) -> None:
+        if self.run is None:
+            return
+        modes = {
+            c.monitor: c.mode
+            for c in self.callbacks.callbacks
+            if hasattr(c, "monitor") and hasattr(c, "mode")
+        }
+        best, last = best_and_last(self.history.history, modes)
+        self.run.update_summary(
+            status=status,
+            epochs_completed=self.epoch,
+            global_step=self.global_step,
+            best=best,
+            last=last,
+            durations={"train_seconds": round(self.train_seconds, 3)},
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _as_loader(self, data: Any, shuffle: bool) -> Any:
+        """A DataLoader, an iterable of batches, or a Dataset wrapped in a default loader."""
+        if hasattr(data, "batch_size") or not hasattr(data, "__getitem__"):
+            return data
+        if isinstance(data, list | tuple):
+            return data  # a list of (x, y) batches
+        from gradwork.data import DataLoader
+
+        return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle)
+
+    def _deferred_interrupt(self) -> Any:
+        return _DeferredInterrupt(self)
+
+
+class _DeferredInterrupt:
+    """Turn the first Ctrl-C into a request served at the next batch boundary.
+
+    NOTE: an interrupt in the middle of a step would leave the loader one batch
+    ahead of the optimizer; deferring it keeps the checkpoint exact. A second
+    Ctrl-C interrupts at once (without a checkpoint being exact).
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer, self.previous = trainer, None
+
+    def __enter__(self) -> None:
+        self.trainer._interrupt_requested = self.trainer._hard_interrupt = False
+        is_main = threading.current_thread() is threading.main_thread()
+        if is_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.trainer._interrupt_requested:
+            self.trainer._hard_interrupt = True
+            raise KeyboardInterrupt
+        self.trainer._interrupt_requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _length(loader: Any) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None

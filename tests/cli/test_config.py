@@ -1,0 +1,119 @@
+"""Bad input to `gradwork train`: a clear message on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradwork.cli import main
+from gradwork.cli._config import ConfigError, resolve
+
+BAD_CONFIGS = [
+    # (id, TOML text, fragments the message must contain)
+    ("unknown top key", 'nmae = "x"', ["unknown key 'nmae'", "Did you mean 'name'?", "seed"]),
+    (
+        "unknown nested key",
+        "[train]\nepoch = 3",
+        ["unknown key 'train.epoch'", "Did you mean 'epochs'?", "Valid keys in [train]: epochs"],
+    ),
+    (
+        "unknown callback key",
+        "[callbacks.early_stopping]\npatince = 3",
+        ["callbacks.early_stopping.patince", "Did you mean 'patience'?"],
+    ),
+    (
+        "string for int",
+        '[data]\nbatch_size = "32"',
+        ["data.batch_size = '32'", "has type string", "expected an integer"],
+    ),
+    ("float for int", "[train]\nepochs = 2.5", ["train.epochs = 2.5", "expected an integer"]),
+    ("bool for number", "[optimizer]\nlr = true", ["optimizer.lr = True", "expected a number"]),
+    ("list of strings", "[train]\nmetrics = [1]", ["train.metrics = [1]", "a list of strings"]),
+    ("table expected", "data = 3", ["data must be a table"]),
+    ("bad choice", '[data]\nname = "digit"', ["data.name = 'digit'", "Did you mean 'digits'?"]),
+    ("bad split", "[data]\nsplit = [0.5, 0.1]", ["data.split", "sum to 1"]),
+    ("zero epochs", "[train]\nepochs = 0", ["train.epochs = 0 must be at least 1"]),
+    (
+        "missing data file",
+        '[data]\nname = "npz"\npath = "nowhere.npz"',
+        ["data.path: file or folder not found: 'nowhere.npz'"],
+    ),
+    ("mnist without path", '[data]\nname = "mnist"', ["needs data.path"]),
+    ("not toml", "[train\nepochs = 1", ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize(
+    "text,fragments", [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
+)
+def test_bad_config_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch, text, fragments):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code = main(["train", str(path), "--output", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    for fragment in fragments:
+        assert fragment in captured.err
+    assert captured.err.startswith("gradwork train: error: ")
+    assert not (tmp_path / "runs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_missing_config_file(tmp_path, capsys):
+    code = main(["train", str(tmp_path / "absent.toml")])
+    assert code == 2
+    assert f"config file not found: '{tmp_path / 'absent.toml'}'" in capsys.readouterr().err
+
+
+def test_resolve_fills_defaults_and_enables_written_tables():
+    config = resolve({"callbacks": {"early_stopping": {"patience": 2}}, "optimizer": {"lr": 1}})
+    assert config["callbacks"]["early_stopping"] == {
+        "enabled": True,
+        "monitor": "val_loss",
+        "mode": "auto",
+        "patience": 2,
+        "min_delta": 0.0,
+        "restore_best_weights": True,
+    }
+    assert config["optimizer"] == {"name": "Adam", "lr": 1.0}
+    assert resolve({})["callbacks"]["early_stopping"]["enabled"] is False
+    # open sections keep extra keyword arguments for the class's own check
+    assert resolve({"optimizer": {"name": "SGD", "momentum": 0.9}})["optimizer"]["momentum"] == 0.9
+    with pytest.raises(ConfigError):
+        resolve({"scheduler": {"interval": "step"}})
+
+
+def test_reserved_commands(capsys):
+    assert main(["tune", "anything"]) == 2
+    assert "gradwork tune: not available yet" in capsys.readouterr().err
+    assert main(["report"]) == 2
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fly"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_configs_are_valid(path):
+    from gradwork.cli._config import load_toml
+
+    user = load_toml(path)
+    if user["data"]["name"] == "mnist":  # needs files the user downloads
+        with pytest.raises(ConfigError, match="data.path: file or folder not found"):
+            resolve(user)
+        user["data"]["path"] = str(path)
+    assert resolve(user)["name"] == user["name"]
+
+
+def test_there_are_example_configs():
+    assert len(EXAMPLES) >= 3
