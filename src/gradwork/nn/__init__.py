@@ -14,7 +14,7 @@ Example:
     (8, 4)
 """
 
-from gradwork.nn import functional, init
+from gradwork.nn import functional, init, utils_rnn
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.activation import (
     ELU,
@@ -34,6 +34,7 @@ from gradwork.nn.blocks import BasicBlock, Residual
 from gradwork.nn.container import ModuleDict, ModuleList, Sequential
 from gradwork.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from gradwork.nn.dropout import Dropout, Dropout2d
+from gradwork.nn.embedding import Embedding
 from gradwork.nn.linear import Flatten, Identity, Linear, Unflatten
 from gradwork.nn.loss import (
     BCELoss,
@@ -57,6 +58,8 @@ from gradwork.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from gradwork.nn.recurrent import GRU, LSTM, RNN, RNNBase
+from gradwork.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from gradwork.nn.summary import Summary, summary
 
 # Layers, activations and losses: the test table has one entry for each of these.
@@ -74,6 +77,8 @@ LOSSES = [
     "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
     "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
 ]  # fmt: skip
+# Sequence models: tests/nn/test_recurrent.py, test_rnn_cell.py, test_embedding.py.
+SEQUENCE_LAYERS = ["Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle",
@@ -84,4 +89,6 @@ __all__ = [
     "BasicBlock", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh",
     "Softmax", "LogSoftmax", "Softplus", "Step", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
+    "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
+    "RNNCellBase", "utils_rnn",
 ]  # fmt: skip

@@ -27,6 +27,7 @@ from gradwork.ops.elementwise import (
     Tanh,
     Where,
 )
+from gradwork.ops.embedding import EmbeddingLookup
 from gradwork.ops.linalg import Linear, MatMul
 from gradwork.ops.loss import (
     BinaryCrossEntropy,
@@ -48,6 +49,7 @@ from gradwork.ops.movement import (
 )
 from gradwork.ops.norm import BatchNorm, Normalize
 from gradwork.ops.pool import AvgPool2d, MaxPool2d
+from gradwork.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
 from gradwork.ops.special import Erf, Step
 
@@ -57,6 +59,7 @@ PRIMITIVES = (
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
     Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
+    RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
     Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,
     CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
 )  # fmt: skip
