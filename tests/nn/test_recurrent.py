@@ -242,3 +242,18 @@ def test_long_sequence_backward_has_no_depth_limit():
         h = cell(x[t], h)
     h.sum().backward()
     assert np.isfinite(cell.weight_hh.grad.data).all()
+
+
+def test_torch_spellings_of_the_sequence_helpers():
+    from gradwork.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    import gradwork.nn.functional as F
+    import gradwork.nn.utils
+
+    weight = gw.tensor([[0.0, 1.0], [2.0, 3.0]])
+    assert F.embedding(gw.tensor([1, 0]), weight).tolist() == [[2.0, 3.0], [0.0, 1.0]]
+    padded = gw.randn(3, 2, 4)
+    packed = pack_padded_sequence(padded, [3, 1])
+    unpacked, lengths = pad_packed_sequence(packed)
+    assert gradwork.nn.utils.rnn.pack_padded_sequence is pack_padded_sequence
+    assert unpacked.shape == (3, 2, 4) and list(np.asarray(lengths)) == [3, 1]

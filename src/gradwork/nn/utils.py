@@ -7,6 +7,7 @@ expressions to add to a loss.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -185,3 +186,11 @@ def _sum_terms(terms: list[Any], weight: float, name: str) -> Tensor:
     for term in terms[1:]:
         total = total + term
     return total * weight
+
+
+# torch spells the packing helpers `torch.nn.utils.rnn`; they live in nn/utils_rnn.py.
+# Registering the module under that name makes both `from gradwork.nn.utils.rnn
+# import pack_padded_sequence` and `gradwork.nn.utils.rnn.pad_sequence` work.
+from gradwork.nn import utils_rnn as rnn  # noqa: E402
+
+sys.modules[__name__ + ".rnn"] = rnn

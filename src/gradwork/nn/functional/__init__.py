@@ -10,6 +10,7 @@ Example:
 """
 
 from gradwork.functions import pad
+from gradwork.nn.embedding import embedding  # noqa: E402 - beside its layer, like torch
 from gradwork.nn.functional._activation import (
     elu,
     gelu,
@@ -58,7 +59,8 @@ from gradwork.nn.functional._norm_dropout import (
 )
 
 __all__ = [
-    "pad", "relu", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh", "softplus",
+    "embedding", "pad", "relu", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
+    "softplus",
     "softmax", "log_softmax", "step", "linear", "conv1d", "conv2d", "conv_transpose2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
     "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm", "instance_norm",
