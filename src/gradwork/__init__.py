@@ -73,6 +73,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"gradwork.{name}")
     raise AttributeError(f"module 'gradwork' has no attribute {name!r}")
 
+
 float = float32  # noqa: A001 - torch.float is float32
 
 __all__ = [
