@@ -121,7 +121,8 @@ def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict
     except ValueError as error:
         print(f"gradwork tune: {error}", file=sys.stderr)
         return 1
-    importances = study.importance() if len(study.space) else {}
+    counts = _state_counts(study)
+    importances = study.importance() if counts.get("COMPLETE", 0) >= 2 else {}  # needs a spread
     (study_dir / "importance.json").write_text(json.dumps(importances, indent=2) + "\n")
     best_config = config_for(user, best.params, space)
     header = (
@@ -133,7 +134,7 @@ def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict
         "metric": settings["metric"],
         "direction": study.direction,
         "n_trials": len(study.trials),
-        "states": _state_counts(study),
+        "states": counts,
         "best_trial": best.number,
         "best_value": best.value,
         "best_params": best.params,
