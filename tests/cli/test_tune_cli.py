@@ -191,6 +191,7 @@ BAD = [
     ),
     ("epochs = 0", "epochs = 4", "train.epochs = 0 must be at least 1"),
     ("cv = 3", "[tune]", "epoch pruning does not apply across folds"),
+    ('executor = "threads"', "[tune]", 'use executor = "processes"'),
     ("", "[tune.space]", "[tune.space] is missing or empty"),
 ]
 

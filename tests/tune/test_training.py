@@ -123,6 +123,13 @@ def test_process_pool_runs_trials():
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
 
 
+def test_thread_pools_are_refused():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="ProcessPoolExecutor"):
+        tune_training(BASE, SPACE, algorithm="random", n_trials=2, executor=pool)
+
+
 def test_fold_splits_cover_train_and_validation_and_leave_test_alone():
     splits, _ = cached_splits(config_for(BASE, {}))
     pool = set(splits[0].indices) | set(splits[1].indices)

@@ -6,7 +6,7 @@ n_trials = 20
 metric = "val_accuracy"    # val_loss or val_<a train.metrics entry>
 direction = "auto"         # minimize, maximize, auto (from the metric name)
 pruner = "asha"            # asha, median, hyperband, none (steps are epochs)
-executor = "serial"        # serial, threads, processes (with workers)
+executor = "serial"        # serial or processes (with workers); threads are refused
 
 [tune.space]
 "optimizer.lr" = {type = "float", low = 1e-4, high = 1e-1, log = true}
@@ -44,6 +44,11 @@ TUNE_CHOICES = {
     "pruner": ("asha", "median", "hyperband", "none"),
     "executor": ("serial", "threads", "processes"),
 }
+THREADS_UNSAFE = (
+    "{where}: gradwork's no_grad switch and random stream are process-wide, so training "
+    "runs in parallel threads corrupt each other (an evaluation's no_grad stops another "
+    'thread\'s backward); use executor = "processes" with workers = N'
+)
 SPACE_KEYS = {
     "float": {"low": FLOAT, "high": FLOAT, "log": BOOL},
     "int": {"low": INT, "high": INT, "log": BOOL, "step": INT},
@@ -94,6 +99,8 @@ def _check_numbers(settings: dict) -> None:
     for key, low in at_least.items():
         if settings[key] < low:
             raise ConfigError(f"tune.{key} = {settings[key]} must be at least {low}")
+    if settings["executor"] == "threads":
+        raise ConfigError(THREADS_UNSAFE.format(where='tune.executor = "threads"'))
     if settings["cv"] == 1 or settings["cv"] < 0:
         raise ConfigError(f"tune.cv = {settings['cv']}: give 0 (off) or k >= 2 folds")
     if settings["cv"] and settings["pruner"] != "none":

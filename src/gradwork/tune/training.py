@@ -15,7 +15,7 @@ import copy
 import json
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -256,8 +256,8 @@ def tune_training(
             choices (``Categorical([[32], [64, 64]])``) appear as JSON strings in
             ``trial.params``; `config_for` turns them back into lists.
         algorithm, n_trials, seed, executor, storage, sync, algorithm_options: As in
-            `gradwork.tune.minimize`. Threads share gradwork's random stream, so
-            only serial runs and process pools are reproducible.
+            `gradwork.tune.minimize`. Thread pools are refused: gradwork's grad
+            mode and random stream are process-wide; use a process pool.
         pruner: e.g. ``SuccessiveHalvingPruner()``; steps are epochs (1, 2, ...).
         metric: A logged validation quantity: ``"val_loss"`` or ``"val_<metric>"``.
         direction: ``"minimize"``, ``"maximize"`` or ``"auto"`` (from the metric name).
@@ -284,6 +284,12 @@ def tune_training(
         raise ValueError(
             f"gradwork.tune.tune_training: direction={direction!r}; expected 'minimize', "
             "'maximize' or 'auto'"
+        )
+    if isinstance(executor, ThreadPoolExecutor):
+        raise ValueError(
+            "gradwork.tune.tune_training: executor is a ThreadPoolExecutor; gradwork's no_grad "
+            "switch and random stream are process-wide, so trainings in parallel threads "
+            "corrupt each other. Use a ProcessPoolExecutor (or no executor)"
         )
     check_setup(base_config, search_space, metric)
     cv_splits = 0 if cv is None else int(getattr(cv, "n_splits", cv))
