@@ -106,9 +106,9 @@ def test_resolve_fills_defaults_and_enables_written_tables():
         resolve({"scheduler": {"interval": "step"}})
 
 
-def test_reserved_commands(capsys):
-    assert main(["tune", "anything"]) == 2
-    assert "gradwork tune: not available yet" in capsys.readouterr().err
+def test_commands_without_their_inputs_exit_2(capsys):
+    assert main(["tune", "anything"]) == 2  # tune exists now: a missing file is bad input
+    assert "gradwork tune: error: config file not found: 'anything'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # report exists now, and needs RUN_DIR
         main(["report"])
     assert exit_info.value.code == 2
@@ -130,6 +130,11 @@ def test_example_configs_are_valid(path):
     from gradwork.cli._config import load_toml
 
     user = load_toml(path)
+    if "tune" in user:  # a `gradwork tune` config: [tune] is checked by its own schema
+        from gradwork.cli._tune_config import resolve_tune
+
+        settings, space = resolve_tune(user.pop("tune"))
+        assert settings["n_trials"] >= 1 and space
     if user["data"]["name"] == "mnist":  # needs files the user downloads
         with pytest.raises(ConfigError, match="data.path: file or folder not found"):
             resolve(user)

@@ -5,6 +5,8 @@
     gradwork evaluate RUN_DIR [--data val|test|train|FILE.npz] [--checkpoint best|last] [--force]
     gradwork predict RUN_DIR INPUT.npy [--output FILE.npy]
     gradwork report RUN_DIR [--doctor]
+    gradwork tune CONFIG.toml [--n-trials N] [--output DIR]
+    gradwork tune --resume STUDY_DIR [--n-trials N]
 
 Exit codes: 0 success, 2 bad input (nothing written), 130 interrupted (resumable).
 """
@@ -45,25 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--doctor", action="store_true", help="also run gradwork.diagnose.doctor on the setup"
     )
-    reserved = commands.add_parser("tune", help="not available yet")  # reserved: later work
-    reserved.add_argument("rest", nargs=argparse.REMAINDER)
+    tune = commands.add_parser(
+        "tune", help="search a training config ([tune] section), retrain the best, test once"
+    )
+    tune.add_argument("config", nargs="?", help="TOML file: a training config plus [tune]")
+    tune.add_argument("--resume", metavar="STUDY_DIR", help="continue a study from its journal")
+    tune.add_argument("--n-trials", type=int, help="override tune.n_trials")
+    tune.add_argument("--output", help="override output (the folder that holds study folders)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 2 for bad input, 130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    from gradwork.cli import _commands, _report  # nn/optim/data: only when a command runs
+    from gradwork.cli import _commands, _report, _tune  # nn/optim/data: when a command runs
 
     handlers = {
         "train": _commands.train_command,
         "evaluate": _commands.evaluate_command,
         "predict": _commands.predict_command,
         "report": _report.report_command,
+        "tune": _tune.tune_command,
     }
-    if args.command not in handlers:
-        print(f"gradwork {args.command}: not available yet", file=sys.stderr)
-        return USAGE_ERROR
     try:
         return handlers[args.command](args)
     except ConfigError as error:

@@ -1,271 +1,46 @@
-"""Turn a resolved configuration into data loaders, a model, an optimizer, callbacks.
+"""The command line's builders: `gradwork.train.build` plus gradwork.diagnose's monitors.
 
-Everything here runs before the run folder exists: a class name that does not
-exist, an argument it does not take or of the wrong type, all become a
-ConfigError (exit 2) with nothing written.
+The builders live in `gradwork.train.build` so that `gradwork.tune` can build a
+run from a config without importing the command line; only [callbacks.monitor]
+needs gradwork.diagnose, which sits to the right of train.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import gradwork as gw
-from gradwork import data, diagnose, nn, optim, train
-from gradwork.cli._config import ConfigError
-from gradwork.train.architectures import ARCHITECTURES
-
-
-@dataclass
-class Session:
-    """What one run needs, built from a config."""
-
-    config: dict
-    info: dict  # task, input_shape, outputs, split sizes
-    model: Any = None
-    optimizer: Any = None
-    loss: Any = None
-    scheduler: Any = None
-    metrics: list = field(default_factory=list)
-    callbacks: list = field(default_factory=list)
-    loaders: dict = field(default_factory=dict)
-
-
-def build(config: dict, with_data: bool = True, info: dict | None = None) -> Session:
-    """Build every object of a run; raises ConfigError on any problem."""
-    gw.manual_seed(config["seed"])
-    np.random.seed(config["seed"])
-    if with_data:
-        splits, info = load_splits(config)
-    session = Session(config, info)
-    session.model = build_model(config["model"], info)
-    session.loss = build_loss(config["loss"], info)
-    session.metrics = build_metrics(config["train"]["metrics"], info)
-    session.optimizer = build_optimizer(config["optimizer"], session.model)
-    session.scheduler = build_scheduler(config["scheduler"], session.optimizer)
-    session.callbacks = build_callbacks(config["callbacks"])
-    if with_data:
-        session.loaders = make_loaders(splits, config)
-    return session
-
-
-def load_dataset(config: dict) -> Any:
-    """The whole data set named by [data]."""
-    spec, seed = config["data"], config["seed"]
-    name, n, noise = spec["name"], spec["n_samples"], spec["noise"]
-    try:
-        if name == "digits":
-            return data.load_digits()
-        if name == "mnist":
-            return data.MNIST(spec["path"], train=True)
-        if name == "npz":
-            return _npz_dataset(spec["path"])
-        makers = {
-            "moons": data.make_moons,
-            "xor": data.make_xor,
-            "circles": data.make_circles,
-            "spirals": data.make_spirals,
-            "regression": data.make_regression_curve,
-        }
-        return makers[name](n=n, noise=noise, seed=seed)
-    except (OSError, ValueError, TypeError) as error:
-        raise ConfigError(f"data: could not load {name!r}: {error}") from None
-
-
-def _npz_dataset(path: str) -> Any:
-    with np.load(Path(path), allow_pickle=False) as archive:
-        if not {"x", "y"} <= set(archive.files):
-            raise ValueError(f"{path} must hold arrays named 'x' and 'y', has {archive.files}")
-        x, y = archive["x"], archive["y"]
-    x = x.astype(np.float32)
-    y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
-    return data.TensorDataset(x, y)
-
-
-def load_splits(config: dict) -> tuple[tuple, dict]:
-    """(train, val, test) subsets and what the model needs to know about the data."""
-    dataset = load_dataset(config)
-    x, y = (np.asarray(t.data) for t in dataset.tensors[:2])
-    classification = y.dtype.kind in "iub"
-    info = {
-        "task": "classification" if classification else "regression",
-        "input_shape": list(x.shape[1:]),
-        "outputs": int(y.max()) + 1 if classification else int(np.prod(y.shape[1:], dtype=int)),
-    }
-    stratify = y if classification else None
-    try:
-        splits = data.train_val_test_split(
-            dataset, config["data"]["split"], stratify, config["seed"]
-        )
-    except ValueError as error:
-        raise ConfigError(f"data.split: {error}") from None
-    info["sizes"] = dict(zip(("train", "val", "test"), (len(s) for s in splits)))
-    return splits, info
-
-
-def make_loaders(splits: tuple, config: dict) -> dict:
-    size, seed = config["data"]["batch_size"], config["seed"]
-    train_split, val_split, test_split = splits
-    loaders = {"train": data.DataLoader(train_split, size, shuffle=True, seed=seed)}
-    for name, split in (("val", val_split), ("test", test_split)):
-        loaders[name] = data.DataLoader(split, size) if len(split) else None
-    return loaders
-
-
-def build_model(spec: dict, info: dict) -> Any:
-    arch = spec["arch"]
-    if spec["layers"]:
-        if arch not in ("auto", "layers"):
-            raise ConfigError(
-                f"model: give either model.arch = {arch!r} or [[model.layers]], not both"
-            )
-        layers = [_layer(i, dict(table)) for i, table in enumerate(spec["layers"])]
-        return nn.Sequential(*layers)
-    if arch == "layers":
-        raise ConfigError("model.arch = 'layers' needs a list of [[model.layers]] tables")
-    if arch == "auto":
-        arch = "cnn" if len(info["input_shape"]) == 3 else "mlp"
-    options = {
-        "mlp": ("hidden", "activation", "dropout"),
-        "resnet-small": ("channels",),
-        "cnn": ("channels", "hidden", "activation", "dropout"),
-    }[arch]
-    try:
-        return ARCHITECTURES[arch](
-            info["input_shape"], info["outputs"], **{k: spec[k] for k in options}
-        )
-    except ValueError as error:
-        raise ConfigError(f"model.arch = {arch!r}: {error}") from None
-
-
-def _layer(index: int, table: dict) -> Any:
-    where = f"model.layers[{index}]"
-    if "type" not in table:
-        raise ConfigError(f"{where} needs a 'type' key, e.g. type = \"Linear\"")
-    name = table.pop("type")
-    cls = find_class(nn, name, where + ".type", base=nn.Module)
-    return construct(cls, table, where)
-
-
-def build_loss(spec: dict, info: dict) -> Any:
-    spec = dict(spec)
-    name = spec.pop("name")
-    if name == "auto":
-        name = "CrossEntropyLoss" if info["task"] == "classification" else "MSELoss"
-    return construct(find_class(nn, name, "loss.name", base=nn.Module), spec, "loss")
-
-
-def build_metrics(names: list[str], info: dict) -> list:
-    if names == ["auto"]:
-        names = ["accuracy"] if info["task"] == "classification" else ["mae", "r2"]
-    for name in names:
-        if name not in train.METRIC_NAMES:
-            close = difflib.get_close_matches(name, train.METRIC_NAMES, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"train.metrics: unknown metric {name!r}.{hint} Valid: "
-                f"{', '.join(train.METRIC_NAMES)}"
-            )
-    return list(names)
-
-
-def build_optimizer(spec: dict, model: Any) -> Any:
-    spec = dict(spec)
-    cls = find_class(optim, spec.pop("name"), "optimizer.name", base=optim.Optimizer)
-    return construct(cls, spec, "optimizer", model.parameters())
-
-
-def build_scheduler(spec: dict, optimizer: Any) -> Any:
-    spec = {k: v for k, v in spec.items() if k not in ("interval", "monitor")}
-    name = spec.pop("name")
-    if not name:
-        if spec:
-            raise ConfigError(f"scheduler: arguments {sorted(spec)} given without scheduler.name")
-        return None
-    cls = find_class(optim.lr_scheduler, name, "scheduler.name")
-    return construct(cls, spec, "scheduler", optimizer)
+from gradwork import diagnose
+from gradwork.train import build as _train_build
+from gradwork.train.build import (  # noqa: F401 - re-exported for the commands
+    Session,
+    _npz_dataset,
+    build_loss,
+    build_metrics,
+    load_splits,
+    make_loaders,
+    make_trainer,
+    write_run_files,
+)
 
 
 def build_callbacks(spec: dict) -> list:
-    callbacks = []
-    if spec["terminate_on_nan"]:
-        callbacks.append(train.TerminateOnNaN())
-    stopping = dict(spec["early_stopping"])
-    if stopping.pop("enabled"):
-        callbacks.append(train.EarlyStopping(**stopping))
+    """The training callbacks of [callbacks] plus the monitors of [callbacks.monitor]."""
+    made = _train_build.build_callbacks(spec)
     monitor = spec["monitor"]
     if monitor["gradients"]:
-        callbacks.append(diagnose.GradientMonitorCallback(every=monitor["every"]))
+        made.append(diagnose.GradientMonitorCallback(every=monitor["every"]))
     if monitor["activations"]:
-        callbacks.append(diagnose.ActivationMonitorCallback(every=monitor["every"]))
-    return callbacks
+        made.append(diagnose.ActivationMonitorCallback(every=monitor["every"]))
+    return made
 
 
-def find_class(namespace: Any, name: str, key: str, base: type | None = None) -> type:
-    """The public class `name` in a module (case-insensitive), or a ConfigError listing them."""
-    classes = {
-        n: c
-        for n, c in vars(namespace).items()
-        if isinstance(c, type) and not n.startswith("_") and (base is None or issubclass(c, base))
-    }
-    if name in classes:
-        return classes[name]
-    by_lower = {n.lower(): c for n, c in classes.items()}
-    if name.lower() in by_lower:
-        return by_lower[name.lower()]
-    close = difflib.get_close_matches(name, list(classes), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(
-        f"{key} = {name!r} is not a class in {namespace.__name__}.{hint} "
-        f"Valid: {', '.join(sorted(classes))}"
+def build(config: dict, with_data: bool = True, info: dict | None = None) -> Session:
+    """`gradwork.train.build.build` with this module's `build_callbacks`."""
+    # NOTE: looked up at call time so a test can monkeypatch build_callbacks here.
+    return _train_build.build(
+        config, with_data, info, make_callbacks=lambda spec: build_callbacks(spec)
     )
 
 
-def construct(cls: type, kwargs: dict, where: str, *leading: Any) -> Any:
-    """`cls(*leading, **kwargs)` with every keyword checked against the signature first."""
-    parameters = dict(list(inspect.signature(cls).parameters.items())[len(leading) :])
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    named = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    for key, value in kwargs.items():
-        if key not in parameters and not takes_any:
-            close = difflib.get_close_matches(key, named, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"unknown key '{where}.{key}' for {cls.__name__}.{hint} "
-                f"Valid keys: {', '.join(named) or 'none'}"
-            )
-        if key in parameters:
-            _check_argument(f"{where}.{key}", value, parameters[key])
-    try:
-        return cls(*leading, **kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"[{where}] {cls.__name__}: {error}") from None
-
-
-_KINDS = {
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "float": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
-    "str": ("a string", lambda v: isinstance(v, str)),
-}
-
-
-def _check_argument(key: str, value: Any, parameter: inspect.Parameter) -> None:
-    """Reject a value that cannot have the type the signature promises.
-
-    NOTE: the annotation decides when it is a plain bool/int/float/str; else a bool
-    or str default does (a numeric default is no guide: torch writes momentum=0).
-    """
-    annotation = parameter.annotation
-    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    if name not in _KINDS and isinstance(parameter.default, bool | str):
-        name = type(parameter.default).__name__
-    if name in _KINDS and not _KINDS[name][1](value):
-        raise ConfigError(
-            f"{key} = {value!r} has type {type(value).__name__}; expected {_KINDS[name][0]}"
-        )
+def __getattr__(name: str) -> Any:
+    return getattr(_train_build, name)

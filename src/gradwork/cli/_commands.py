@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,10 +35,14 @@ def train_command(args: Any) -> int:
     _check_monitors(config, session)
     if run_path is None:
         run = train.RunFolder.create(config["output"], config["name"])
-        _write_run_files(run, config, session, args.config)
+        from gradwork.cli._build import write_run_files
+
+        write_run_files(run, config, session.info, args.config)
     else:
         run = train.RunFolder(run_path)
-    trainer = _trainer(session, run.path, progress=config["train"]["progress"])
+    from gradwork.cli._build import make_trainer
+
+    trainer = make_trainer(session, run.path, progress=config["train"]["progress"])
     if args.resume:
         trainer.resume(_checkpoint(run.path, "last"))
         print(f"resuming {run.path} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
@@ -89,46 +92,6 @@ def _resumed_config(args: Any) -> tuple[Path, dict]:
     if args.epochs is not None:
         config["train"]["epochs"] = args.epochs
     return run_path, resolve(config)
-
-
-def _write_run_files(run: train.RunFolder, config: dict, session: Session, source: Any) -> None:
-    run.write_json("config.json", config)
-    if source:
-        shutil.copyfile(source, run.path / "config.toml")
-    run.write_json(
-        "seeds.json",
-        {"seed": config["seed"], "split_seed": config["seed"], "loader_seed": config["seed"]},
-    )
-    run.write_json("data.json", session.info)
-
-
-def _trainer(session: Session, run_dir: Path | None, progress: bool = False) -> train.Trainer:
-    config = session.config
-    callbacks = list(session.callbacks)
-    if run_dir is not None:
-        spec = config["callbacks"]["checkpoint"]
-        callbacks.append(
-            train.ModelCheckpoint(
-                Path(run_dir) / "checkpoints",
-                monitor=spec["monitor"],
-                mode=spec["mode"],
-                save_best_only=spec["save_best_only"],
-                every_n_batches=spec["every_n_batches"] or None,
-            )
-        )
-    return train.Trainer(
-        session.model,
-        session.optimizer,
-        session.loss,
-        metrics=session.metrics,
-        callbacks=callbacks,
-        scheduler=session.scheduler,
-        run_dir=run_dir,
-        batch_size=config["data"]["batch_size"],
-        progress=progress,
-        scheduler_interval=config["scheduler"]["interval"],
-        scheduler_monitor=config["scheduler"]["monitor"],
-    )
 
 
 def _report_interrupt(trainer: train.Trainer, run_path: Path) -> None:

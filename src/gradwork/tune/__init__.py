@@ -8,7 +8,13 @@ Define a space, write an objective, call ``minimize`` or ``maximize``::
              "momentum": Float(0.0, 0.99, when=("optimizer", "sgd"))}
     study = minimize(train_and_validate, space, algorithm="bayes", n_trials=30)
     study.best_params, study.best_value
+
+Training configurations (``gradwork tune CONFIG.toml``): ``tune_training`` and
+``retrain_best`` in ``gradwork.tune.training``; they import gradwork.train, so
+they load on first use and ``import gradwork.tune`` stays NumPy-only.
 """
+
+from typing import Any
 
 from ._minimize import maximize, minimize
 from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
@@ -49,4 +55,24 @@ __all__ = [
     "bootstrap_ci",
     "maximize",
     "minimize",
+    "tune_training",
+    "retrain_best",
+    "config_for",
+    "plot_history",
 ]
+
+_LAZY = {
+    "tune_training": "training",
+    "config_for": "training",
+    "retrain_best": "_retrain",
+    "FinalResult": "_retrain",
+    "plot_history": "_plot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,254 @@
+"""`gradwork tune CONFIG.toml`: search a training config, retrain the best, test it once.
+
+Study folder (``<output>/<timestamp>-<name>-tune/``)::
+
+    tune.toml          the config the study was started from (--resume reads it)
+    journal.jsonl      every ask/report/tell; --resume continues from it
+    trials.csv         number, state, value, one column per parameter, duration, pruned_at_epoch
+    importance.json    share of the validation metric's variance per parameter
+    history.png        value of every completed trial and the best so far
+    best_config.toml   the best configuration, runnable with `gradwork train`
+    final/             run folder of the best config trained on train + val (tests.json: 1 test)
+    summary.json       best parameters and value, test metric with its bootstrap interval
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gradwork.cli._config import ConfigError, load_toml
+from gradwork.cli._toml import dumps
+from gradwork.cli._tune_config import make_pruner, resolve_tune
+
+INTERRUPTED = 130
+
+
+def _prepare(args: Any) -> tuple[Path | None, Path, dict, dict, dict]:
+    """(study folder or None, config path, user config, [tune] settings, space)."""
+    if args.resume:
+        if args.config:
+            raise ConfigError("give either CONFIG.toml or --resume STUDY_DIR, not both")
+        study_dir = Path(args.resume)
+        source = study_dir / "tune.toml"
+        if not source.is_file():
+            raise ConfigError(f"--resume: not a study folder (no tune.toml): {str(study_dir)!r}")
+    elif not args.config:
+        raise ConfigError("give a CONFIG.toml with a [tune] section, or --resume STUDY_DIR")
+    else:
+        study_dir, source = None, Path(args.config)
+    user = load_toml(source)
+    settings, space = resolve_tune(user.pop("tune", None))
+    if args.n_trials is not None:
+        if args.n_trials < 1:
+            raise ConfigError(f"--n-trials {args.n_trials}: give at least 1")
+        settings["n_trials"] = args.n_trials
+    if args.output is not None:
+        user["output"] = args.output
+    return study_dir, source, user, settings, space
+
+
+def _check_algorithm(settings: dict) -> None:
+    from gradwork.tune.algorithms import make_algorithm
+
+    try:
+        make_algorithm(settings["algorithm"])
+    except ImportError as error:
+        raise ConfigError(f"tune.algorithm = {settings['algorithm']!r}: {error}") from None
+
+
+def _new_study_dir(config: dict) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(config["output"]) / f"{stamp}-{config['name']}-tune"
+    path, suffix = base, 1
+    while path.exists():
+        suffix += 1
+        path = base.with_name(f"{base.name}-{suffix}")
+    path.mkdir(parents=True)
+    return path
+
+
+def tune_command(args: Any) -> int:
+    """Validate everything, then search, write the study folder, retrain and test once."""
+    from gradwork.tune import tune_training
+    from gradwork.tune.training import check_setup
+
+    study_dir, source, user, settings, space = _prepare(args)
+    _check_algorithm(settings)
+    base = check_setup(user, space, settings["metric"])  # every ConfigError before writing
+    if study_dir is None:
+        study_dir = _new_study_dir(base)
+        shutil.copyfile(source, study_dir / "tune.toml")
+    journal = Path(settings["storage"] or study_dir / "journal.jsonl")
+    print(f"study folder: {study_dir}")
+    executor = _executor(settings)
+    try:
+        study = tune_training(
+            user, space, algorithm=settings["algorithm"], n_trials=settings["n_trials"],
+            pruner=make_pruner(settings, base["train"]["epochs"]), metric=settings["metric"],
+            direction=settings["direction"], seed=settings["seed"], executor=executor,
+            storage=_PrintingJournal(journal, settings["metric"]), cv=settings["cv"] or None,
+            sync=settings["sync"],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: gradwork tune --resume {study_dir}", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    return _finish(study, study_dir, user, settings, space)
+
+
+def _executor(settings: dict) -> Any:
+    kinds = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
+    kind = kinds.get(settings["executor"])
+    return None if kind is None else kind(max_workers=settings["workers"])
+
+
+def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> int:
+    from gradwork.tune import config_for, plot_history
+
+    write_trials_csv(study, study_dir / "trials.csv")
+    plot_history(study, study_dir / "history.png")
+    try:
+        best = study.best_trial
+    except ValueError as error:
+        print(f"gradwork tune: {error}", file=sys.stderr)
+        return 1
+    counts = _state_counts(study)
+    importances = study.importance() if counts.get("COMPLETE", 0) >= 2 else {}  # needs a spread
+    (study_dir / "importance.json").write_text(json.dumps(importances, indent=2) + "\n")
+    best_config = config_for(user, best.params, space)
+    header = (
+        f"# best of {len(study.trials)} trials in {study_dir} (trial {best.number}: "
+        f"{settings['metric']} = {best.value:.6g})\n# run it with: gradwork train THIS_FILE\n\n"
+    )
+    (study_dir / "best_config.toml").write_text(header + dumps(best_config))
+    summary = {
+        "metric": settings["metric"],
+        "direction": study.direction,
+        "n_trials": len(study.trials),
+        "states": counts,
+        "best_trial": best.number,
+        "best_value": best.value,
+        "best_params": best.params,
+        "importance": importances,
+    }
+    if settings["retrain"]:
+        summary["final"] = _final(study, study_dir, user, settings, space)
+    (study_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_summary(summary, study_dir)
+    return 0
+
+
+def _final(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> dict:
+    """Retrain and test once; a resumed study whose final run exists is not tested again."""
+    from gradwork.tune import retrain_best
+
+    final_dir = study_dir / "final"
+    if (final_dir / "tests.json").is_file():
+        previous = json.loads((study_dir / "summary.json").read_text()).get("final", {})
+        print(f"final run already tested ({final_dir / 'tests.json'}); not evaluated again")
+        return previous
+    if final_dir.exists():
+        shutil.rmtree(final_dir)  # an interrupted retraining: the test set was not opened
+    print("retraining the best configuration on train + validation ...")
+    result = retrain_best(study, user, final_dir, space, settings["metric"], seed=settings["seed"])
+    return {
+        "run_dir": str(result.run_dir),
+        "test": result.test,
+        "metric": result.metric,
+        "value": result.ci.estimate,
+        "ci_low": result.ci.low,
+        "ci_high": result.ci.high,
+        "confidence": result.ci.confidence,
+        "train_examples": int(json.loads((final_dir / "data.json").read_text())["sizes"]["train"]),
+    }
+
+
+def _state_counts(study: Any) -> dict:
+    counts: dict[str, int] = {}
+    for trial in study.trials:
+        counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+    return counts
+
+
+def write_trials_csv(study: Any, path: Path) -> None:
+    """One row per trial; one column per parameter (empty where a parameter is inactive)."""
+    names = list(study.space)
+    columns = ["number", "state", "value", *names, "duration", "pruned_at_epoch", "epochs"]
+    if any(trial.fold_values for trial in study.trials):
+        columns.insert(3, "std_error")
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        for trial in study.trials:
+            row = {
+                "number": trial.number,
+                "state": trial.state.value,
+                "value": trial.value,
+                "std_error": trial.std_error,
+                "duration": None if trial.duration is None else round(trial.duration, 3),
+                "pruned_at_epoch": trial.user_attrs.get("pruned_at_epoch"),
+                "epochs": trial.user_attrs.get("epochs"),
+                **{name: trial.params.get(name) for name in names},
+            }
+            writer.writerow({key: row[key] for key in columns})
+
+
+def print_summary(summary: dict, study_dir: Path) -> None:
+    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary["states"].items()))
+    print(f"\n{summary['n_trials']} trials ({states})")
+    print(f"best trial {summary['best_trial']}: {summary['metric']} = {summary['best_value']:.4f}")
+    for key, value in summary["best_params"].items():
+        print(f"  {key} = {value:.4g}" if isinstance(value, float) else f"  {key} = {value}")
+    if summary["importance"]:
+        ranked = sorted(summary["importance"].items(), key=lambda item: -item[1])
+        print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
+    final = summary.get("final")
+    if final:
+        percent = round(100 * final["confidence"])
+        print(
+            f"test {final['metric']} = {final['value']:.4f} ({percent}% bootstrap CI "
+            f"{final['ci_low']:.4f} to {final['ci_high']:.4f}), retrained on "
+            f"{final['train_examples']} examples, test set evaluated once"
+        )
+    print(f"study folder: {study_dir}")
+
+
+class _PrintingJournal:
+    """A JournalStorage that also prints one line per finished trial."""
+
+    def __init__(self, path: Path, metric: str) -> None:
+        from gradwork.tune import JournalStorage
+
+        self.journal, self.metric = JournalStorage(path), metric
+
+    def __repr__(self) -> str:
+        return repr(self.journal)
+
+    def load(self) -> list:
+        return self.journal.load()
+
+    def append(self, event: dict) -> None:
+        self.journal.append(event)
+        if event.get("event") == "tell":
+            print(_trial_line(event, self.metric), flush=True)
+
+
+def _trial_line(event: dict, metric: str) -> str:
+    value = event.get("value")
+    shown = "-" if value is None else f"{value:.4f}"
+    pruned = (event.get("user_attrs") or {}).get("pruned_at_epoch")
+    state = event["state"].lower() + (f" at epoch {pruned}" if pruned else "")
+    params = ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in event["params"].items()
+    )
+    duration = event.get("duration") or 0.0
+    return f"trial {event['number']:>3}  {metric} {shown}  {state:<20} {duration:5.1f}s  {params}"
