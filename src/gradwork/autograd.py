@@ -29,6 +29,7 @@ above it and installs the constructor through `_set_tensor_factory`.
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,13 +49,22 @@ __all__ = [
     "unbroadcast",
 ]
 
+
 # --------------------------------------------------------------------------
-# Global switches. Plain module globals: reading one costs a dict lookup,
-# which keeps `Function.apply` cheap when the features are off.
+# Switches. Grad mode is per thread, as in torch: a `no_grad` evaluation in
+# one thread must not stop another thread's backward. Anomaly mode is a plain
+# module global (one dict lookup per op), so it costs nothing when off.
 # --------------------------------------------------------------------------
-_grad_enabled = True
+class _ThreadState(threading.local):
+    grad_enabled = True
+
+    def __init__(self) -> None:
+        self.saved_modes: list[bool] = []  # for nested set_grad_enabled blocks
+        self.module_path: list[str] = []  # filled by nn.Module.__call__ in anomaly mode
+
+
+_state = _ThreadState()
 _anomaly_enabled = False
-_module_path: list[str] = []  # filled by nn.Module.__call__, only in anomaly mode
 _make_tensor: Callable[..., Any] | None = None  # installed by tensor.py
 _tensor_type: type = type(None)  # installed by tensor.py
 
@@ -66,25 +76,26 @@ def _set_tensor_factory(factory: Callable[..., Any], tensor_type: type) -> None:
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record the graph for backward (False inside `no_grad`)."""
-    return _grad_enabled
+    """Whether ops record the graph for backward in this thread (False inside `no_grad`)."""
+    return _state.grad_enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - torch's name
-    """Turn graph recording on or off inside a `with` block or a decorated function."""
+    """Turn graph recording on or off inside a `with` block or a decorated function.
+
+    The setting belongs to the current thread. The previous mode is kept on a
+    per-thread stack, so one decorator instance is safe to use from many threads.
+    """
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self.previous: list[bool] = []
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self.previous.append(_grad_enabled)
-        _grad_enabled = self.mode
+        _state.saved_modes.append(_state.grad_enabled)
+        _state.grad_enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.previous.pop()
+        _state.grad_enabled = _state.saved_modes.pop()
 
 
 class no_grad(set_grad_enabled):  # noqa: N801
@@ -151,11 +162,11 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - torch's name
 @contextlib.contextmanager
 def module_scope(name: str) -> Iterator[None]:
     """Record that ops now run inside the module at path `name` (anomaly mode)."""
-    _module_path.append(name)
+    _state.module_path.append(name)
     try:
         yield
     finally:
-        _module_path.pop()
+        _state.module_path.pop()
 
 
 def _describe(values: Any) -> str:
@@ -251,7 +262,7 @@ class Function:
                 arrays.append(x)
                 needs.append(False)
         ctx = cls()
-        record = _grad_enabled and True in needs
+        record = _state.grad_enabled and True in needs
         ctx.needs_input_grad = needs
         try:
             out = cls.forward(ctx, *arrays, **options)
@@ -260,7 +271,7 @@ class Function:
                 raise  # the op already explained itself
             raise _explain_shape_error(ctx.name, arrays, error) from None
         if _anomaly_enabled:
-            ctx._module = ".".join(_module_path)
+            ctx._module = ".".join(_state.module_path)
             _check_forward(ctx, arrays, out)
         if not record:
             return _make_tensor(out)

@@ -261,3 +261,28 @@ def test_log_softmax_and_logsumexp_are_finite_for_huge_logits():
     np.testing.assert_allclose(out.data[0], [0.0, -2e4, -1e4])
     (out[:, 0].sum() + lse.sum()).backward()
     assert np.isfinite(logits.grad.data).all()
+
+
+def test_grad_mode_belongs_to_each_thread():
+    import threading
+
+    inside_no_grad = threading.Event()
+    recorded = threading.Event()
+    results = {}
+
+    def evaluator():
+        with gw.no_grad():
+            inside_no_grad.set()
+            recorded.wait(timeout=10)  # hold no_grad while the other thread records
+            results["evaluator"] = gw.is_grad_enabled()
+
+    worker = threading.Thread(target=evaluator)
+    worker.start()
+    assert inside_no_grad.wait(timeout=10)
+    x = gw.ones(2, requires_grad=True)
+    y = (x * 3).sum()  # this thread's graph is recorded although another is in no_grad
+    recorded.set()
+    worker.join()
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert results["evaluator"] is False and gw.is_grad_enabled()

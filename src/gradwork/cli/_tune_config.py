@@ -45,9 +45,9 @@ TUNE_CHOICES = {
     "executor": ("serial", "threads", "processes"),
 }
 THREADS_UNSAFE = (
-    "{where}: gradwork's no_grad switch and random stream are process-wide, so training "
-    "runs in parallel threads corrupt each other (an evaluation's no_grad stops another "
-    'thread\'s backward); use executor = "processes" with workers = N'
+    "{where}: training runs in parallel threads would share gradwork's one random stream "
+    "(initial weights, dropout, shuffling) in an unpredictable order, so no trial could be "
+    'reproduced from its seed; use executor = "processes" with workers = N'
 )
 SPACE_KEYS = {
     "float": {"low": FLOAT, "high": FLOAT, "log": BOOL},

@@ -256,8 +256,8 @@ def tune_training(
             choices (``Categorical([[32], [64, 64]])``) appear as JSON strings in
             ``trial.params``; `config_for` turns them back into lists.
         algorithm, n_trials, seed, executor, storage, sync, algorithm_options: As in
-            `gradwork.tune.minimize`. Thread pools are refused: gradwork's grad
-            mode and random stream are process-wide; use a process pool.
+            `gradwork.tune.minimize`. Thread pools are refused: threads would share
+            gradwork's random stream, so trials could not be reproduced; use a process pool.
         pruner: e.g. ``SuccessiveHalvingPruner()``; steps are epochs (1, 2, ...).
         metric: A logged validation quantity: ``"val_loss"`` or ``"val_<metric>"``.
         direction: ``"minimize"``, ``"maximize"`` or ``"auto"`` (from the metric name).
@@ -287,9 +287,10 @@ def tune_training(
         )
     if isinstance(executor, ThreadPoolExecutor):
         raise ValueError(
-            "gradwork.tune.tune_training: executor is a ThreadPoolExecutor; gradwork's no_grad "
-            "switch and random stream are process-wide, so trainings in parallel threads "
-            "corrupt each other. Use a ProcessPoolExecutor (or no executor)"
+            "gradwork.tune.tune_training: executor is a ThreadPoolExecutor; trainings in "
+            "parallel threads would draw initial weights, dropout masks and shuffles from "
+            "gradwork's one random stream in an unpredictable order, so no trial could be "
+            "reproduced from its seed. Use a ProcessPoolExecutor (or no executor)"
         )
     check_setup(base_config, search_space, metric)
     cv_splits = 0 if cv is None else int(getattr(cv, "n_splits", cv))
