@@ -19,16 +19,16 @@ from shared/data/mnist when present, else the bundled 8x8 digits.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import time
 from pathlib import Path
 
 import numpy as np
-from _png import grid, write_png
 
 import gradwork as gw
 from gradwork import nn, optim
+from gradwork.data import load_mnist_arrays
+from gradwork.diagnose.png import write_png
 
 NOISE_STD, MASK_FRACTION = 0.4, 0.4
 
@@ -52,9 +52,7 @@ def load_images() -> tuple[np.ndarray, np.ndarray]:
         images = np.asarray(load_digits().tensors[0].data, np.float32)
         images = images / images.max()
         return images[:1500], images[1500:]
-    raw = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
-    images = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 1, 28, 28)
-    images = images.astype(np.float32) / 255.0
+    images, _ = load_mnist_arrays(folder)  # float32 (N, 1, 28, 28) in [0, 1]
     return images[:8000], images[8000:]
 
 
@@ -154,13 +152,30 @@ def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 
     return results
 
 
+def grid(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """Tile images: rows[r] is (n, H, W); one output row per list entry, `gap` pixels apart."""
+    count, height, width = rows[0].shape
+    canvas = np.ones((len(rows) * (height + gap) - gap, count * (width + gap) - gap))
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            top, left = r * (height + gap), c * (width + gap)
+            canvas[top : top + height, left : left + width] = image
+    return canvas
+
+
+def as_rgb(gray: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as the (H, W, 3) uint8 pixels the PNG writer takes."""
+    levels = (np.clip(gray, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.repeat(levels[:, :, None], 3, axis=2)
+
+
 def save_picture(path: str, images: np.ndarray, tests: dict, pictures: dict) -> None:
     """Rows: clean, noisy, masked, then each model's rebuild of the noisy and masked ones."""
     shown = slice(0, 10)
     rows = [images[shown, 0], tests["gaussian"][shown, 0], tests["masking"][shown, 0]]
     for rebuilt in pictures.values():
         rows += [rebuilt["gaussian"][shown, 0], rebuilt["masking"][shown, 0]]
-    write_png(path, grid(rows))
+    write_png(path, as_rgb(grid(rows)))
     print(
         f"wrote {path}: rows = clean, noisy, masked, then per model "
         f"({', '.join(pictures)}) its rebuild of the noisy and of the masked images"

@@ -4,7 +4,6 @@ import importlib
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -64,16 +63,3 @@ def test_example_quick_mode(name, tmp_path, capsys, monkeypatch):
     kwargs, check = EXAMPLE_TABLE[name]
     result = load(name).main(quick=True, **kwargs)
     check(result, capsys.readouterr().out, tmp_path)
-
-
-def test_png_writer_round_trips_pixels():
-    import zlib
-
-    png = load("_png")
-    image = np.linspace(0, 1, 12).reshape(3, 4)
-    data = png.write_png(Path(pytest.importorskip("tempfile").mkdtemp()) / "x.png", image)
-    raw = data.read_bytes()
-    idat = raw.index(b"IDAT")
-    length = int.from_bytes(raw[idat - 4 : idat], "big")
-    rows = np.frombuffer(zlib.decompress(raw[idat + 4 : idat + 4 + length]), np.uint8)
-    np.testing.assert_array_equal(rows.reshape(3, 5)[:, 1:], np.round(image * 255))
