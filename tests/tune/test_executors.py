@@ -61,7 +61,7 @@ def curve(trial):
 @pytest.mark.parametrize("algorithm", ["tpe", "bayes"])
 def test_sync_history_is_identical_on_every_executor(algorithm, dask_executor):
     space = {"x": Float(-1.0, 1.0)}
-    options = dict(algorithm=algorithm, n_trials=10, seed=3, sync=True, pruner=MedianPruner(2))
+    options = dict(algorithm=algorithm, n_trials=12, seed=3, sync=True, pruner=MedianPruner(2))
     serial = history(minimize(curve, space, **options))
     with ThreadPoolExecutor(2) as threads:
         assert history(minimize(curve, space, executor=threads, **options)) == serial
