@@ -65,12 +65,20 @@ class Algorithm:
         return self.seen | {self.space.key(params) for params in pending}
 
     def fresh(self, units: np.ndarray, pending: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The first decoded point of ``units`` that is not taken (else the first one)."""
+        """The first decoded point of ``units`` that is not taken.
+
+        If every one is taken (the candidates collapsed onto finished trials),
+        a few random points are tried before accepting a repeat: repeating a
+        finished configuration would waste the trial.
+        """
         taken = self.taken(pending)
-        for unit in units:
-            params = self.space.decode(unit)
-            if self.space.key(params) not in taken:
-                return params
+        for batch in (units, None):
+            if batch is None:  # drawn only now, so the usual path uses no randomness
+                batch = self.space.sample(self.rng, 32)
+            for unit in batch:
+                params = self.space.decode(unit)
+                if self.space.key(params) not in taken:
+                    return params
         return self.space.decode(units[0])
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._search_space import Space
 from .._space import Categorical
+from .._trial import TrialState
 from ._base import Algorithm
 from ._gp import GaussianProcess
 from ._simple import require_scipy
@@ -173,6 +174,12 @@ class Bayes(Algorithm):
         self._conditional = any(space[name].when is not None for name in space.names)
         dims = len(space)
         self._n_initial = self.n_initial if self.n_initial is not None else min(10, dims + 4)
+        self._pruned: list[np.ndarray] = []  # unit points of trials a pruner stopped
+
+    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
+        super().tell(params, outcome)
+        if outcome is TrialState.PRUNED:
+            self._pruned.append(self.space.encode(params))
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
@@ -189,10 +196,17 @@ class Bayes(Algorithm):
         if self._fitted_on != len(y):
             self._gp.fit(x, y, seed=int(self.rng.integers(2**31)), restarts=self.fit_restarts)
             self._fitted_on = len(y)
-        if pending:
-            lie = {"min": y.min(), "mean": 0.0, "max": y.max()}[self.liar]
-            lies = self._features(np.array([self.space.encode(p) for p in pending]))
-            self._gp.condition(np.vstack([x, lies]), np.r_[y, np.full(len(pending), lie)])
+        # Running trials get the constant lie. NOTE: pruned trials have no final
+        # value, but a pruner stopped them for doing worse than their peers, so
+        # they count as the worst loss seen; left out, the GP would keep
+        # proposing the region a pruner just rejected (a corner, trial after trial).
+        lie = {"min": y.min(), "mean": 0.0, "max": y.max()}[self.liar]
+        extra = [(self.space.encode(p), lie) for p in pending]
+        extra += [(point, y.max()) for point in self._pruned]
+        if extra:
+            points = self._features(np.array([point for point, _ in extra]))
+            values = np.array([value for _, value in extra])
+            self._gp.condition(np.vstack([x, points]), np.r_[y, values])
         else:
             self._gp.condition(x, y)
         return self._gp, float(y.min())
