@@ -77,8 +77,11 @@ class MaxPool2d(Function):
         out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
         padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
         positions = list(_slices(kernel, stride, dilation, out_hw))
-        out = padded[positions[0]].copy()
-        for index in positions[1:]:
+        if len(positions) == 1:
+            out = padded[positions[0]].copy()
+        else:
+            out = np.maximum(padded[positions[0]], padded[positions[1]])
+        for index in positions[2:]:
             np.maximum(out, padded[index], out=out)
         ctx.save_for_backward(padded, out)
         ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
@@ -87,13 +90,17 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         padded, out = ctx.saved
-        taken = np.zeros(out.shape, dtype=bool)
+        taken = None  # windows whose maximum an earlier kernel position already took
 
         def first_winner(index):
+            nonlocal taken
             winner = padded[index] == out
-            winner &= ~taken
-            taken[...] |= winner
-            return winner
+            if taken is None:
+                taken = winner  # NOTE: aliased; the caller uses each mask before the next call
+                return winner
+            first = np.greater(winner, taken)  # winner and not taken: one pass on bools
+            taken |= winner
+            return first
 
         return _scatter(ctx.geometry, grad, first_winner)
 
