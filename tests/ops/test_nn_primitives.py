@@ -172,3 +172,17 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):
     assert_parity(torch, lambda t: ops.MaxPool2d.apply(t, (3, 3), (1, 1), (1, 1)),
                   lambda t: torch.nn.functional.max_pool2d(t, 3, 1, 1),
                   [gw.tensor(x, requires_grad=True)])  # fmt: skip
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool_odd_sizes_leave_no_stale_gradient(ceil_mode, torch):
+    # 7x7 under a 2x2/2 pool: floor mode skips the last row and column (they
+    # must get exactly 0), ceil mode pads them; backward skips the zero fill
+    # only when the windows tile the padded image exactly.
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 7))
+    assert_parity(
+        torch,
+        lambda t: ops.MaxPool2d.apply(t, (2, 2), (2, 2), (0, 0), (1, 1), ceil_mode),
+        lambda t: torch.nn.functional.max_pool2d(t, 2, 2, ceil_mode=ceil_mode),
+        [gw.tensor(x, requires_grad=True)],
+    )
