@@ -80,6 +80,35 @@ def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
     return image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
+def _input_grad_stride1(flat_grad, w, x_shape, kernel, padding, dilation, out_hw):
+    """Conv2d's input gradient at stride 1, with col2im as kh*kw LONG contiguous adds.
+
+    WHY: col2im's adds run along output rows, so at 14x14 each inner loop is
+    14 floats and NumPy's per-loop cost dominates. Here the output grid is
+    widened to the padded width Wp (the extra columns carry zero gradient);
+    then kernel position (i, j) adds its whole (Ho, Wp) block to ONE flat
+    slice of each padded (Hp + 1, Wp) plane, starting at i*d*Wp + j*d.
+    The extra row keeps the last slices inside their plane. The zero columns
+    make the GEMM (Wp / Wo) larger and add exact zeros, so values are unchanged.
+    """
+    n, c, h, w_in = x_shape
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    ho, wo = out_hw
+    hp, wp = h + 2 * ph, w_in + 2 * pw
+    groups, per_group = w.shape[:2]
+    widened = np.zeros_like(flat_grad, shape=(groups, per_group, n, ho, wp))
+    widened[..., :wo] = flat_grad.reshape(groups, per_group, n, ho, wo)
+    columns = grouped_matmul(w, widened.reshape(groups, per_group, -1), transpose_a=True)
+    blocks = columns.reshape(c, kh, kw, n, ho * wp)
+    planes = np.zeros_like(columns, shape=(c, n, (hp + 1) * wp))
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            planes[:, :, start : start + ho * wp] += blocks[:, i, j]
+    image = planes[:, :, : hp * wp].reshape(c, n, hp, wp)
+    return image[:, :, ph : ph + h, pw : pw + w_in].transpose(1, 0, 2, 3)
+
+
 def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
     """a[g] @ b[g] for each group, with optional transposes, as 2-D GEMMs.
 
@@ -138,8 +167,12 @@ class Conv2d(Function):
         grad_x = grad_w = grad_b = None
         if need_x:
             w = weight.reshape(groups, weight.shape[0] // groups, -1)
-            grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
-            grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
+            if stride == (1, 1):
+                grad_x = _input_grad_stride1(flat_grad, w, x_shape, kernel, padding, dilation,
+                                             out_hw)  # fmt: skip
+            else:
+                grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
+                grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
         if need_w:
             grad_w = grouped_matmul(flat_grad, columns, transpose_b=True).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
