@@ -80,25 +80,56 @@ def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
     return image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
-def _input_grad_stride1(flat_grad, w, x_shape, kernel, padding, dilation, out_hw):
+def widened_im2col(x, kernel, padding, dilation, groups):
+    """Stride-1 columns on the WIDENED output grid: (G, C/G*kh*kw, N*Ho*Wp), (Ho, Wo), Wp.
+
+    WHY: im2col's copy runs along output rows (14 or 7 floats per inner loop
+    at MNIST sizes, where NumPy's per-loop cost dominates). Letting each
+    output row run the full padded width Wp (the last Wp - Wo positions are
+    junk that `_to_nchw` drops) makes the window of kernel position (i, j)
+    one contiguous run of Ho*Wp floats per (channel, sample) plane, starting
+    at i*d*Wp + j*d. An extra zero row at the bottom keeps the last runs
+    inside their plane. The GEMMs grow by Wp / Wo.
+
+    NOTE: the weight gradient multiplies the junk columns by exact zeros
+    (see _widened_grad), so finite inputs give the same values as the plain
+    layout; an inf in the input can add 0 * inf = nan where torch has inf.
+    """
+    n, c, h, w_in = x.shape
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    hp, wp = h + 2 * ph, w_in + 2 * pw
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    padded = np.zeros_like(x, shape=(n, c, hp + 1, wp))
+    padded[:, :, ph : ph + h, pw : pw + w_in] = x
+    sn, sc, sh, sw = padded.strides
+    shape = (c, kh, kw, n, ho * wp)
+    strides = (sc, sh * dh, sw * dw, sn, sw)
+    view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
+    columns = np.ascontiguousarray(view)  # the one copy
+    return columns.reshape(groups, -1, n * ho * wp), (ho, wo), wp
+
+
+def _widened_grad(grad, groups, width):
+    """(N, O, Ho, Wo) -> (G, O/G, N*Ho*Wp): the GEMM layout, zeros in the junk columns."""
+    n, o, ho, wo = grad.shape
+    widened = np.zeros_like(grad, shape=(o, n, ho, width))
+    widened[..., :wo] = grad.transpose(1, 0, 2, 3)
+    return widened.reshape(groups, o // groups, -1)
+
+
+def _input_grad_stride1(widened, w, x_shape, kernel, padding, dilation, out_hw):
     """Conv2d's input gradient at stride 1, with col2im as kh*kw LONG contiguous adds.
 
-    WHY: col2im's adds run along output rows, so at 14x14 each inner loop is
-    14 floats and NumPy's per-loop cost dominates. Here the output grid is
-    widened to the padded width Wp (the extra columns carry zero gradient);
-    then kernel position (i, j) adds its whole (Ho, Wp) block to ONE flat
-    slice of each padded (Hp + 1, Wp) plane, starting at i*d*Wp + j*d.
-    The extra row keeps the last slices inside their plane. The zero columns
-    make the GEMM (Wp / Wo) larger and add exact zeros, so values are unchanged.
+    `widened` is the output gradient on the widened grid (see widened_im2col),
+    zero in the junk columns. Kernel position (i, j) then adds its whole
+    (Ho, Wp) block to ONE flat slice of each padded (Hp + 1, Wp) plane,
+    starting at i*d*Wp + j*d; the junk columns add exact zeros.
     """
     n, c, h, w_in = x_shape
     (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
     ho, wo = out_hw
     hp, wp = h + 2 * ph, w_in + 2 * pw
-    groups, per_group = w.shape[:2]
-    widened = np.zeros_like(flat_grad, shape=(groups, per_group, n, ho, wp))
-    widened[..., :wo] = flat_grad.reshape(groups, per_group, n, ho, wo)
-    columns = grouped_matmul(w, widened.reshape(groups, per_group, -1), transpose_a=True)
+    columns = grouped_matmul(w, widened, transpose_a=True)
     blocks = columns.reshape(c, kh, kw, n, ho * wp)
     planes = np.zeros_like(columns, shape=(c, n, (hp + 1) * wp))
     for i in range(kh):
@@ -125,10 +156,14 @@ def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
     return np.stack([x @ y for x, y in zip(a, b)])
 
 
-def _to_nchw(flat, n, out_hw):
-    """(G, O/G, N*Ho*Wo) GEMM output -> (N, O, Ho, Wo), contiguous."""
-    out = flat.reshape(-1, n, out_hw[0] * out_hw[1]).transpose(1, 0, 2)
-    return np.ascontiguousarray(out).reshape(n, -1, *out_hw)
+def _to_nchw(flat, n, out_hw, width=None):
+    """(G, O/G, N*Ho*W) GEMM output -> (N, O, Ho, Wo), contiguous; W = width or Wo.
+
+    A widened grid (width > Wo, see widened_im2col) loses its junk columns here.
+    """
+    ho, wo = out_hw
+    out = flat.reshape(-1, n, ho, width or wo)[..., :wo].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out)
 
 
 def _from_nchw(grad, groups):
@@ -148,9 +183,13 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 groups=1):  # fmt: skip
         kernel = weight.shape[2:]
-        columns, out_hw = im2col(x, kernel, stride, padding, dilation, groups)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
-        out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
+        if stride == (1, 1):
+            columns, out_hw, width = widened_im2col(x, kernel, padding, dilation, groups)
+            out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw, width)
+        else:
+            columns, out_hw = im2col(x, kernel, stride, padding, dilation, groups)
+            out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(columns, weight)
@@ -163,14 +202,16 @@ class Conv2d(Function):
         columns, weight = ctx.saved
         x_shape, kernel, stride, padding, dilation, groups, out_hw = ctx.geometry
         need_x, need_w = ctx.needs_input_grad[:2]
-        flat_grad = _from_nchw(grad, groups)
         grad_x = grad_w = grad_b = None
-        if need_x:
-            w = weight.reshape(groups, weight.shape[0] // groups, -1)
-            if stride == (1, 1):
+        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        if stride == (1, 1):  # the columns are on the widened grid: widen the gradient too
+            flat_grad = _widened_grad(grad, groups, x_shape[3] + 2 * padding[1])
+            if need_x:
                 grad_x = _input_grad_stride1(flat_grad, w, x_shape, kernel, padding, dilation,
                                              out_hw)  # fmt: skip
-            else:
+        else:
+            flat_grad = _from_nchw(grad, groups)
+            if need_x:
                 grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
                 grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
         if need_w:
