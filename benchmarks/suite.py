@@ -166,7 +166,7 @@ def memory_probe(workload, framework):
         model.load_state_dict(torch_model.state_dict())
         del torch_model
     optimizer = spec.optimizer(fw.optim, model.parameters())
-    order = np.arange(MEMORY_STEPS * spec.batch)
+    order = np.arange(min(MEMORY_STEPS * spec.batch, len(x_train)))  # wide_mlp: 15 steps
     with PeakMemory() as peak:
         train_epoch(fw, model, optimizer, x_train, y_train, order, spec.batch)
     print(peak.added_mib)
