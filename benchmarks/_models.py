@@ -91,9 +91,14 @@ def _sgd_momentum(optim, params):
     return optim.SGD(params, lr=0.05, momentum=0.9)
 
 
-def _wide_flops(batch_first_layer=784, hidden=4096, classes=10):
-    # forward 2·m·n per layer; backward twice that, less the first layer's input gradient
-    sizes = [(batch_first_layer, hidden), (hidden, hidden), (hidden, classes)]
+def _wide_flops(features=784, hidden=4096, classes=10):
+    """GEMM FLOPs per sample of one training step (elementwise work is not counted).
+
+    Forward: 2·m·n per m-to-n layer. Backward: the weight gradient and the
+    input gradient cost 2·m·n each, except that the first layer's input
+    gradient is never computed (the images do not require grad).
+    """
+    sizes = [(features, hidden), (hidden, hidden), (hidden, classes)]
     forward = sum(2 * a * b for a, b in sizes)
     return 3 * forward - 2 * sizes[0][0] * sizes[0][1]
 

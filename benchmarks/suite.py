@@ -8,23 +8,50 @@ gradwork/torch, the peak memory each framework added during an epoch, and the
 final test accuracy of both. Data: the real MNIST test set (first 8,000
 images train, last 2,000 test).
 
-Run: python benchmarks/suite.py [--epochs 5] [--only mlp,cnn] [--json PATH]
+Peak memory is measured apart, in a fresh process per framework and
+workload (`--memory-probe`), so neither framework's allocator caches count
+against the other: the resident memory a process gains over its first
+MEMORY_STEPS training steps, after the model and optimizer are built.
+
+Run: python benchmarks/suite.py [--epochs 5] [--only mlp,cnn] [--threads 1] [--json PATH]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
-from pathlib import Path
+import os
+import sys
 
-import numpy as np
-from _memory import PeakMemory
-from _mnist import load
-from _models import WORKLOADS
 
-import gradwork as gw
+def _threads_from_argv(argv: list[str]) -> str | None:
+    """The --threads value, read before NumPy and torch start their thread pools."""
+    for index, arg in enumerate(argv):
+        if arg == "--threads" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+_THREADS = _threads_from_argv(sys.argv)
+if _THREADS:  # must precede the imports below: BLAS and OpenMP read these once
+    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_name] = _THREADS
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from _memory import PeakMemory  # noqa: E402
+from _mnist import load  # noqa: E402
+from _models import WORKLOADS  # noqa: E402
+
+import gradwork as gw  # noqa: E402
+
+MEMORY_STEPS = 20
 
 RESULTS = Path(__file__).resolve().parent / "results" / "suite.json"
 
@@ -46,6 +73,8 @@ class Framework:
 def frameworks():
     import torch
 
+    if _THREADS:
+        torch.set_num_threads(int(_THREADS))
     torch.manual_seed(0)
     return (
         Framework("gradwork", gw.nn, gw.nn.functional, gw.optim),
@@ -86,25 +115,22 @@ def run_training(spec, data, epochs):
     }
     models = {"gradwork": model, "torch": torch_model}
     times = {"gradwork": [], "torch": []}
-    memory = {"gradwork": 0, "torch": 0}
     rng = np.random.default_rng(0)
     for _ in range(epochs):
         order = rng.permutation(len(x_train))
         for fw in (ours, theirs):  # interleaved: noise hits both alike
-            with PeakMemory() as peak:
-                start = time.perf_counter()
-                train_epoch(
-                    fw, models[fw.name], optimizers[fw.name], x_train, y_train, order, spec.batch
-                )
-                times[fw.name].append(time.perf_counter() - start)
-            memory[fw.name] = max(memory[fw.name], peak.added_mib)
+            start = time.perf_counter()
+            train_epoch(
+                fw, models[fw.name], optimizers[fw.name], x_train, y_train, order, spec.batch
+            )
+            times[fw.name].append(time.perf_counter() - start)
     result = {"workload": spec.name, "batch_size": spec.batch}
     for fw in (ours, theirs):
         result[fw.name] = {
             "epoch_s_fastest": min(times[fw.name]),
             "epoch_s_median": float(np.median(times[fw.name])),
             "epoch_s_all": times[fw.name],
-            "peak_mib": memory[fw.name],
+            "peak_mib": measure_memory(spec.name, fw.name),
             "test_accuracy": accuracy(fw, models[fw.name], x_test, y_test),
         }
     result["ratio_fastest"] = (
@@ -116,6 +142,34 @@ def run_training(spec, data, epochs):
     if spec.flops_per_sample:
         result.update(_flop_rates(spec, result))
     return result
+
+
+def measure_memory(workload, framework):
+    """Peak MiB that MEMORY_STEPS training steps add, in a fresh process (see memory_probe)."""
+    command = [sys.executable, __file__, "--memory-probe", workload, framework]
+    if _THREADS:
+        command += ["--threads", _THREADS]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def memory_probe(workload, framework):
+    """Print the resident memory MEMORY_STEPS training steps add to this (fresh) process."""
+    spec = next(w for w in WORKLOADS if w.name == workload)
+    x_train, y_train, _, _ = spec.prepare(*load())
+    ours, theirs = frameworks()
+    torch_model = spec.build(theirs.module)
+    fw = ours if framework == "gradwork" else theirs
+    model = torch_model
+    if fw is ours:
+        model = spec.build(ours.module)
+        model.load_state_dict(torch_model.state_dict())
+        del torch_model
+    optimizer = spec.optimizer(fw.optim, model.parameters())
+    order = np.arange(min(MEMORY_STEPS * spec.batch, len(x_train)))  # wide_mlp: 15 steps
+    with PeakMemory() as peak:
+        train_epoch(fw, model, optimizer, x_train, y_train, order, spec.batch)
+    print(peak.added_mib)
 
 
 def _flop_rates(spec, result):
@@ -188,16 +242,31 @@ def print_table(results):
               f"{theirs['test_accuracy']:8.4f}  {note}")  # fmt: skip
 
 
+def _load_average():
+    """The 1-minute load average: how busy the machine was (the figures mean little above ~1)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--threads", help="threads for NumPy's BLAS and torch (default: theirs)")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("WORKLOAD", "FRAMEWORK"),
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
+    if args.memory_probe:
+        memory_probe(*args.memory_probe)
+        return
     try:
         import torch
     except ImportError:
         raise SystemExit("the suite compares against PyTorch: pip install torch==2.13.0") from None
+    load_before = _load_average()
     data = load()
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
     results = []
@@ -209,10 +278,13 @@ def main():
     machine = platform.processor() or platform.machine()
     threads = torch.get_num_threads()
     print(f"gradwork {gw.__version__}, torch {torch.__version__} ({threads} threads), ", end="")
-    print(f"numpy {np.__version__}, {machine}")
+    print(f"numpy {np.__version__}, {machine}, load average before/after: {load_before} / ", end="")
+    print(_load_average())
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"results": results, "epochs": args.epochs}, indent=2))
+    record = {"results": results, "epochs": args.epochs, "torch_threads": threads,
+              "load_average": [load_before, _load_average()]}  # fmt: skip
+    args.json.write_text(json.dumps(record, indent=2))
     print(f"\nwritten to {args.json}")
 
 

@@ -172,3 +172,42 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):
     assert_parity(torch, lambda t: ops.MaxPool2d.apply(t, (3, 3), (1, 1), (1, 1)),
                   lambda t: torch.nn.functional.max_pool2d(t, 3, 1, 1),
                   [gw.tensor(x, requires_grad=True)])  # fmt: skip
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool_odd_sizes_leave_no_stale_gradient(ceil_mode, torch):
+    # 7x7 under a 2x2/2 pool: floor mode skips the last row and column (they
+    # must get exactly 0), ceil mode pads them; backward skips the zero fill
+    # only when the windows tile the padded image exactly.
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 7))
+    assert_parity(
+        torch,
+        lambda t: ops.MaxPool2d.apply(t, (2, 2), (2, 2), (0, 0), (1, 1), ceil_mode),
+        lambda t: torch.nn.functional.max_pool2d(t, 2, 2, ceil_mode=ceil_mode),
+        [gw.tensor(x, requires_grad=True)],
+    )
+
+
+# Stride-1 convolutions take their own input-gradient path (col2im on the
+# widened output grid): cover padding, dilation, groups and asymmetric kernels.
+STRIDE1_CONVS = [
+    dict(padding=(1, 2), dilation=(2, 1), groups=2, x=(2, 4, 6, 7), w=(4, 2, 3, 2)),
+    dict(padding=(0, 0), dilation=(1, 1), groups=1, x=(2, 3, 5, 6), w=(2, 3, 2, 3)),
+    dict(padding=(1, 1), dilation=(1, 1), groups=1, x=(3, 2, 4, 4), w=(3, 2, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("geometry", STRIDE1_CONVS, ids=lambda g: str(g["w"]))
+def test_stride1_conv_gradients(geometry, torch):
+    options = dict(stride=(1, 1), padding=geometry["padding"], dilation=geometry["dilation"],
+                   groups=geometry["groups"])  # fmt: skip
+    inputs = [randn64(*geometry["x"]), randn64(*geometry["w"]), randn64(geometry["w"][0])]
+
+    def ours(x, w, b):
+        return ops.Conv2d.apply(x, w, b, **options)
+
+    def theirs(x, w, b):
+        return torch.nn.functional.conv2d(x, w, b, **options)
+
+    gradcheck(ours, inputs)
+    assert_parity(torch, ours, theirs, inputs, atol=1e-9, rtol=1e-7)

@@ -37,6 +37,17 @@ def test_flat_path_equals_per_parameter_path(case, monkeypatch):
 
 
 @pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=IDS)
+def test_chunked_flat_update_equals_per_parameter_path(case, monkeypatch):
+    # The flat update runs chunk by chunk; chunks of 5 cut through every parameter.
+    monkeypatch.setattr(optimizer_module, "CHUNK", 5)
+    chunked = run(gw, optim, case)
+    monkeypatch.setattr(optimizer_module, "can_flatten", lambda params: False)
+    each = run(gw, optim, case)
+    for a, b in zip(chunked, each):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=IDS)
 def test_missing_gradients_are_skipped_like_torch(case, torch):
     # The bias has no gradient on every third step: its state must not advance.
     def skip(step):

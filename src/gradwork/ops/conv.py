@@ -80,6 +80,66 @@ def col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw):
     return image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
 
 
+def widened_im2col(x, kernel, padding, dilation, groups):
+    """Stride-1 columns on the WIDENED output grid: (G, C/G*kh*kw, N*Ho*Wp), (Ho, Wo), Wp.
+
+    WHY: im2col's copy runs along output rows (14 or 7 floats per inner loop
+    at MNIST sizes, where NumPy's per-loop cost dominates). Letting each
+    output row run the full padded width Wp (the last Wp - Wo positions are
+    junk that `_to_nchw` drops) makes the window of kernel position (i, j)
+    one contiguous run of Ho*Wp floats per (channel, sample) plane, starting
+    at i*d*Wp + j*d. An extra zero row at the bottom keeps the last runs
+    inside their plane. The GEMMs grow by Wp / Wo.
+
+    NOTE: the weight gradient multiplies the junk columns by exact zeros
+    (see _widened_grad), so finite inputs give the same values as the plain
+    layout; an inf in the input can add 0 * inf = nan where torch has inf.
+    """
+    n, c, h, w_in = x.shape
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    hp, wp = h + 2 * ph, w_in + 2 * pw
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    padded = np.zeros_like(x, shape=(n, c, hp + 1, wp))
+    padded[:, :, ph : ph + h, pw : pw + w_in] = x
+    sn, sc, sh, sw = padded.strides
+    shape = (c, kh, kw, n, ho * wp)
+    strides = (sc, sh * dh, sw * dw, sn, sw)
+    view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
+    columns = np.ascontiguousarray(view)  # the one copy
+    return columns.reshape(groups, -1, n * ho * wp), (ho, wo), wp
+
+
+def _widened_grad(grad, groups, width):
+    """(N, O, Ho, Wo) -> (G, O/G, N*Ho*Wp): the GEMM layout, zeros in the junk columns."""
+    n, o, ho, wo = grad.shape
+    widened = np.zeros_like(grad, shape=(o, n, ho, width))
+    widened[..., :wo] = grad.transpose(1, 0, 2, 3)
+    return widened.reshape(groups, o // groups, -1)
+
+
+def _input_grad_stride1(widened, w, x_shape, kernel, padding, dilation, out_hw):
+    """Conv2d's input gradient at stride 1, with col2im as kh*kw LONG contiguous adds.
+
+    `widened` is the output gradient on the widened grid (see widened_im2col),
+    zero in the junk columns. Kernel position (i, j) then adds its whole
+    (Ho, Wp) block to ONE flat slice of each padded (Hp + 1, Wp) plane,
+    starting at i*d*Wp + j*d; the junk columns add exact zeros.
+    """
+    n, c, h, w_in = x_shape
+    (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
+    ho, wo = out_hw
+    hp, wp = h + 2 * ph, w_in + 2 * pw
+    columns = grouped_matmul(w, widened, transpose_a=True)
+    blocks = columns.reshape(c, kh, kw, n, ho * wp)
+    planes = np.zeros_like(columns, shape=(c, n, (hp + 1) * wp))
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            planes[:, :, start : start + ho * wp] += blocks[:, i, j]
+    image = planes[:, :, : hp * wp].reshape(c, n, hp, wp)
+    return image[:, :, ph : ph + h, pw : pw + w_in].transpose(1, 0, 2, 3)
+
+
 def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
     """a[g] @ b[g] for each group, with optional transposes, as 2-D GEMMs.
 
@@ -96,10 +156,14 @@ def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
     return np.stack([x @ y for x, y in zip(a, b)])
 
 
-def _to_nchw(flat, n, out_hw):
-    """(G, O/G, N*Ho*Wo) GEMM output -> (N, O, Ho, Wo), contiguous."""
-    out = flat.reshape(-1, n, out_hw[0] * out_hw[1]).transpose(1, 0, 2)
-    return np.ascontiguousarray(out).reshape(n, -1, *out_hw)
+def _to_nchw(flat, n, out_hw, width=None):
+    """(G, O/G, N*Ho*W) GEMM output -> (N, O, Ho, Wo), contiguous; W = width or Wo.
+
+    A widened grid (width > Wo, see widened_im2col) loses its junk columns here.
+    """
+    ho, wo = out_hw
+    out = flat.reshape(-1, n, ho, width or wo)[..., :wo].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out)
 
 
 def _from_nchw(grad, groups):
@@ -119,9 +183,13 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 groups=1):  # fmt: skip
         kernel = weight.shape[2:]
-        columns, out_hw = im2col(x, kernel, stride, padding, dilation, groups)
         w = weight.reshape(groups, weight.shape[0] // groups, -1)
-        out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
+        if stride == (1, 1):
+            columns, out_hw, width = widened_im2col(x, kernel, padding, dilation, groups)
+            out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw, width)
+        else:
+            columns, out_hw = im2col(x, kernel, stride, padding, dilation, groups)
+            out = _to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(columns, weight)
@@ -134,12 +202,18 @@ class Conv2d(Function):
         columns, weight = ctx.saved
         x_shape, kernel, stride, padding, dilation, groups, out_hw = ctx.geometry
         need_x, need_w = ctx.needs_input_grad[:2]
-        flat_grad = _from_nchw(grad, groups)
         grad_x = grad_w = grad_b = None
-        if need_x:
-            w = weight.reshape(groups, weight.shape[0] // groups, -1)
-            grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
-            grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
+        w = weight.reshape(groups, weight.shape[0] // groups, -1)
+        if stride == (1, 1):  # the columns are on the widened grid: widen the gradient too
+            flat_grad = _widened_grad(grad, groups, x_shape[3] + 2 * padding[1])
+            if need_x:
+                grad_x = _input_grad_stride1(flat_grad, w, x_shape, kernel, padding, dilation,
+                                             out_hw)  # fmt: skip
+        else:
+            flat_grad = _from_nchw(grad, groups)
+            if need_x:
+                grad_columns = grouped_matmul(w, flat_grad, transpose_a=True)
+                grad_x = col2im(grad_columns, x_shape, kernel, stride, padding, dilation, out_hw)
         if need_w:
             grad_w = grouped_matmul(flat_grad, columns, transpose_b=True).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:

@@ -77,8 +77,11 @@ class MaxPool2d(Function):
         out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
         padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
         positions = list(_slices(kernel, stride, dilation, out_hw))
-        out = padded[positions[0]].copy()
-        for index in positions[1:]:
+        if len(positions) == 1:
+            out = padded[positions[0]].copy()
+        else:
+            out = np.maximum(padded[positions[0]], padded[positions[1]])
+        for index in positions[2:]:
             np.maximum(out, padded[index], out=out)
         ctx.save_for_backward(padded, out)
         ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
@@ -87,13 +90,17 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         padded, out = ctx.saved
-        taken = np.zeros(out.shape, dtype=bool)
+        taken = None  # windows whose maximum an earlier kernel position already took
 
         def first_winner(index):
+            nonlocal taken
             winner = padded[index] == out
-            winner &= ~taken
-            taken[...] |= winner
-            return winner
+            if taken is None:
+                taken = winner  # NOTE: aliased; the caller uses each mask before the next call
+                return winner
+            first = np.greater(winner, taken)  # winner and not taken: one pass on bools
+            taken |= winner
+            return first
 
         return _scatter(ctx.geometry, grad, first_winner)
 
@@ -150,8 +157,12 @@ def _scatter(geometry, grad, mask_of):
     the inputs at that kernel position.
     """
     x_shape, padded_shape, padding, kernel, stride, dilation, out_hw = geometry
-    image = np.zeros_like(grad, shape=(*x_shape[:2], *padded_shape[2:]))
     overlap = _overlapping(kernel, stride, dilation)
+    # When the windows tile the padded image exactly (e.g. 2x2, stride 2, even
+    # sizes) the writes below reach every element once: no zero fill needed.
+    tiles = tuple(padded_shape[2:]) == tuple(o * s for o, s in zip(out_hw, stride))
+    fill = np.empty_like if tiles and not overlap and kernel == stride else np.zeros_like
+    image = fill(grad, shape=(*x_shape[:2], *padded_shape[2:]))
     for index in _slices(kernel, stride, dilation, out_hw):
         if overlap:
             image[index] += grad if mask_of is None else grad * mask_of(index)

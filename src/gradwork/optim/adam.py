@@ -95,12 +95,21 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * param  # Adam: L2 penalty through the gradient
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)  # m = beta1 m + (1 - beta1) g, as torch's lerp
+        # In place through one scratch array: no temporaries (see Optimizer.scratch).
+        work = self.scratch(param)
+        np.subtract(g, m, out=work)
+        work *= 1 - beta1
+        m += work  # m = beta1 m + (1 - beta1) g, as torch's lerp: m += (1 - beta1)(g - m)
         v *= beta2
-        v += (1 - beta2) * np.square(g)  # v = beta2 v + (1 - beta2) g^2
+        np.square(g, out=work)
+        work *= 1 - beta2
+        v += work  # v = beta2 v + (1 - beta2) g^2
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1**step)  # bias correction of m
-        denominator = np.sqrt(v) / (1 - beta2**step) ** 0.5  # bias correction of v
+        denominator = np.sqrt(v, out=work)
+        denominator /= (1 - beta2**step) ** 0.5  # bias correction of v
         denominator += group["eps"]
-        param -= step_size * (m / denominator)
+        update = np.divide(m, denominator, out=work)
+        update *= step_size
+        param -= update  # p = p - step_size * m / denominator

@@ -20,12 +20,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from gradwork.autograd import enable_grad, no_grad
 from gradwork.optim import _state_dict
 from gradwork.optim._flat import FlatGroup, can_flatten
 from gradwork.tensor import Tensor
 
 __all__ = ["Optimizer"]
+
+CHUNK = 1 << 17  # elements per flat update step: 512 KiB of float32 per array, fits in cache
 
 
 class Optimizer:
@@ -57,6 +61,7 @@ class Optimizer:
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._flat_groups: list[FlatGroup | None] = []
+        self._scratch: dict[tuple, Any] = {}
         groups = list(params)
         if not groups:
             raise ValueError(
@@ -76,6 +81,20 @@ class Optimizer:
     def update(self, param: Any, grad: Any, state: dict, step: float, group: dict) -> None:
         """Apply one step of the rule in place on `param` and the `state` arrays."""
         raise NotImplementedError(f"{self._name()} must define update()")
+
+    def scratch(self, like: Any) -> Any:
+        """A reusable work array shaped like `like`, for the temporaries of `update`.
+
+        WHY: at a few hundred thousand parameters and up, each temporary array
+        an update allocates costs as much as the arithmetic (fresh pages); a
+        rule that writes its intermediates here with `out=` allocates nothing.
+        The contents are garbage on entry and must not be kept across calls.
+        """
+        key = (type(like), like.shape, like.dtype)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            buffer = self._scratch[key] = np.empty_like(like)
+        return buffer
 
     # ------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -186,7 +205,16 @@ class Optimizer:
             for index, p in enumerate(params):
                 flat.attach(self.state[p], index)
         step = self.state[params[0]]["step"] + 1
-        self.update(flat.buffer, flat.gather_grads(), flat.state, step, group)
+        grads = flat.gather_grads()
+        # WHY chunks: an update is a dozen whole-array passes; over a few
+        # million parameters each pass streams from main memory, while a
+        # chunk's arrays stay in cache across all of them. Every rule here is
+        # elementwise (the flat path already relies on that), so the chunks
+        # are independent.
+        for start in range(0, flat.buffer.size, CHUNK):
+            part = slice(start, start + CHUNK)
+            state = {name: array[part] for name, array in flat.state.items()}
+            self.update(flat.buffer[part], grads[part], state, step, group)
         for p in params:
             self.state[p]["step"] = step
 

@@ -83,6 +83,10 @@ class SGD(Optimizer):
                 buffer[...] = g  # NOTE: torch starts the buffer at g, not at (1 - dampening) g
             else:
                 buffer *= momentum
-                buffer += (1 - group["dampening"]) * g
+                if group["dampening"] == 0:
+                    buffer += g
+                else:
+                    buffer += np.multiply(g, 1 - group["dampening"], out=self.scratch(param))
             g = g + momentum * buffer if group["nesterov"] else buffer
-        param -= lr * g
+        # p = p - lr g, through a scratch array: no temporary (see Optimizer.scratch)
+        param -= np.multiply(g, lr, out=self.scratch(param))
