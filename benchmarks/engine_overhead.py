@@ -68,7 +68,7 @@ def gradwork_epoch(params, x, y, order, lr, batch):
             p.grad = None
         loss.backward()
         for p in params:
-            p.data -= lr * p.grad.data
+            p.array -= lr * p.grad.array
 
 
 def accuracy(weights, x, y) -> float:
@@ -96,12 +96,12 @@ def main() -> None:
         start = time.perf_counter()
         gradwork_epoch(autodiff, x_train, y_train, order, lr, batch)
         times["gradwork"].append(time.perf_counter() - start)
-    drift = max(float(np.abs(a - p.data).max()) for a, p in zip(plain, autodiff))
+    drift = max(float(np.abs(a - p.array).max()) for a, p in zip(plain, autodiff))
     print(
         f"MLP 784-256-128-10, SGD lr={lr}, batch {batch}, 8,000 MNIST images, {args.epochs} epochs"
     )
     print(f"{'':10}{'fastest s':>11}{'median s':>11}{'test acc':>10}")
-    for name, weights in (("numpy", plain), ("gradwork", [p.data for p in autodiff])):
+    for name, weights in (("numpy", plain), ("gradwork", [p.array for p in autodiff])):
         t = times[name]
         acc = accuracy(weights, x_test, y_test)
         print(f"{name:10}{min(t):11.3f}{np.median(t):11.3f}{acc:10.4f}")

@@ -40,7 +40,7 @@ class NumpyAdam:
 
     def __init__(self, parameters, lr, betas=(0.9, 0.999), eps=1e-8):
         self.parameters, self.lr, self.betas, self.eps = list(parameters), lr, betas, eps
-        self.moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in self.parameters]
+        self.moments = [(np.zeros_like(p.array), np.zeros_like(p.array)) for p in self.parameters]
         self.step_count = 0
 
     def zero_grad(self):
@@ -52,13 +52,13 @@ class NumpyAdam:
         beta1, beta2 = self.betas
         correction1, correction2 = 1 - beta1**self.step_count, 1 - beta2**self.step_count
         for p, (m, v) in zip(self.parameters, self.moments):
-            g = p.grad.data
+            g = p.grad.array
             m *= beta1
             m += (1 - beta1) * g
             v *= beta2
             v += (1 - beta2) * g * g
             denominator = np.sqrt(v / correction2) + self.eps
-            p.data -= (self.lr / correction1) * m / denominator
+            p.array -= (self.lr / correction1) * m / denominator
 
 
 def build(seed: int = 0):

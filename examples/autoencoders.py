@@ -49,7 +49,7 @@ def load_images() -> tuple[np.ndarray, np.ndarray]:
     if folder is None:
         from gradwork.data import load_digits
 
-        images = np.asarray(load_digits().tensors[0].data, np.float32)
+        images = np.asarray(load_digits().tensors[0].array, np.float32)
         images = images / images.max()
         return images[:1500], images[1500:]
     images, _ = load_mnist_arrays(folder)  # float32 (N, 1, 28, 28) in [0, 1]
@@ -112,7 +112,7 @@ def train(model, images, epochs, denoising, rng, batch=32):
 @gw.no_grad()
 def reconstruct(model, images: np.ndarray) -> np.ndarray:
     model.eval()
-    return model(gw.tensor(images)).data.reshape(images.shape)
+    return model(gw.tensor(images)).array.reshape(images.shape)
 
 
 def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 0) -> dict:

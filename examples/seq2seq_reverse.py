@@ -74,7 +74,7 @@ class Seq2Seq(nn.Module):
         finished = np.zeros(len(source), bool)
         for step in range(LONGEST + 1):
             logits, state = self.decode(tokens, state)
-            tokens = logits.data[:, -1].argmax(axis=1)[:, None]
+            tokens = logits.array[:, -1].argmax(axis=1)[:, None]
             written[:, step] = np.where(finished, PAD, tokens[:, 0])
             finished |= tokens[:, 0] == EOS
             if finished.all():

@@ -30,7 +30,7 @@ def gradient_norms(layer: nn.Module, steps: int) -> np.ndarray:
     x = gw.randn(steps, BATCH, INPUT, dtype=gw.float64, requires_grad=True)
     output, _ = layer(x)
     output[-1].sum().backward()
-    return np.linalg.norm(x.grad.data, axis=2).mean(axis=1)
+    return np.linalg.norm(x.grad.array, axis=2).mean(axis=1)
 
 
 def main(quick: bool = False, seed: int = 0) -> dict:

@@ -28,12 +28,12 @@ def main(steps: int = 2000, learning_rate: float = 0.5) -> float:
         loss.backward()
         with gw.no_grad():  # plain gradient descent
             for p in parameters:
-                p.data -= learning_rate * p.grad.data
+                p -= learning_rate * p.grad  # in place, as in torch
         if step % 500 == 0:
             print(f"step {step:5d}  loss {loss.item():.5f}")
 
-    accuracy = ((predictions.data > 0.5) == (targets.data > 0.5)).mean()
-    rounded = [round(float(v), 3) for v in predictions.data.ravel()]
+    accuracy = ((predictions > 0.5) == (targets > 0.5)).float().mean().item()
+    rounded = [round(float(v), 3) for v in predictions.detach().numpy().ravel()]
     print(f"predictions {rounded}  accuracy {accuracy:.2f}")
     return float(accuracy)
 

@@ -21,7 +21,7 @@ def to_torch(torch, value):
     """A torch leaf with the same values (and requires_grad) as a gradwork tensor."""
     if not isinstance(value, gw.Tensor):
         return value
-    out = torch.tensor(np.array(value.data))
+    out = torch.tensor(np.array(value.array))
     if value.requires_grad:
         out.requires_grad_(True)
     return out
@@ -42,7 +42,7 @@ def assert_parity(
     torch_inputs = [to_torch(torch, x) for x in inputs]
     out = ours(*inputs)
     expected = theirs(*torch_inputs)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=atol, rtol=rtol)
     if not any(isinstance(x, gw.Tensor) and x.requires_grad for x in inputs):
         return
     weights = np.random.default_rng(1).standard_normal(out.shape)
@@ -51,7 +51,7 @@ def assert_parity(
     for i, (x, t) in enumerate(zip(inputs, torch_inputs)):
         if isinstance(x, gw.Tensor) and x.requires_grad:
             expected_grad = t.grad.numpy() if t.grad is not None else np.zeros(x.shape)
-            got = x.grad.data if x.grad is not None else np.zeros(x.shape)
+            got = x.grad.array if x.grad is not None else np.zeros(x.shape)
             np.testing.assert_allclose(
                 got, expected_grad, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}"
             )

@@ -21,6 +21,7 @@ MODULE_LAYER = {
     "_random": "autograd",
     "tensor": "tensor",
     "_tensor_math": "tensor",
+    "_tensor_inplace": "tensor",
     "_tensor_shape": "tensor",
     "_function_forms": "tensor",
     "functions": "tensor",

@@ -13,6 +13,7 @@ from gradwork._dtype import (
     bool_ as bool,  # noqa: A004 - torch's name
 )
 from gradwork._dtype import (
+    can_cast,
     double,
     float16,
     float32,
@@ -23,6 +24,8 @@ from gradwork._dtype import (
     int32,
     int64,
     long,
+    promote_types,
+    result_type,
     uint8,
 )
 from gradwork._function_forms import *  # noqa: F403 - sum, mean, exp, ... (function forms)
@@ -83,5 +86,5 @@ __all__ = [
     "is_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "detect_anomaly", "is_anomaly_enabled", "manual_seed", "get_rng_state", "set_rng_state",
     "float16", "float32", "float64", "half", "double", "int8", "int16", "int32", "int64",
-    "long", "uint8", "bool", *_METHOD_FORMS,
+    "long", "uint8", "bool", "result_type", "promote_types", "can_cast", *_METHOD_FORMS,
 ]  # fmt: skip

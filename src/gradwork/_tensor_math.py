@@ -1,7 +1,11 @@
 """Tensor methods that compute: operators, math functions, activations, reductions.
 
-Composites (softmax, var, std, reciprocal, max along a dim, ...) are written
-from primitives, so they get their gradients for free.
+Every operator and function applies torch's type promotion first
+(`gradwork.result_type`): an integer tensor divided, exponentiated or mixed
+with a float gives float32, and a 0-dim tensor or Python number never widens
+a dimensioned tensor of its own category. Composites (softmax, var, std,
+reciprocal, max along a dim, ...) are written from primitives, so they get
+their gradients for free.
 """
 
 from __future__ import annotations
@@ -12,29 +16,58 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork.ops.reduce import _axes
+from gradwork._dtype import DEFAULT_FLOAT, float_result, int64, result_type
+from gradwork.ops.dims import normalize_dim, normalize_dims
 
 # What max(dim)/min(dim) return, like torch.return_types.max.
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
+_NUMBERS = (bool, int, float)
+
+
+def _is_tensor(value: Any) -> bool:
+    return hasattr(value, "_version_counter")
+
 
 def operand(value: Any) -> Any:
-    """A Tensor, or a Python number kept as a constant (NumPy promotes it weakly).
+    """A Tensor, or a Python number kept as a constant (weak in type promotion).
 
-    NumPy scalars become Python numbers so that `float32_tensor * np.float64(2)`
+    NumPy scalars become Python numbers, so `float32_tensor * np.float64(2)`
     stays float32, as in torch. Arrays and lists become constant tensors.
     """
     if isinstance(value, np.generic):  # first: np.float64 is a subclass of float
         return value.item()
-    if isinstance(value, _tensor_types):
+    if isinstance(value, _NUMBERS) or _is_tensor(value):
         return value
-    from gradwork.tensor import Tensor  # a rare path: the import cost is fine here
+    from gradwork.tensor import _from_op  # a rare path: the import cost is fine here
 
-    return Tensor(value if isinstance(value, np.ndarray) else np.asarray(value))
+    return _from_op(np.asarray(value))
 
 
-# Filled in by tensor.py (which imports this module, so it can't be imported here).
-_tensor_types: tuple = (bool, int, float)
+def _cast(value: Any, dtype: np.dtype) -> Any:
+    """A tensor operand cast (differentiably) to `dtype`; numbers stay weak for NumPy."""
+    if _is_tensor(value) and value.array.dtype != dtype:
+        return value.to(dtype)
+    return value
+
+
+def promote(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
+    """Both operands at torch's result dtype (float32 for ints when `floating`)."""
+    a, b = operand(a), operand(b)
+    # Fast path: two tensors of one dtype, the common case inside a model.
+    if _is_tensor(a) and _is_tensor(b) and a.array.dtype == b.array.dtype:
+        dtype = a.array.dtype
+        if not floating or dtype.kind in "fc":
+            return a, b
+    dtype = result_type(a, b)
+    if floating:
+        dtype = float_result(dtype)
+    return _cast(a, dtype), _cast(b, dtype)
+
+
+def _floating(tensor: Any) -> Any:
+    """The input of a float function (exp, sqrt, sigmoid, ...): ints become float32."""
+    return tensor if tensor.array.dtype.kind in "fc" else tensor.to(DEFAULT_FLOAT)
 
 
 def _no_grad(data: Any) -> Any:
@@ -44,7 +77,39 @@ def _no_grad(data: Any) -> Any:
 
 
 def _raw(value: Any) -> Any:
-    return getattr(operand(value), "data", value)
+    return getattr(operand(value), "array", value)
+
+
+def _compare(compare: np.ufunc, a: Any, b: Any) -> Any:
+    """A comparison after promotion (no gradient): `int_tensor < 0.5` compares as floats."""
+    a, b = promote(a, b)
+    return _no_grad(compare(_raw(a), _raw(b)))
+
+
+def _check_integer_power(base: Any, exponent: Any) -> None:
+    if (
+        isinstance(exponent, int)
+        and not isinstance(exponent, bool)
+        and exponent < 0
+        and _is_tensor(base)
+        and base.array.dtype.kind in "biu"
+    ):
+        raise RuntimeError(
+            "Integers to negative integer powers are not allowed. Use a float base "
+            "(t.float() ** -2) or a float exponent."
+        )
+
+
+def _reduced_dtype(tensor: Any, dtype: Any) -> Any:
+    """sum/prod accumulate ints and bools in int64 (torch), or in the dtype asked for."""
+    if dtype is not None:
+        return tensor.to(dtype)
+    return tensor if tensor.array.dtype.kind in "fc" else tensor.to(int64)
+
+
+def _require_floating(tensor: Any, message: str) -> None:
+    if tensor.array.dtype.kind not in "fc":
+        raise RuntimeError(message.format(dtype=tensor.array.dtype))
 
 
 class MathMethods:
@@ -52,34 +117,40 @@ class MathMethods:
 
     # ------------------------------------------------------------ operators
     def __add__(self, other):
-        return ops.Add.apply(self, operand(other))
+        return ops.Add.apply(*promote(self, other))
 
     def __radd__(self, other):
-        return ops.Add.apply(operand(other), self)
+        return ops.Add.apply(*promote(other, self))
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, operand(other))
+        if self.array.dtype == np.bool_ and getattr(operand(other), "dtype", bool) == np.bool_:
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. "
+                "Use the `^` or `logical_xor()` operator instead."
+            )
+        return ops.Sub.apply(*promote(self, other))
 
     def __rsub__(self, other):
-        return ops.Sub.apply(operand(other), self)
+        return ops.Sub.apply(*promote(other, self))
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, operand(other))
+        return ops.Mul.apply(*promote(self, other))
 
     def __rmul__(self, other):
-        return ops.Mul.apply(operand(other), self)
+        return ops.Mul.apply(*promote(other, self))
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, operand(other))
+        return ops.Div.apply(*promote(self, other, floating=True))
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(operand(other), self)
+        return ops.Div.apply(*promote(other, self, floating=True))
 
     def __pow__(self, exponent):
-        return ops.Pow.apply(self, operand(exponent))
+        _check_integer_power(self, operand(exponent))
+        return ops.Pow.apply(*promote(self, exponent))
 
     def __rpow__(self, base):
-        return ops.Pow.apply(operand(base), self)
+        return ops.Pow.apply(*promote(base, self))
 
     def __matmul__(self, other):
         return ops.MatMul.apply(self, operand(other))
@@ -88,49 +159,64 @@ class MathMethods:
         return ops.MatMul.apply(operand(other), self)
 
     def __neg__(self):
+        if self.array.dtype == np.bool_:
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
         return ops.Neg.apply(self)
 
     def __abs__(self):
-        return ops.Abs.apply(self)
+        return self.abs()
 
     # Comparisons give boolean tensors and carry no gradient.
     def __lt__(self, other):
-        return _no_grad(self.data < _raw(other))
+        return _compare(np.less, self, other)
 
     def __le__(self, other):
-        return _no_grad(self.data <= _raw(other))
+        return _compare(np.less_equal, self, other)
 
     def __gt__(self, other):
-        return _no_grad(self.data > _raw(other))
+        return _compare(np.greater, self, other)
 
     def __ge__(self, other):
-        return _no_grad(self.data >= _raw(other))
+        return _compare(np.greater_equal, self, other)
 
     def __eq__(self, other):
-        return _no_grad(self.data == _raw(other))
+        return _compare(np.equal, self, other)
 
     def __ne__(self, other):
-        return _no_grad(self.data != _raw(other))
+        return _compare(np.not_equal, self, other)
 
-    add, sub, mul, div, pow, matmul = __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__
+    def add(self, other, *, alpha: float = 1):
+        return self + (other if alpha == 1 else operand(other) * alpha)
+
+    def sub(self, other, *, alpha: float = 1):
+        return self - (other if alpha == 1 else operand(other) * alpha)
+
+    mul, div, pow, matmul = __mul__, __truediv__, __pow__, __matmul__
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
-    true_divide, multiply, subtract = div, mul, sub
+    true_divide, multiply, subtract, divide = div, mul, sub, div
+    less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
     def neg(self):
-        return ops.Neg.apply(self)
+        return -self
+
+    negative = neg
 
     # --------------------------------------------------------- math functions
+    # Float functions of an integer tensor compute in float32, as torch's do.
     def exp(self):
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(_floating(self))
 
     def log(self):
-        return ops.Log.apply(self)
+        return ops.Log.apply(_floating(self))
 
     def log1p(self):
-        return ops.Log1p.apply(self)
+        return ops.Log1p.apply(_floating(self))
 
     def sqrt(self):
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(_floating(self))
 
     def rsqrt(self):
         return self.sqrt().reciprocal()
@@ -138,76 +224,84 @@ class MathMethods:
     def abs(self):
         return ops.Abs.apply(self)
 
+    absolute = abs
+
     def sign(self):
         return ops.Sign.apply(self)
 
     def sin(self):
-        return ops.Sin.apply(self)
+        return ops.Sin.apply(_floating(self))
 
     def cos(self):
-        return ops.Cos.apply(self)
+        return ops.Cos.apply(_floating(self))
 
     def reciprocal(self):
-        return ops.Div.apply(1.0, self)
+        return ops.Div.apply(1.0, _floating(self))
 
     def square(self):
-        return ops.Mul.apply(self, self)
+        return self * self
 
     def clamp(self, min=None, max=None):  # noqa: A002 - torch's argument names
         if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if not isinstance(min, int | float | None) or not isinstance(max, int | float | None):
             # Tensor bounds: compose from maximum/minimum (gradients flow to both).
             out = self if min is None else self.maximum(operand(min))
             return out if max is None else out.minimum(operand(max))
-        return ops.Clamp.apply(self, min, max)
+        bounds = [b for b in (min, max) if b is not None]
+        tensor = _cast(self, result_type(self, *bounds))
+        return ops.Clamp.apply(tensor, min, max)
 
     clip = clamp
 
     def maximum(self, other):
-        return ops.Maximum.apply(self, operand(other))
+        return ops.Maximum.apply(*promote(self, other))
 
     def minimum(self, other):
-        return ops.Minimum.apply(self, operand(other))
+        return ops.Minimum.apply(*promote(self, other))
 
     # ------------------------------------------------------------- activations
     def relu(self):
         return ops.Relu.apply(self)
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(_floating(self))
 
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(_floating(self))
 
-    def log_softmax(self, dim: int = -1):
-        return ops.LogSoftmax.apply(self, dim=dim)
+    def log_softmax(self, dim: int = -1, dtype: Any = None):
+        tensor = _floating(self) if dtype is None else self.to(dtype)
+        return ops.LogSoftmax.apply(tensor, dim=normalize_dim(dim, self.ndim))
 
-    def softmax(self, dim: int = -1):
+    def softmax(self, dim: int = -1, dtype: Any = None):
         # exp of the stable log-softmax: no overflow for large logits.
-        return self.log_softmax(dim).exp()
+        return self.log_softmax(dim, dtype).exp()
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False):
-        return ops.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+        return ops.LogSumExp.apply(_floating(self), dim=dim, keepdim=keepdim)
 
     # -------------------------------------------------------------- reductions
-    def sum(self, dim: Any = None, keepdim: bool = False):
-        return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None):
+        return ops.Sum.apply(_reduced_dtype(self, dtype), dim=dim, keepdim=keepdim)
 
-    def mean(self, dim: Any = None, keepdim: bool = False):
-        if self.data.dtype.kind not in "fc":
-            raise TypeError(
-                f"mean: needs a floating-point tensor, got {self.data.dtype}; call .float() first"
-            )
-        return ops.Mean.apply(self, dim=dim, keepdim=keepdim)
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None):
+        tensor = self if dtype is None else self.to(dtype)
+        _require_floating(
+            tensor,
+            "mean(): could not infer output dtype. Input dtype must be either a floating "
+            "point or complex dtype. Got: {dtype}. Call .float() first.",
+        )
+        return ops.Mean.apply(tensor, dim=dim, keepdim=keepdim)
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: float | None = None):  # fmt: skip
         """Variance with Bessel's correction by default (torch: correction=1)."""
+        _require_floating(self, "std and var only support floating point and complex dtypes")
         if correction is None:
             correction = 1 if unbiased else 0
         centred = self - self.mean(dim, keepdim=True)
-        count = int(np.prod([self.data.shape[i] for i in _axes(dim, self.data.ndim)]))
+        count = int(np.prod([self.array.shape[i] for i in normalize_dims(dim, self.ndim)]))
         # NOTE: count - correction <= 0 gives inf/nan, as in torch.
         with np.errstate(divide="ignore", invalid="ignore"):
             return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
@@ -216,31 +310,36 @@ class MathMethods:
             correction: float | None = None):  # fmt: skip
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
-    def prod(self, dim: int | None = None, keepdim: bool = False):
-        return ops.Prod.apply(self, dim=dim, keepdim=keepdim)
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None):
+        if dim is not None:
+            normalize_dim(dim, self.ndim)  # prod takes one dim, as in torch
+        return ops.Prod.apply(_reduced_dtype(self, dtype), dim=dim, keepdim=keepdim)
 
-    def amax(self, dim: Any = None, keepdim: bool = False):
+    def amax(self, dim: Any = (), keepdim: bool = False):
         return ops.Amax.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
 
-    def amin(self, dim: Any = None, keepdim: bool = False):
+    def amin(self, dim: Any = (), keepdim: bool = False):
         return ops.Amin.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
 
     def max(self, dim: Any = None, keepdim: bool = False):
         """max(): the largest value; max(dim): (values, indices); max(tensor): maximum."""
         if dim is None:
             return self.amax()
-        if not isinstance(dim, int):
+        if _is_tensor(dim):
             return self.maximum(dim)
         return self._extreme_along(dim, keepdim, self.argmax)
 
     def min(self, dim: Any = None, keepdim: bool = False):
         if dim is None:
             return self.amin()
-        if not isinstance(dim, int):
+        if _is_tensor(dim):
             return self.minimum(dim)
         return self._extreme_along(dim, keepdim, self.argmin)
 
     def _extreme_along(self, dim, keepdim, arg):
+        dim = normalize_dim(dim, self.ndim)
+        if self.ndim == 0:  # the one element is its own max, at index 0
+            return ValuesIndices(self.clone(), _no_grad(np.zeros((), np.int64)))
         # NOTE: the gradient goes to the one index returned (torch's max(dim)).
         indices = arg(dim, keepdim=True)
         values = self.gather(dim, indices)
@@ -249,34 +348,58 @@ class MathMethods:
         return ValuesIndices(values, indices)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False):
-        return _no_grad(_arg(np.argmax, self.data, dim, keepdim))
+        return _no_grad(_arg(np.argmax, self.array, dim, keepdim))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False):
-        return _no_grad(_arg(np.argmin, self.data, dim, keepdim))
+        return _no_grad(_arg(np.argmin, self.array, dim, keepdim))
 
     def all(self, dim: Any = None, keepdim: bool = False):
-        return _no_grad(np.all(self.data, axis=dim, keepdims=keepdim))
+        axes = normalize_dims(dim, self.ndim)
+        return _no_grad(np.all(self.array, axis=axes, keepdims=keepdim))
 
     def any(self, dim: Any = None, keepdim: bool = False):
-        return _no_grad(np.any(self.data, axis=dim, keepdims=keepdim))
+        axes = normalize_dims(dim, self.ndim)
+        return _no_grad(np.any(self.array, axis=axes, keepdims=keepdim))
 
     def isnan(self):
-        return _no_grad(np.isnan(self.data))
+        return _no_grad(np.isnan(self.array))
 
     def isfinite(self):
-        return _no_grad(np.isfinite(self.data))
+        return _no_grad(np.isfinite(self.array))
 
     # ----------------------------------------------------------- composites
     def where(self, condition, other):
         """torch's `x.where(cond, y)`: x where cond holds, else y."""
-        return ops.Where.apply(_raw(condition).astype(bool), self, operand(other))
+        return ops.Where.apply(_raw(condition).astype(bool), *promote(self, other))
 
     def masked_fill(self, mask, value):
-        return ops.Where.apply(_raw(mask).astype(bool), operand(value), self)
+        mask = _raw(mask)
+        if getattr(mask, "dtype", None) != np.bool_:
+            raise RuntimeError(
+                f"masked_fill only supports boolean masks, but got mask with dtype "
+                f"{getattr(mask, 'dtype', type(mask).__name__)}; compare first (t > 0)"
+            )
+        value = operand(value)
+        if _is_tensor(value):
+            if value.ndim:
+                raise RuntimeError(
+                    "masked_fill only supports a 0-dimensional value tensor, but got tensor "
+                    f"with {value.ndim} dimension(s)."
+                )
+            value = _cast(value, self.array.dtype)
+        else:
+            value = self.array.dtype.type(value)  # the value takes the tensor's dtype
+        return ops.Where.apply(mask, value, self)
 
 
 def _arg(find, data, dim, keepdim):
+    if data.size == 0 and (dim is None or data.ndim == 0 or data.shape[dim] == 0):
+        raise IndexError(f"{find.__name__}(): Expected reduction dim to be specified for "
+                         "input.numel() == 0, or the reduced dimension is empty")  # fmt: skip
     if dim is None:
         index = np.asarray(find(data))
         return index.reshape((1,) * data.ndim) if keepdim else index
+    dim = normalize_dim(dim, data.ndim)
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
     return find(data, axis=dim, keepdims=keepdim)

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import autograd, ops
+from gradwork import ops
+from gradwork.ops.dims import normalize_dim
 
 
 def _sizes(args: tuple) -> tuple:
@@ -16,41 +17,80 @@ def _sizes(args: tuple) -> tuple:
     return tuple(args)
 
 
-def _dim(dim: int, ndim: int, name: str) -> int:
-    if not -ndim <= dim < max(ndim, 1):
-        raise IndexError(
-            f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions "
-            f"(expected a value in [{-ndim}, {max(ndim, 1) - 1}])"
-        )
-    return dim % ndim if ndim else 0
-
-
 def index_array(value: Any, where: str) -> np.ndarray:
     """An index given as a tensor or list, checked to be integer or boolean."""
-    array = np.asarray(getattr(value, "data", value))
+    array = np.asarray(getattr(value, "array", value))
     if array.dtype.kind not in "iub":
         if array.size == 0:
             return array.astype(np.int64)
         raise IndexError(
-            f"{where}: tensors used as indices must be integer (long) or bool, got "
-            f"{array.dtype}; convert with .long()"
+            f"{where}: tensors used as indices must be integer (long, int, byte) or bool "
+            f"tensors, got {array.dtype}; convert with .long()"
         )
     return array
 
 
-def _normalise_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(_normalise_index(i) for i in index)
-    if isinstance(index, int | slice | type(None) | type(Ellipsis)):
-        return index
-    return index_array(index, "indexing")
+def _index_item(item: Any) -> Any:
+    if isinstance(item, bool):
+        return item
+    if isinstance(item, int | np.integer):
+        return int(item)
+    if isinstance(item, slice | type(None) | type(Ellipsis)):
+        return item
+    return index_array(item, "indexing")
+
+
+def torch_index(index: Any) -> tuple[Any, Any]:
+    """Split an index into (first, then) so that `a[first][then]` is torch's `a[index]`.
+
+    NumPy counts a plain integer as an advanced index when integer arrays are
+    present, so `a[0, :, [0, 1]]` puts the advanced dimension first: shape
+    (2, 3) for `a` of shape (2, 3, 4). torch selects the integers first and
+    gets (3, 2). So integers (with the slices and None) go in a first, basic
+    pass, which makes a view; the arrays go in a second pass. `then` is None
+    when one NumPy index already means the same as torch's.
+
+    Example:
+        >>> first, then = torch_index((0, slice(None), [0, 1]))
+        >>> first, then[0], then[1].tolist()
+        ((0, slice(None, None, None), slice(None, None, None)), slice(None, None, None), [0, 1])
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(_index_item(i) for i in items)
+    arrays = [i for i in items if isinstance(i, np.ndarray)]
+    ints = [i for i in items if isinstance(i, int) and not isinstance(i, bool)]
+    if not arrays or not ints:
+        return (items if isinstance(index, tuple) else items[0]), None
+    first, then = [], []
+    for item in items:
+        if isinstance(item, np.ndarray):
+            width = item.ndim if item.dtype == np.bool_ else 1
+            first.extend([slice(None)] * width)
+            then.append(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            first.append(item)  # selected now: the dimension is gone in the second pass
+        elif item is Ellipsis:
+            first.append(item)
+            then.append(item)
+        else:  # a slice, or None (its new dimension of size 1 stays in the second pass)
+            first.append(item)
+            then.append(slice(None))
+    return tuple(first), tuple(then)
+
+
+def _remember_view(view: Any, source: Any, inverse: Any) -> Any:
+    """Let an in-place change through `view` rebuild `source`'s graph (see _tensor_inplace)."""
+    if view._base is not None:
+        view._view_of = (source, inverse)
+    return view
 
 
 class ShapeMethods:
     __slots__ = ()
 
     def reshape(self, *shape):
-        return ops.Reshape.apply(self, _sizes(shape))
+        out = ops.Reshape.apply(self, _sizes(shape))
+        return _remember_view(out, self, lambda new, old: new.reshape(old.shape))
 
     view = reshape
 
@@ -62,8 +102,8 @@ class ShapeMethods:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         if self.ndim == 0:
             return self.reshape(1)
-        start = _dim(start_dim, self.ndim, "flatten")
-        end = _dim(end_dim, self.ndim, "flatten")
+        start = normalize_dim(start_dim, self.ndim)
+        end = normalize_dim(end_dim, self.ndim)
         shape = self.shape[:start] + (-1,) + self.shape[end + 1 :]
         return self.reshape(shape) if start <= end else self
 
@@ -72,45 +112,47 @@ class ShapeMethods:
             dims = [d for d, n in enumerate(self.shape) if n == 1]
         else:
             dims = [
-                _dim(d, self.ndim, "squeeze") for d in (dim if isinstance(dim, tuple) else (dim,))
+                normalize_dim(d, self.ndim) for d in (dim if isinstance(dim, tuple) else (dim,))
             ]
         # NOTE: like torch, squeezing a dimension whose size is not 1 is a no-op.
         shape = tuple(n for d, n in enumerate(self.shape) if not (d in dims and n == 1))
         return self if shape == self.shape else self.reshape(shape)
 
     def unsqueeze(self, dim: int):
-        dim = _dim(dim, self.ndim + 1, "unsqueeze")
+        dim = normalize_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def permute(self, *dims):
-        dims = tuple(_dim(d, self.ndim, "permute") for d in _sizes(dims))
+        dims = tuple(normalize_dim(d, self.ndim) for d in _sizes(dims))
         if sorted(dims) != list(range(self.ndim)):
-            raise ValueError(
+            raise RuntimeError(
                 f"permute: dims {dims} must be a permutation of 0..{self.ndim - 1} "
                 f"for a tensor of shape {self.shape}"
             )
-        return ops.Permute.apply(self, dims)
+        out = ops.Permute.apply(self, dims)
+        inverse = tuple(int(d) for d in np.argsort(dims))
+        return _remember_view(out, self, lambda new, old: ops.Permute.apply(new, inverse))
 
     def transpose(self, dim0: int, dim1: int):
         dims = list(range(self.ndim))
-        a, b = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
+        a, b = normalize_dim(dim0, self.ndim), normalize_dim(dim1, self.ndim)
         dims[a], dims[b] = dims[b], dims[a]
-        return ops.Permute.apply(self, tuple(dims))
+        return self.permute(dims)
 
     @property
     def T(self):
-        return ops.Permute.apply(self, tuple(reversed(range(self.ndim))))
+        return self.permute(tuple(reversed(range(self.ndim))))
 
     def t(self):
         if self.ndim > 2:
-            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {self.shape}")
+            raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape {self.shape}")
         return self.T
 
     def expand(self, *sizes):
         sizes = _sizes(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
-            raise ValueError(f"expand: {sizes} has fewer dimensions than the tensor {self.shape}")
+            raise RuntimeError(f"expand: {sizes} has fewer dimensions than the tensor {self.shape}")
         shape = tuple(
             self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes)
         )
@@ -120,33 +162,50 @@ class ShapeMethods:
         return self.expand(other.shape)
 
     def contiguous(self):
-        if self.data.flags.c_contiguous:
+        if self.array.flags.c_contiguous:
             return self
-        return ops.Cast.apply(self, self.data.dtype)
+        return ops.Cast.apply(self, self.array.dtype)
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, index):
-        return ops.GetItem.apply(self, _normalise_index(index))
-
-    def __setitem__(self, index, value):
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "setitem: in-place assignment into a tensor that requires grad would break "
-                "its gradient; build a new tensor with gradwork.where(mask, value, t) or "
-                "gradwork.cat, or assign inside `with gradwork.no_grad():`"
-            )
-        self.data[_normalise_index(index)] = getattr(value, "data", value)
+        first, then = torch_index(index)
+        out = ops.GetItem.apply(self, first, then)
+        return _remember_view(out, self, lambda new, old: ops.SetItem.apply(old, new, first, then))
 
     def gather(self, dim: int, index):
         index = index_array(index, "gather")
-        return ops.Gather.apply(self, _dim(dim, self.ndim, "gather"), index)
+        dim = normalize_dim(dim, self.ndim)
+        if index.ndim != self.ndim and not (index.ndim <= 1 and self.ndim <= 1):
+            raise RuntimeError(
+                "Index tensor must have the same number of dimensions as input tensor"
+            )
+        size = self.shape[dim] if self.ndim else 1
+        bad = (index < 0) | (index >= size)
+        if bad.any():
+            raise RuntimeError(
+                f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} "
+                f"with size {size}"
+            )
+        for d, (n_index, n_self) in enumerate(zip(index.shape, self.shape)):
+            if d != dim and n_index > n_self:
+                raise RuntimeError(
+                    f"Size does not match at dimension {d} expected index {list(index.shape)} "
+                    f"to be smaller than self {list(self.shape)} apart from dimension {dim}"
+                )
+        return ops.Gather.apply(self, dim, index)
 
     def index_select(self, dim: int, index):
         index = index_array(index, "index_select")
-        return ops.IndexSelect.apply(self, _dim(dim, self.ndim, "index_select"), index)
+        dim = normalize_dim(dim, self.ndim)
+        if index.ndim > 1:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        size = self.shape[dim] if self.ndim else 1
+        if ((index < 0) | (index >= size)).any():
+            raise IndexError("index out of range in self")
+        return ops.IndexSelect.apply(self, dim, index)
 
     def split(self, split_size_or_sections: Any, dim: int = 0):
-        dim = _dim(dim, self.ndim, "split")
+        dim = normalize_dim(dim, self.ndim)
         length = self.shape[dim]
         if isinstance(split_size_or_sections, int):
             size = split_size_or_sections
@@ -154,7 +213,7 @@ class ShapeMethods:
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != length:
-                raise ValueError(
+                raise RuntimeError(
                     f"split: sizes {sizes} sum to {sum(sizes)} but dimension {dim} has {length}"
                 )
         pieces, start = [], 0
@@ -165,47 +224,9 @@ class ShapeMethods:
         return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0):
-        length = self.shape[_dim(dim, self.ndim, "chunk")]
+        length = self.shape[normalize_dim(dim, self.ndim)]
         return self.split(max(-(-length // chunks), 1), dim)
 
     def unbind(self, dim: int = 0):
-        dim = _dim(dim, self.ndim, "unbind")
+        dim = normalize_dim(dim, self.ndim)
         return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
-
-    # ----------------------------------------------------------------- in place
-    def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                f"{name}: a tensor that requires grad can't be modified in place while the "
-                "graph is recorded; wrap the update in `with gradwork.no_grad():`"
-            )
-
-    def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
-
-    def copy_(self, source):
-        self._check_inplace("copy_")
-        self.data[...] = np.asarray(getattr(source, "data", source))
-        return self
-
-    def add_(self, other, alpha: float = 1.0):
-        self._check_inplace("add_")
-        self.data += alpha * np.asarray(getattr(other, "data", other))
-        return self
-
-    def mul_(self, other):
-        self._check_inplace("mul_")
-        self.data *= np.asarray(getattr(other, "data", other))
-        return self
-
-    def clamp_(self, min=None, max=None):  # noqa: A002
-        self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
-        return self

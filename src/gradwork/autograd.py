@@ -21,8 +21,9 @@ order. It is the ONE place where a gradient of a broadcast operand is summed
 back to that operand's shape, so no op's backward ever thinks about
 broadcasting.
 
-This module knows nothing of `Tensor` beyond its attributes (`data`,
-`requires_grad`, `grad_fn`, `grad`, `_hooks`, `_retains_grad`): tensor.py sits
+This module knows nothing of `Tensor` beyond its attributes (`array`,
+`requires_grad`, `grad_fn`, `grad`, `_hooks`, `_retains_grad`, `_version_counter`,
+`_base`): tensor.py sits
 above it and installs the constructor through `_set_tensor_factory`.
 """
 
@@ -225,10 +226,22 @@ class Function:
     numbers, shapes, axes) pass through to `forward` unchanged and get None.
     """
 
-    __slots__ = ("inputs", "saved", "needs_input_grad", "_output_ref", "_module", "__dict__")
+    __slots__ = ("inputs", "saved", "saved_versions", "needs_input_grad", "_output_ref",
+                 "_module", "__dict__")  # fmt: skip
+
+    # True: forward/backward see raw arrays (gradwork's primitives). False: they
+    # see Tensors, as a custom `torch.autograd.Function` does. A subclass defined
+    # outside gradwork is torch-spelled unless it sets `on_arrays = True`.
+    on_arrays = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "on_arrays" not in cls.__dict__:
+            cls.on_arrays = cls.__module__.startswith("gradwork.")
 
     def __init__(self) -> None:
         self.saved: tuple = ()
+        self.saved_versions: tuple = ()
         self._output_ref: Callable[[], Any] | None = None
         self._module = ""
 
@@ -246,6 +259,20 @@ class Function:
         self.saved = values
 
     @property
+    def saved_tensors(self) -> tuple:
+        """What `save_for_backward` kept (torch's name, for torch-spelled Functions)."""
+        return self.saved
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """Accepted for torch compatibility; in-place outputs are not tracked here."""
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        """Accepted for torch compatibility (integer outputs never carry gradients)."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted for torch compatibility: incoming gradients are always arrays."""
+
+    @property
     def name(self) -> str:
         return type(self).__name__.lower()
 
@@ -253,10 +280,12 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Any:
         """Run the op on tensors (or constants) and link the result into the graph."""
+        if not cls.on_arrays:
+            return _apply_on_tensors(cls, inputs, options)
         arrays, needs = [], []
         for x in inputs:
             if isinstance(x, _tensor_type):
-                arrays.append(x.data)
+                arrays.append(x.array)
                 needs.append(x._requires_grad)
             else:  # a constant: a Python number, a shape, an index array
                 arrays.append(x)
@@ -270,19 +299,119 @@ class Function:
             if str(error).startswith(ctx.name + ":"):
                 raise  # the op already explained itself
             raise _explain_shape_error(ctx.name, arrays, error) from None
+        except IndexError as error:
+            raise IndexError(f"{ctx.name}: {error}") from None
         if _anomaly_enabled:
             ctx._module = ".".join(_state.module_path)
             _check_forward(ctx, arrays, out)
         if not record:
-            return _make_tensor(out)
+            return _share_version_if_view(_make_tensor(out), inputs, out)
         ctx.inputs = inputs
-        return _make_tensor(out, ctx)
+        result = _share_version_if_view(_make_tensor(out, ctx), inputs, out)
+        if ctx.saved:
+            ctx.saved_versions = _saved_versions(ctx.saved, inputs, result)
+        return result
 
 
-def _explain_shape_error(name: str, arrays: tuple, error: ValueError) -> ValueError:
+# --------------------------------------------------------------------------
+# Versions: what makes in-place changes to saved tensors an error, not a
+# silently wrong gradient (torch's "modified by an inplace operation").
+# --------------------------------------------------------------------------
+class VersionCounter:
+    """How many in-place changes a tensor's storage has seen; views share one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def _share_version_if_view(result: Any, inputs: tuple, out: Any) -> Any:
+    """A view (reshape, slice, permute, ...) shares its input's version counter and base.
+
+    An op's output is a view when its array is a NumPy view of its first
+    input's array; then an in-place change through either is a change to both.
+    """
+    if inputs and getattr(out, "base", None) is not None:
+        source = inputs[0]
+        if isinstance(source, _tensor_type) and np.may_share_memory(out, source.array):
+            result._version_counter = source._version_counter
+            result._base = source if source._base is None else source._base
+    return result
+
+
+def _saved_versions(saved: tuple, inputs: tuple, output: Any) -> tuple:
+    """(counter, version, tensor, is_output) for each saved array of an input or the output."""
+    versions = []
+    for array in saved:
+        if array is output.array:
+            versions.append((output._version_counter, output._version_counter.value, output, True))
+            continue
+        for tensor in inputs:
+            if isinstance(tensor, _tensor_type) and tensor.array is array:
+                counter = tensor._version_counter
+                versions.append((counter, counter.value, tensor, False))
+                break
+    return tuple(versions)
+
+
+def _check_saved_versions(node: Function) -> None:
+    for counter, version, tensor, is_output in node.saved_versions:
+        if counter.value != version:
+            kind = "output 0 of " if is_output else "an input of "
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: [{tensor.dtype} tensor of shape {list(tensor.shape)}], "
+                f"which is {kind}{type(node).__name__}Backward, is at version {counter.value}; "
+                f"expected version {version} instead. Hint: the operation that saved it needs "
+                "its old value; use an out-of-place op (y = y + 1 instead of y += 1) or "
+                ".clone() the tensor before changing it."
+            )
+
+
+# --------------------------------------------------------------------------
+# Custom Functions in torch's spelling: forward and backward on Tensors
+# --------------------------------------------------------------------------
+def _apply_on_tensors(cls: type, inputs: tuple, options: dict) -> Any:
+    """`apply` for a torch-spelled Function: forward sees the tensors, under no_grad."""
+    ctx = cls()
+    ctx.needs_input_grad = tuple(isinstance(x, _tensor_type) and x._requires_grad for x in inputs)
+    with no_grad():
+        out = cls.forward(ctx, *inputs, **options)
+    if not isinstance(out, _tensor_type):
+        raise TypeError(
+            f"{cls.__name__}.forward must return one Tensor, got {type(out).__name__}; "
+            "return several results as separate Functions"
+        )
+    if not (_state.grad_enabled and any(ctx.needs_input_grad)):
+        return out
+    ctx.inputs = inputs
+    return _make_tensor(out.array, ctx)
+
+
+def _run_backward(node: Function, grad: Any) -> tuple:
+    """Call the node's backward on arrays (primitives) or on Tensors (torch-spelled)."""
+    if node.on_arrays:
+        grads = node.backward(node, grad)
+        return grads if isinstance(grads, tuple) else (grads,)
+    with no_grad():
+        grads = node.backward(node, _make_tensor(grad))
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return tuple(None if g is None else np.asarray(getattr(g, "array", g)) for g in grads)
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Operands whose shapes don't fit: torch raises RuntimeError; it is also a
+    ValueError, which is what gradwork raised before it followed torch here."""
+
+
+def _explain_shape_error(name: str, arrays: tuple, error: ValueError) -> Exception:
     """Name the op and the operand shapes when NumPy refuses an operation."""
+    message = str(error)
+    if "negative integer powers" in message:  # NumPy's words for what torch also refuses
+        return RuntimeError("Integers to negative integer powers are not allowed.")
     shapes = ", ".join(str(tuple(a.shape)) for a in arrays if hasattr(a, "shape"))
-    return ValueError(f"{name}: operands with shapes {shapes} do not fit: {error}")
+    return ShapeError(f"{name}: operands with shapes {shapes} do not fit: {message}")
 
 
 def unbroadcast(grad: Any, shape: tuple) -> Any:
@@ -354,7 +483,7 @@ def _run_hooks(tensor: Any, grad: Any) -> Any:
     for hook in tensor._hooks.values():
         result = hook(_make_tensor(grad))
         if result is not None:
-            grad = getattr(result, "data", result)
+            grad = getattr(result, "array", result)
     return grad
 
 
@@ -369,13 +498,13 @@ def _accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
     if tensor._hooks:
         grad = _run_hooks(tensor, grad)
         owned = False
-    if grad.dtype != tensor.data.dtype:
-        grad = grad.astype(tensor.data.dtype)
+    if grad.dtype != tensor.array.dtype:
+        grad = grad.astype(tensor.array.dtype)
         owned = True
     if tensor.grad is None:
         tensor.grad = _make_tensor(grad if owned else np.array(grad, copy=True))
     else:
-        tensor.grad.data = tensor.grad.data + grad
+        tensor.grad.array = tensor.grad.array + grad
 
 
 def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
@@ -393,20 +522,20 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
             "make sure the loss was not computed inside `no_grad()` or from .detach()."
         )
     if grad is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for scalar outputs, but "
                 f"this tensor has shape {tuple(tensor.shape)}. Reduce it first "
                 f"(loss.sum() or loss.mean()) or pass gradient=... of the same shape."
             )
-        grad = np.ones(tensor.data.shape, tensor.data.dtype)
+        grad = np.ones(tensor.array.shape, tensor.array.dtype)
     else:
-        grad = getattr(grad, "data", grad)
-        grad = np.asarray(grad, dtype=tensor.data.dtype)
-        if grad.shape != tensor.data.shape:
+        grad = getattr(grad, "array", grad)
+        grad = np.asarray(grad, dtype=tensor.array.dtype)
+        if grad.shape != tensor.array.shape:
             raise RuntimeError(
                 f"backward: gradient has shape {grad.shape} but the tensor has shape "
-                f"{tuple(tensor.data.shape)}; they must match."
+                f"{tuple(tensor.array.shape)}; they must match."
             )
     root = tensor.grad_fn
     if root is None:  # a leaf: d(t)/d(t) is the identity
@@ -430,17 +559,17 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
             continue
         if node._output_ref is not None:  # hooks / retain_grad on a non-leaf
             grad = _visit_output(node, grad)
-        grads = node.backward(node, grad)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
+        if node.saved_versions:
+            _check_saved_versions(node)
+        grads = _run_backward(node, grad)
         if _anomaly_enabled:
             _check_backward(node, grad, grads)
         handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
         for tensor, g, needed in zip(node.inputs, grads, node.needs_input_grad):
             if not needed or g is None:
                 continue
-            if g.shape != tensor.data.shape:
-                g = unbroadcast(g, tensor.data.shape)
+            if g.shape != tensor.array.shape:
+                g = unbroadcast(g, tensor.array.shape)
             parent = tensor.grad_fn
             if parent is None:
                 # Fresh, unshared arrays go to .grad without a copy.
@@ -451,7 +580,7 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
                 previous = pending.get(parent)
                 pending[parent] = g if previous is None else previous + g
         if not retain_graph:
-            node.saved = ()
+            node.saved = node.saved_versions = ()
             node.inputs = None  # frees the graph; also marks the node as freed
 
 

@@ -25,7 +25,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         tensor([0.5, 1.5], requires_grad=True)
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     return Tensor(_dtype.infer_array(data, dtype), requires_grad=requires_grad)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from gradwork import ops
 from gradwork._tensor_math import operand
-from gradwork._tensor_shape import _dim
+from gradwork.autograd import ShapeError
+from gradwork.ops.dims import normalize_dim
 from gradwork.tensor import Tensor
 
 __all__ = ["cat", "concatenate", "stack", "where", "pad", "is_tensor"]
@@ -25,7 +26,7 @@ def is_tensor(obj: Any) -> bool:
 def _tensors(tensors: Sequence[Tensor], name: str) -> list[Tensor]:
     tensors = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
     if not tensors:
-        raise ValueError(f"{name}: expected a non-empty sequence of tensors")
+        raise RuntimeError(f"{name}: expected a non-empty sequence of tensors")
     return tensors
 
 
@@ -38,12 +39,12 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         (3, 3)
     """
     tensors = _tensors(tensors, "cat")
-    dim = _dim(dim, tensors[0].ndim, "cat")
+    dim = normalize_dim(dim, tensors[0].ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != tensors[0].ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if d != dim
         ):
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}; "
                 f"all sizes except dimension {dim} must match"
             )
@@ -58,13 +59,13 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensors(tensors, "stack")
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
-    return ops.Stack.apply(*tensors, dim=_dim(dim, tensors[0].ndim + 1, "stack"))
+        raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return ops.Stack.apply(*tensors, dim=normalize_dim(dim, tensors[0].ndim + 1))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """`input` where `condition` holds, else `other`; differentiable in both."""
-    condition = np.asarray(getattr(condition, "data", condition)).astype(bool)
+    condition = np.asarray(getattr(condition, "array", condition)).astype(bool)
     return ops.Where.apply(condition, operand(input), operand(other))
 
 
@@ -82,7 +83,7 @@ def pad(
         [[0.0, 1.0, 1.0, 0.0, 0.0]]
     """
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(
+        raise RuntimeError(
             f"pad: needs an even number of widths, at most 2 per dimension; got {tuple(pad)} "
             f"for a tensor of shape {input.shape}"
         )
@@ -107,14 +108,23 @@ def pad(
 
 def _reflect(n: int, lo: int, hi: int) -> np.ndarray:
     if lo >= n or hi >= n:
-        raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size {n}")
+        raise RuntimeError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size {n}")
     positions = np.arange(-lo, n + hi)
     return np.abs(n - 1 - np.abs(n - 1 - np.abs(positions)))
+
+
+def _circular(n: int, lo: int, hi: int) -> np.ndarray:
+    if lo > n or hi > n:
+        raise RuntimeError(
+            f"Padding value causes wrapping around more than once: circular padding "
+            f"({lo}, {hi}) must be at most the size {n}"
+        )
+    return np.arange(-lo, n + hi) % n
 
 
 # Each mode maps output positions along an axis to the input index they copy.
 _PAD_SOURCES = {
     "reflect": _reflect,
     "replicate": lambda n, lo, hi: np.clip(np.arange(-lo, n + hi), 0, n - 1),
-    "circular": lambda n, lo, hi: np.arange(-lo, n + hi) % n,
+    "circular": _circular,
 }

@@ -1,9 +1,11 @@
 """`Tensor`: an n-dimensional array that records the ops applied to it.
 
 The class is split by theme: this file holds construction, the autograd
-interface and the Python operators; `_tensor_math.py` the arithmetic and
-reductions; `_tensor_shape.py` reshaping and indexing. Every method that
-computes calls a primitive in `gradwork.ops` or composes several.
+interface, conversion and the Python protocol; `_tensor_math.py` the
+operators, math and reductions (with torch's type promotion);
+`_tensor_shape.py` reshaping and indexing (with torch's index layout);
+`_tensor_inplace.py` the in-place methods (with version counting). Every
+method that computes calls a primitive in `gradwork.ops` or composes several.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, _tensor_math, autograd
+from gradwork import _dtype, autograd
+from gradwork._tensor_inplace import InPlaceMethods
 from gradwork._tensor_math import MathMethods
 from gradwork._tensor_shape import ShapeMethods
 from gradwork.ops import Cast
 
 
-class Tensor(MathMethods, ShapeMethods):
+class Tensor(MathMethods, ShapeMethods, InPlaceMethods):
     """An array with an optional gradient, like `torch.Tensor`.
 
-    `data` is the underlying NumPy array (a CuPy array on a GPU); `grad` is a
-    Tensor once backward has reached this tensor, or None.
+    `array` is the underlying NumPy array (a CuPy array on a GPU); `data` is,
+    as in torch, a Tensor sharing that storage but cut from the graph; `grad`
+    is a Tensor once backward has reached this tensor, or None.
 
     Example:
         >>> import gradwork as gw
@@ -33,18 +37,21 @@ class Tensor(MathMethods, ShapeMethods):
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad_fn", "grad", "_requires_grad", "_hooks", "_retains_grad",
-                 "__weakref__")  # fmt: skip
+    __slots__ = ("array", "grad_fn", "grad", "_requires_grad", "_hooks", "_retains_grad",
+                 "_version_counter", "_base", "_view_of", "__weakref__")  # fmt: skip
     # Make NumPy hand `ndarray + tensor` to Tensor.__radd__ instead of looping.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = data if dtype is None and _is_array(data) else _dtype.infer_array(data, dtype)
+        self.array = data if dtype is None and _is_array(data) else _dtype.infer_array(data, dtype)
         self.grad_fn = None
         self.grad = None
         self._requires_grad = False
         self._hooks = None
         self._retains_grad = False
+        self._version_counter = autograd.VersionCounter()
+        self._base = None  # the tensor whose storage this one views (torch's `_base`)
+        self._view_of = None  # (source, inverse): how to rebuild the source after `view +=`
         if requires_grad:
             self.requires_grad = True
 
@@ -60,10 +67,10 @@ class Tensor(MathMethods, ShapeMethods):
                 "requires_grad: you can only change the flag of a leaf tensor; use "
                 ".detach() to get a tensor cut from the graph."
             )
-        if flag and self.data.dtype.kind not in "fc":
+        if flag and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"requires_grad: only floating-point tensors can require gradients, this "
-                f"one is {self.data.dtype}. Convert it first with .float()."
+                f"one is {self.array.dtype}. Convert it first with .float()."
             )
         self._requires_grad = bool(flag)
 
@@ -80,8 +87,32 @@ class Tensor(MathMethods, ShapeMethods):
         autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (shares memory, like torch)."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (shares memory and version, like torch)."""
+        out = _from_op(self.array)
+        out._version_counter = self._version_counter
+        return out
+
+    @property
+    def data(self) -> Tensor:
+        """A Tensor sharing this one's storage, outside the graph (torch's `.data`).
+
+        Changes made through it (`p.data.add_(1)`) reach this tensor and, as in
+        torch, are not seen by autograd's version check. Assigning a tensor or
+        array replaces the storage.
+        """
+        return _from_op(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = getattr(value, "array", value)
+        if not _is_array(array):
+            array = np.asarray(array)
+        self.array = array
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has had (torch's `_version`)."""
+        return self._version_counter.value
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward."""
@@ -104,31 +135,31 @@ class Tensor(MathMethods, ShapeMethods):
     # ---------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return "cpu" if isinstance(self.data, np.ndarray) else "cuda"
+        return "cpu" if isinstance(self.array, np.ndarray) else "cuda"
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     # ---------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
@@ -137,21 +168,21 @@ class Tensor(MathMethods, ShapeMethods):
                 "numpy: can't call numpy() on a tensor that requires grad; use "
                 "tensor.detach().numpy()"
             )
-        return self.data
+        return self.array
 
     def item(self) -> Any:
-        if self.data.size != 1:
-            raise ValueError(
-                f"item: only one-element tensors can be converted to a Python number, "
-                f"this one has shape {self.shape}"
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.array.size} elements cannot be converted to Scalar: "
+                f"item() needs a one-element tensor, this one has shape {tuple(self.shape)}"
             )
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """`to(dtype)`, `to("cpu")` or `to(other_tensor)`; differentiable."""
@@ -161,10 +192,10 @@ class Tensor(MathMethods, ShapeMethods):
         if target is None or isinstance(target, str) and target.startswith("cpu"):
             return self
         dtype = _dtype.as_dtype(target)
-        if dtype == self.data.dtype:
+        if dtype == self.array.dtype:
             return self
         if dtype.kind not in "fc":
-            return Tensor(self.data.astype(dtype))  # integers carry no gradient
+            return Tensor(self.array.astype(dtype))  # integers carry no gradient
         return Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
@@ -186,25 +217,31 @@ class Tensor(MathMethods, ShapeMethods):
         return self
 
     def clone(self) -> Tensor:
-        """A differentiable copy."""
-        return Cast.apply(self, self.data.dtype)
+        """A differentiable copy with storage of its own."""
+        return Cast.apply(self, self.array.dtype, copy=True)
 
     # ----------------------------------------------------------- Python protocol
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self.array)
+
+    def __format__(self, spec: str) -> str:
+        # One-element tensors format as their number ('{:+.2f}'.format(loss)), as in torch.
+        if self.array.size == 1 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -213,17 +250,19 @@ class Tensor(MathMethods, ShapeMethods):
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
-        return int(self.data)
+        return int(self.array)
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (as torch)
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(
+            np.asarray(self.array), separator=", ", prefix="tensor(", precision=4
+        )
         extras = []
-        if self.data.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
-            extras.append(f"dtype=gradwork.{self.data.dtype}")
+        if self.array.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
+            extras.append(f"dtype=gradwork.{self.array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
         elif self.requires_grad:
@@ -254,14 +293,18 @@ def _from_op(data: Any, grad_fn: autograd.Function | None = None) -> Tensor:
     if not isinstance(data, np.ndarray) and not hasattr(data, "__cuda_array_interface__"):
         data = np.asarray(data)  # NumPy reductions return scalars, not 0-d arrays
     tensor = object.__new__(Tensor)
-    tensor.data = data
+    tensor.array = data
     tensor.grad_fn = grad_fn
     tensor.grad = None
     tensor._requires_grad = grad_fn is not None
     tensor._hooks = None
     tensor._retains_grad = False
+    tensor._version_counter = autograd.VersionCounter()
+    tensor._base = None
+    tensor._view_of = None
     return tensor
 
 
+# The engine wraps each op's output in a Tensor; it sits below this module, so
+# the class is handed to it here, once (the one upward reference, by design).
 autograd._set_tensor_factory(_from_op, Tensor)
-_tensor_math._tensor_types = (Tensor, bool, int, float)

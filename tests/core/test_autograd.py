@@ -14,7 +14,7 @@ def test_gradients_accumulate_across_backward_calls():
     x = gw.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3 + 2, 3 + 4])
+    np.testing.assert_allclose(x.grad.array, [3 + 2, 3 + 4])
 
 
 def test_shared_input_gets_the_sum_of_both_paths():
@@ -30,7 +30,7 @@ def test_leaf_grads_are_not_aliased_between_inputs():
     a = gw.tensor([1.0], requires_grad=True)
     b = gw.tensor([1.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 10
+    a.grad.array *= 10
     assert b.grad.item() == 1.0
 
 
@@ -40,8 +40,8 @@ def test_broadcast_gradient_is_summed_back_to_the_operand_shape():
     c = gw.ones(2, 1, requires_grad=True)
     (a * b * c).sum().backward()
     assert b.grad.shape == (3,) and c.grad.shape == (2, 1)
-    np.testing.assert_allclose(b.grad.data, [2, 2, 2])
-    np.testing.assert_allclose(c.grad.data, [[3], [3]])
+    np.testing.assert_allclose(b.grad.array, [2, 2, 2])
+    np.testing.assert_allclose(c.grad.array, [[3], [3]])
 
 
 def test_backward_twice_through_a_freed_graph_says_retain_graph():
@@ -76,7 +76,7 @@ def test_deep_graph_has_no_recursion_limit():
     for _ in range(20_000):
         y = y * 1.0001
     y.backward()
-    np.testing.assert_allclose(x.grad.data, [1.0001**20_000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad.array, [1.0001**20_000], rtol=1e-9)
 
 
 def test_non_scalar_backward_needs_a_gradient():
@@ -84,7 +84,7 @@ def test_non_scalar_backward_needs_a_gradient():
     with pytest.raises(RuntimeError, match=r"only for scalar outputs.*shape \(3,\)"):
         (x * 2).backward()
     (x * 2).backward(gw.tensor([1.0, 2.0, 3.0]))
-    np.testing.assert_allclose(x.grad.data, [2, 4, 6])
+    np.testing.assert_allclose(x.grad.array, [2, 4, 6])
 
 
 def test_backward_on_a_tensor_without_grad_explains():
@@ -121,7 +121,7 @@ def test_detach_cuts_the_graph_and_shares_memory():
     d = (x * 2).detach()
     assert not d.requires_grad and d.grad_fn is None
     y = x * 1
-    assert y.detach().data is y.data
+    assert y.detach().array is y.array
 
 
 def test_retain_grad_keeps_a_non_leaf_gradient():
@@ -140,12 +140,12 @@ def test_hooks_see_and_can_replace_the_gradient():
     handle = y.register_hook(lambda g: g * 10)
     y.sum().backward()
     assert seen == [[30.0, 30.0]]
-    np.testing.assert_allclose(x.grad.data, [30, 30])
+    np.testing.assert_allclose(x.grad.array, [30, 30])
     handle.remove()
     x.grad = None
     y = x * 3
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3, 3])
+    np.testing.assert_allclose(x.grad.array, [3, 3])
 
 
 def test_anomaly_mode_names_the_first_bad_op_in_forward():
@@ -201,7 +201,7 @@ def test_float_index_tensor_is_refused_with_a_fix():
 def test_repeated_integer_indices_accumulate():
     x = gw.zeros(3, requires_grad=True)
     x[gw.tensor([0, 0, 2, 0])].sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3, 0, 1])
+    np.testing.assert_allclose(x.grad.array, [3, 0, 1])
 
 
 def test_inplace_on_a_leaf_that_requires_grad_is_refused():
@@ -231,7 +231,7 @@ def test_broadcast_gradients_have_operand_shapes(shapes):
     assert a.grad.shape == a_shape and b.grad.shape == b_shape
     # Each operand element was used (result size / operand size) times.
     result = int(np.prod(shapes.result_shape))
-    np.testing.assert_allclose(a.grad.data, result / max(int(np.prod(a_shape)), 1))
+    np.testing.assert_allclose(a.grad.array, result / max(int(np.prod(a_shape)), 1))
 
 
 @settings(max_examples=40, deadline=None)
@@ -256,11 +256,11 @@ def test_log_softmax_and_logsumexp_are_finite_for_huge_logits():
     logits = gw.tensor([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=gw.float32, requires_grad=True)
     out = logits.log_softmax(-1)
     lse = logits.logsumexp(-1)
-    assert np.isfinite(lse.data).all()
-    np.testing.assert_allclose(lse.data, [1e4, -1e4 + np.log(3)], rtol=1e-6)
-    np.testing.assert_allclose(out.data[0], [0.0, -2e4, -1e4])
+    assert np.isfinite(lse.array).all()
+    np.testing.assert_allclose(lse.array, [1e4, -1e4 + np.log(3)], rtol=1e-6)
+    np.testing.assert_allclose(out.array[0], [0.0, -2e4, -1e4])
     (out[:, 0].sum() + lse.sum()).backward()
-    assert np.isfinite(logits.grad.data).all()
+    assert np.isfinite(logits.grad.array).all()
 
 
 def test_grad_mode_belongs_to_each_thread():

@@ -32,6 +32,13 @@ class Case:
         return [randn64(*shape, low=self.low) for shape in self.shapes]
 
 
+def _set_into(a, index, value):
+    """`t[index] = value` on a non-leaf copy: the same code runs in gradwork and torch."""
+    out = a * 1
+    out[index] = value
+    return out * a
+
+
 def _idx(values):
     return np.array(values, dtype=np.int64)
 
@@ -188,6 +195,27 @@ CASES = [
         lambda a: a[_idx([0, 1, 1]), _idx([2, 2, 0])],
         lambda a: a[[0, 1, 1], [2, 2, 0]],
         ((3, 4),),
+    ),
+    Case(
+        "getitem int then arrays (torch's layout)",
+        ops.GetItem,
+        lambda a: a[1, :, _idx([2, 0, 1])],
+        lambda a: a[1, :, [2, 0, 1]],
+        ((2, 3, 4),),
+    ),
+    Case(
+        "setitem slice",
+        ops.SetItem,
+        lambda a, b: _set_into(a, (0, slice(1, 3)), b),
+        lambda a, b: _set_into(a, (0, slice(1, 3)), b),
+        ((3, 4), (2,)),
+    ),
+    Case(
+        "setitem int then arrays, broadcast value",
+        ops.SetItem,
+        lambda a, b: _set_into(a, (1, slice(None), _idx([0, 2])), b),
+        lambda a, b: _set_into(a, (1, slice(None), [0, 2]), b),
+        ((2, 3, 4), (1,)),
     ),
     Case(
         "getitem mask",

@@ -22,9 +22,9 @@ class SGD:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            velocity = self.state.setdefault(id(p), p.grad.data * 0)
-            velocity[...] = group["momentum"] * velocity + p.grad.data
-            p.data = p.data - group["lr"] * velocity
+            velocity = self.state.setdefault(id(p), p.grad.array * 0)
+            velocity[...] = group["momentum"] * velocity + p.grad.array
+            p.array = p.array - group["lr"] * velocity
 
 
 def mlp(sizes, activation, std=None) -> nn.Sequential:

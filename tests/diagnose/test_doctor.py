@@ -25,7 +25,7 @@ def _with(model=None, loss=CE, batch=None, optimizer=None):
 
 def _nan_inputs():
     x, y = classification_batch()
-    x.data[3, 2] = np.nan
+    x.array[3, 2] = np.nan
     return _with(batch=(x, y))
 
 
@@ -201,7 +201,7 @@ def test_a_loader_like_iterable_gives_its_first_batch():
 
 
 def _snapshot(model, optimizer):
-    params = {n: (p.data.copy(), None if p.grad is None else p.grad.data.copy(), p.requires_grad)
+    params = {n: (p.array.copy(), None if p.grad is None else p.grad.array.copy(), p.requires_grad)
               for n, p in model.named_parameters()}  # fmt: skip
     state = {k: v.copy() for k, v in optimizer.state.items()}
     modes = [m.training for m in model.modules()]
@@ -249,11 +249,11 @@ def test_doctor_leaves_a_gradwork_optimizer_untouched():
     optimizer.zero_grad()
     CE(model(x), y).backward()
     optimizer.step()
-    weights = {n: p.data.copy() for n, p in model.named_parameters()}
+    weights = {n: p.array.copy() for n, p in model.named_parameters()}
     saved = optimizer.state_dict()
     report = doctor(model, CE, (x, y), optimizer=optimizer, steps=10)
     assert report.finding("update_ratio").severity != "info"
-    assert all(np.array_equal(weights[n], p.data) for n, p in model.named_parameters())
+    assert all(np.array_equal(weights[n], p.array) for n, p in model.named_parameters())
     again = optimizer.state_dict()
     for index, entry in saved["state"].items():
         for key, value in entry.items():

@@ -28,11 +28,11 @@ def test_recorded_norms_equal_norms_by_hand():
     assert monitor.record() is True
     record = monitor.history[-1]
     for name, p in model.named_parameters():
-        assert record.grad_norms[name] == pytest.approx(_norm(p.grad.data), rel=1e-12)
-        assert record.weight_norms[name] == pytest.approx(_norm(p.data), rel=1e-12)
+        assert record.grad_norms[name] == pytest.approx(_norm(p.grad.array), rel=1e-12)
+        assert record.weight_norms[name] == pytest.approx(_norm(p.array), rel=1e-12)
     by_hand = math.hypot(_norm(model[2].weight.grad.data), _norm(model[2].bias.grad.data))
     assert monitor.layer_grad_norms()["2"] == pytest.approx(by_hand, rel=1e-12)
-    everything = math.sqrt(sum(_norm(p.grad.data) ** 2 for p in model.parameters()))
+    everything = math.sqrt(sum(_norm(p.grad.array) ** 2 for p in model.parameters()))
     assert monitor.total_grad_norms() == [pytest.approx(everything, rel=1e-12)]
 
 
@@ -67,7 +67,7 @@ def test_measured_update_ratio_equals_the_step_by_hand():
     optimizer = SGD(model.parameters(), lr=0.1)
     monitor = GradientMonitor(model)
     step(model, *classification_batch())
-    before = {n: p.data.copy() for n, p in model.named_parameters()}
+    before = {n: p.array.copy() for n, p in model.named_parameters()}
     monitor.record()
     optimizer.step()
     monitor.record_update()
@@ -75,11 +75,11 @@ def test_measured_update_ratio_equals_the_step_by_hand():
     assert record.update_source == "measured"
     for name, p in model.named_parameters():
         if _norm(before[name]) > 0:
-            expected = _norm(p.data - before[name]) / _norm(before[name])
+            expected = _norm(p.array - before[name]) / _norm(before[name])
             assert record.update_ratio(name) == pytest.approx(expected, rel=1e-9)
     weight = model[0].weight
     assert record.update_ratio("0.weight") == pytest.approx(
-        0.1 * _norm(weight.grad.data) / _norm(before["0.weight"]), rel=1e-5
+        0.1 * _norm(weight.grad.array) / _norm(before["0.weight"]), rel=1e-5
     )
 
 
@@ -91,7 +91,7 @@ def test_estimated_update_ratio_is_lr_grad_over_weight():
     record = monitor.history[-1]
     assert record.update_source == "estimated"
     weight = model[2].weight
-    expected = 0.05 * _norm(weight.grad.data) / _norm(weight.data)
+    expected = 0.05 * _norm(weight.grad.array) / _norm(weight.array)
     assert record.update_ratio("2.weight") == pytest.approx(expected, rel=1e-12)
     nn.init.zeros_(model[2].bias)  # a zero weight norm gives an infinite ratio, not an error
     monitor.record()

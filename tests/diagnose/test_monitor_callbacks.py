@@ -43,7 +43,7 @@ def test_gradients_are_recorded_after_backward_and_updates_after_the_step():
     x, y = next(iter(batches))
     CE(start(x), y).backward()  # the first step's gradient, from the initial weights
     for name, parameter in start.named_parameters():
-        assert first.grad_norms[name] == pytest.approx(_norms.norm(parameter.grad.data), rel=1e-5)
+        assert first.grad_norms[name] == pytest.approx(_norms.norm(parameter.grad.array), rel=1e-5)
         # plain SGD moves each parameter by exactly lr * its gradient
         assert first.update_source == "measured"
         assert first.update_norms[name] == pytest.approx(0.1 * first.grad_norms[name], rel=1e-4)

@@ -27,27 +27,27 @@ def test_torch_parity(torch, name):
     ours.load_state_dict(theirs.state_dict())
     ours.double()
     out, expected = ours(gw.tensor(INDICES)), theirs(torch.tensor(INDICES))
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=1e-12)
     weights = np.random.default_rng(0).standard_normal(out.shape)
     (out * gw.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.array, theirs.weight.grad.numpy(), atol=1e-12)
     # max_norm renormalises the table itself, in place, as torch does.
-    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.weight.array, theirs.weight.detach().numpy(), atol=1e-12)
 
 
 def test_padding_row_starts_at_zero_and_gets_no_gradient():
     layer = nn.Embedding(6, 4, padding_idx=2)
-    assert np.all(layer.weight.data[2] == 0) and np.abs(layer.weight.data).sum() > 0
+    assert np.all(layer.weight.array[2] == 0) and np.abs(layer.weight.array).sum() > 0
     layer(gw.tensor([2, 2, 1])).sum().backward()
-    assert np.all(layer.weight.grad.data[2] == 0) and np.all(layer.weight.grad.data[1] == 1)
+    assert np.all(layer.weight.grad.array[2] == 0) and np.all(layer.weight.grad.array[1] == 1)
 
 
 def test_max_norm_caps_looked_up_rows_only():
     layer = nn.Embedding(4, 3, max_norm=1.0)
-    layer.weight.data[...] = 10.0
+    layer.weight.array[...] = 10.0
     layer(gw.tensor([0, 1]))
-    norms = np.linalg.norm(layer.weight.data, axis=1)
+    norms = np.linalg.norm(layer.weight.array, axis=1)
     assert np.all(norms[:2] <= 1.0) and np.all(norms[:2] > 0.999) and np.all(norms[2:] > 17)
 
 
@@ -76,8 +76,8 @@ def test_scale_grad_by_freq_divides_by_the_count_in_the_batch():
     for layer in (plain, scaled):
         layer(gw.tensor(INDICES)).sum().backward()
     counts = np.maximum(np.bincount(INDICES.ravel(), minlength=5), 1)[:, None]
-    np.testing.assert_allclose(scaled.weight.grad.data * counts, plain.weight.grad.data)
-    assert plain.weight.grad.data[4, 0] == 3  # row 4 is looked up three times
+    np.testing.assert_allclose(scaled.weight.grad.array * counts, plain.weight.grad.array)
+    assert plain.weight.grad.array[4, 0] == 3  # row 4 is looked up three times
 
 
 def test_from_pretrained_is_frozen_by_default():

@@ -107,19 +107,19 @@ def test_summary_reports_the_first_misfitting_layer():
 
 def test_dropout_trains_and_evaluates_like_torch():
     layer = nn.Dropout(0.25)
-    out = layer(gw.ones(200, 100)).data
+    out = layer(gw.ones(200, 100)).array
     kept = out != 0
     assert abs(kept.mean() - 0.75) < 0.01
     np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
     layer.eval()
-    np.testing.assert_array_equal(layer(gw.ones(3, 3)).data, 1)
+    np.testing.assert_array_equal(layer(gw.ones(3, 3)).array, 1)
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
-    assert (nn.Dropout(1.0)(gw.ones(4)).data == 0).all()
+    assert (nn.Dropout(1.0)(gw.ones(4)).array == 0).all()
 
 
 def test_dropout2d_drops_whole_channels():
-    out = nn.Dropout2d(0.5)(gw.ones(50, 40, 3, 3)).data
+    out = nn.Dropout2d(0.5)(gw.ones(50, 40, 3, 3)).array
     per_channel = out.reshape(50, 40, 9)
     assert ((per_channel == 0).all(-1) | (per_channel == 2).all(-1)).all()
     assert abs((per_channel[..., 0] == 0).mean() - 0.5) < 0.05
@@ -127,9 +127,9 @@ def test_dropout2d_drops_whole_channels():
 
 def test_dropout_is_reproducible_with_manual_seed():
     gw.manual_seed(3)
-    a = nn.Dropout()(gw.ones(10)).data
+    a = nn.Dropout()(gw.ones(10)).array
     gw.manual_seed(3)
-    np.testing.assert_array_equal(a, nn.Dropout()(gw.ones(10)).data)
+    np.testing.assert_array_equal(a, nn.Dropout()(gw.ones(10)).array)
 
 
 def test_batchnorm_running_stats_follow_torch_over_steps(torch):

@@ -47,7 +47,7 @@ CASES = [
 def test_initialisers_follow_torch_formulas(fn, kwargs, expected):
     tensor = nn.Parameter(gw.zeros(200, 300))
     assert fn(tensor, **kwargs) is tensor
-    values = tensor.data
+    values = tensor.array
     kind = expected[0]
     if kind == "range":
         assert values.min() >= expected[1] and values.max() <= expected[2]
@@ -68,15 +68,15 @@ def test_constant_eye_orthogonal_and_reproducibility():
     q = init.orthogonal_(gw.zeros(4, 6), gain=2.0).data
     np.testing.assert_allclose(q @ q.T, 4 * np.eye(4), atol=1e-5)
     gw.manual_seed(5)
-    a = init.normal_(gw.zeros(5)).data.copy()
+    a = init.normal_(gw.zeros(5)).array.copy()
     gw.manual_seed(5)
-    np.testing.assert_array_equal(a, init.normal_(gw.zeros(5)).data)
+    np.testing.assert_array_equal(a, init.normal_(gw.zeros(5)).array)
 
 
 def test_one_hot():
     out = F.one_hot(gw.tensor([[0, 2], [1, 1]]))
     assert out.shape == (2, 2, 3) and out.dtype == np.int64
-    np.testing.assert_array_equal(out.data[0, 1], [0, 0, 1])
+    np.testing.assert_array_equal(out.array[0, 1], [0, 0, 1])
     with pytest.raises(ValueError, match="class values"):
         F.one_hot(gw.tensor([3]), 3)
 
@@ -87,8 +87,8 @@ def test_max_pool_return_indices_match_torch(torch):
     values, indices = F.max_pool2d(ours, 3, 2, 1, return_indices=True)
     expected_values, expected_indices = torch.nn.functional.max_pool2d(
         torch.tensor(x), 3, 2, 1, return_indices=True)  # fmt: skip
-    np.testing.assert_array_equal(values.data, expected_values.numpy())
-    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+    np.testing.assert_array_equal(values.array, expected_values.numpy())
+    np.testing.assert_array_equal(indices.array, expected_indices.numpy())
 
 
 def test_functional_pad_is_the_core_pad():

@@ -26,7 +26,7 @@ def _inputs(case, rng=None):
 def _torch_inputs(torch, inputs):
     out = []
     for x in inputs:
-        t = torch.tensor(np.array(x.data))
+        t = torch.tensor(np.array(x.array))
         out.append(t.requires_grad_(True) if x.requires_grad else t)
     return out
 
@@ -97,18 +97,18 @@ def test_torch_parity_training_step(case, torch):
     assert out.shape == tuple(expected.shape)
     if case.stochastic:
         return  # different random streams; behaviour is tested in test_train_eval.py
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-8, rtol=1e-6)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=1e-8, rtol=1e-6)
     weights = np.random.default_rng(1).standard_normal(out.shape)
     (out * gw.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
     for i, (x, t) in enumerate(zip(inputs, torch_inputs)):
         if x.requires_grad:
             want = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
-            got = np.zeros(x.shape) if x.grad is None else x.grad.data
+            got = np.zeros(x.shape) if x.grad is None else x.grad.array
             np.testing.assert_allclose(got, want, atol=1e-8, rtol=1e-6, err_msg=f"input {i}")
     torch_parameters = dict(theirs.named_parameters())
     for name, parameter in ours.named_parameters():
-        np.testing.assert_allclose(parameter.grad.data, torch_parameters[name].grad.numpy(),
+        np.testing.assert_allclose(parameter.grad.array, torch_parameters[name].grad.numpy(),
                                    atol=1e-8, rtol=1e-6, err_msg=name)  # fmt: skip
     torch_state = theirs.state_dict()
     for name, value in ours.state_dict().items():  # running statistics after the step
@@ -125,7 +125,7 @@ def test_torch_parity_eval_mode(case, torch):
     with gw.no_grad():
         out = ours(*inputs)
     expected = theirs(*_torch_inputs(torch, inputs)).detach().numpy()
-    np.testing.assert_allclose(out.data, expected, atol=1e-8, rtol=1e-6)
+    np.testing.assert_allclose(out.array, expected, atol=1e-8, rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if list(c.ours().parameters())],
@@ -136,7 +136,7 @@ def test_default_initialisation_matches_torch_distribution(case, torch):
     ours = [dict(case.ours().named_parameters()) for _ in range(draws)]
     theirs = [dict(case.theirs(torch).named_parameters()) for _ in range(draws)]
     for name in ours[0]:
-        a = np.concatenate([d[name].data.ravel() for d in ours])
+        a = np.concatenate([np.asarray(d[name]).ravel() for d in ours])
         b = np.concatenate([d[name].detach().numpy().ravel() for d in theirs])
         if b.min() == b.max():  # a constant init (ones, zeros)
             np.testing.assert_array_equal(a, b, err_msg=name)

@@ -28,7 +28,7 @@ def _nested(m):
             self.features = m.Sequential(Block(), m.MaxPool2d(2))
             self.heads = m.ModuleDict({"cls": m.Linear(12, 4), "aux": m.Linear(12, 2)})
             self.extra = m.ModuleList([m.Linear(4, 4), m.Linear(4, 4)])
-            self.register_buffer("scale", m.Parameter(m.init.ones_(m.Linear(1, 3).bias)).data
+            self.register_buffer("scale", m.Parameter(m.init.ones_(m.Linear(1, 3).bias)).array
                                  if False else _ones(m, 3))  # fmt: skip
             self.register_buffer("cache", _ones(m, 2), persistent=False)
 
@@ -63,7 +63,7 @@ def test_torch_state_dict_loads_and_outputs_match(torch):
     assert result.missing_keys == [] and result.unexpected_keys == []
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
     ours.eval(), theirs.eval()
-    np.testing.assert_allclose(ours(gw.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(ours(gw.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy(),
                                atol=1e-5)  # fmt: skip
 
 
@@ -93,7 +93,7 @@ def test_loading_is_in_place_and_casts():
     weight = model.weight
     model.load_state_dict({"weight": np.ones((3, 2)), "bias": np.arange(3)})
     assert model.weight is weight and weight.dtype == np.float32
-    np.testing.assert_array_equal(model.bias.data, [0, 1, 2])
+    np.testing.assert_array_equal(model.bias.array, [0, 1, 2])
 
 
 def test_double_keeps_parameter_identity_and_converts_buffers():
@@ -193,10 +193,10 @@ def test_forward_hooks_and_pre_hooks_follow_torch_semantics():
     pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
     post = layer.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out * 2)
     out = layer(gw.ones(1, 2))
-    np.testing.assert_allclose(out.data, 2 * layer.bias.data[None], rtol=1e-6)
+    np.testing.assert_allclose(out.array, 2 * layer.bias.array[None], rtol=1e-6)
     assert calls == [(1, 2)]
     pre.remove(), post.remove()
-    np.testing.assert_allclose(layer(gw.zeros(1, 2)).data, layer.bias.data[None])
+    np.testing.assert_allclose(layer(gw.zeros(1, 2)).array, layer.bias.array[None])
 
 
 def test_anomaly_mode_names_the_module_path():

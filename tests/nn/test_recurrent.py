@@ -109,18 +109,18 @@ def test_torch_parity(torch, name, kind):
     rng = np.random.default_rng(5)
     loss, torch_loss = 0, 0
     for mine, reference in zip([out, *finals], [expected, *expected_finals]):
-        np.testing.assert_allclose(mine.data, reference.detach().numpy(), atol=1e-10)
+        np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-10)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
     loss.backward()
     torch_loss.backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), atol=1e-10)
     for mine, reference in zip(states, torch_states):
-        np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-10)
     for (key, parameter), (_, reference) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(
-            parameter.grad.data, reference.grad.numpy(), atol=1e-10, err_msg=key
+            parameter.grad.array, reference.grad.numpy(), atol=1e-10, err_msg=key
         )
 
 
@@ -166,16 +166,16 @@ def test_lengths_zero_the_padding_and_stop_the_state():
     lstm = nn.LSTM(INPUT, HIDDEN)
     x = gw.randn(STEPS, BATCH, INPUT)
     output, (h_n, _) = lstm(x, lengths=LENGTHS)
-    assert np.all(output.data[2:, 1] == 0) and np.all(output.data[4:, 2] == 0)
+    assert np.all(output.array[2:, 1] == 0) and np.all(output.array[4:, 2] == 0)
     alone, (h_alone, _) = lstm(x[:2, 1:2])  # sequence 1 on its own, only its 2 steps
-    np.testing.assert_allclose(h_n.data[0, 1], h_alone.data[0, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_n.array[0, 1], h_alone.array[0, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_between_layers_only_in_training():
     lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2, dropout=0.5)
     x = gw.randn(STEPS, BATCH, INPUT)
     first, second = lstm(x)[0], lstm(x)[0]
-    assert not np.allclose(first.data, second.data)  # different masks
+    assert not np.allclose(first.array, second.array)  # different masks
     lstm.eval()
     np.testing.assert_array_equal(lstm(x)[0].data, lstm(x)[0].data)
 
@@ -186,7 +186,7 @@ def test_default_initialisation_is_torchs_uniform():
     assert names[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
     assert names[4] == "weight_ih_l0_reverse" and gru.weight_ih_l1.shape == (48, 32)
     for parameter in gru.parameters():
-        assert np.abs(parameter.data).max() <= 0.25 and parameter.data.std() > 0.1
+        assert np.abs(parameter.array).max() <= 0.25 and parameter.array.std() > 0.1
         assert parameter.dtype == np.float32
 
 
@@ -241,7 +241,7 @@ def test_long_sequence_backward_has_no_depth_limit():
     for t in range(x.shape[0]):
         h = cell(x[t], h)
     h.sum().backward()
-    assert np.isfinite(cell.weight_hh.grad.data).all()
+    assert np.isfinite(cell.weight_hh.grad.array).all()
 
 
 def test_torch_spellings_of_the_sequence_helpers():

@@ -46,23 +46,23 @@ def test_torch_parity(torch, name, unbatched, with_state):
     ours.double()
     x = gw.randn(*((INPUT,) if unbatched else (BATCH, INPUT)), dtype=gw.float64, requires_grad=True)
     states = states_for(cell, unbatched) if with_state else []
-    tx = torch.tensor(x.data, requires_grad=True)
-    torch_states = [torch.tensor(s.data, requires_grad=True) for s in states]
+    tx = torch.tensor(x.array, requires_grad=True)
+    torch_states = [torch.tensor(s.array, requires_grad=True) for s in states]
     outputs, expected = call(ours, x, states), call(theirs, tx, torch_states)
     rng = np.random.default_rng(2)
     loss = torch_loss = 0
     for mine, reference in zip(outputs, expected):
-        np.testing.assert_allclose(mine.data, reference.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-12)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
     loss.backward()
     torch_loss.backward()
     for mine, reference in zip([x, *states], [tx, *torch_states]):
-        np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-12)
     for (key, parameter), (_, reference) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(
-            parameter.grad.data, reference.grad.numpy(), atol=1e-12, err_msg=key
+            parameter.grad.array, reference.grad.numpy(), atol=1e-12, err_msg=key
         )
 
 
@@ -72,7 +72,7 @@ def test_gradcheck(name):
     module = getattr(nn, cell)(INPUT, HIDDEN, **kwargs)
     x = gw.randn(BATCH, INPUT, dtype=gw.float64, requires_grad=True)
     if "relu" in name:  # keep pre-activations off the kink
-        module.bias_ih.data[...] = 1.0
+        module.bias_ih.array[...] = 1.0
     states = states_for(cell)
 
     def fn(x, *states):
@@ -95,7 +95,7 @@ def test_cells_unrolled_equal_the_fused_layer(name):
         outputs.append(state[0] if isinstance(state, tuple) else state)
     unrolled = gw.stack(outputs)
     fused, _ = layer(x)
-    np.testing.assert_allclose(unrolled.data, fused.data, atol=1e-12)
+    np.testing.assert_allclose(unrolled.array, fused.array, atol=1e-12)
     unrolled.sum().backward()
     fused.sum().backward()
-    np.testing.assert_allclose(cell.weight_hh.grad.data, layer.weight_hh_l0.grad.data, atol=1e-12)
+    np.testing.assert_allclose(cell.weight_hh.grad.array, layer.weight_hh_l0.grad.array, atol=1e-12)

@@ -109,9 +109,9 @@ def test_step_surrogate_gradients(surrogate):
     if surrogate == "straight_through":
         expected = np.ones(3)
     else:
-        s = 1 / (1 + np.exp(-2.0 * x.data))
+        s = 1 / (1 + np.exp(-2.0 * x.array))
         expected = 2.0 * s * (1 - s)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, expected, rtol=1e-6)
 
 
 def test_cross_entropy_stable_for_huge_logits(torch):
@@ -125,9 +125,9 @@ def test_cross_entropy_stable_for_huge_logits(torch):
     t = torch.tensor(logits, requires_grad=True)
     expected = F.cross_entropy(t, torch.tensor(target))
     expected.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x.grad.data).all()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad.array).all()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
-    np.testing.assert_allclose(x.grad.data, t.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy(), atol=1e-12)
 
 
 def test_bce_with_logits_stable_for_huge_logits(torch):
@@ -141,9 +141,9 @@ def test_bce_with_logits_stable_for_huge_logits(torch):
     t = torch.tensor(logits, requires_grad=True)
     expected = F.binary_cross_entropy_with_logits(t, torch.tensor(target), reduction="sum")
     expected.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x.grad.data).all()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad.array).all()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
-    np.testing.assert_allclose(x.grad.data, t.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy(), atol=1e-12)
 
 
 def test_cross_entropy_is_one_graph_node():
@@ -157,7 +157,7 @@ def test_bce_clamps_log_at_minus_100(torch):
     p = gw.tensor([0.0, 1.0, 0.5], dtype=gw.float64)
     y = gw.tensor([1.0, 0.0, 1.0], dtype=gw.float64)
     loss = ops.BinaryCrossEntropy.apply(p, y, None, reduction="none")
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, np.log(2)])
+    np.testing.assert_allclose(loss.array, [100.0, 100.0, np.log(2)])
 
 
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):

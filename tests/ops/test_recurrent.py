@@ -99,7 +99,7 @@ def test_gradcheck(name, variant):
     op, gates, has_cell, _, options = TABLE[name]
     inputs = make_inputs(gates, has_cell)
     if name == "rnn_relu":  # keep pre-activations away from the kink at 0
-        inputs[0] = gw.tensor(inputs[0].data + np.sign(inputs[0].data), requires_grad=True)
+        inputs[0] = gw.tensor(inputs[0].array + np.sign(inputs[0].array), requires_grad=True)
     gradcheck(lambda *xs: op.apply(*xs, **options, **VARIANTS[variant]), inputs)
 
 
@@ -127,7 +127,7 @@ def test_without_bias_and_initial_state(name):
     zeros = gw.zeros(BATCH, HIDDEN, dtype=gw.float64)
     explicit = op.apply(gates_x, weight, None, zeros, *([zeros] if has_cell else []), **options)
     implicit = op.apply(gates_x, weight, None, None, *([None] if has_cell else []), **options)
-    np.testing.assert_allclose(implicit.data, explicit.data, atol=1e-12)
+    np.testing.assert_allclose(implicit.array, explicit.array, atol=1e-12)
     gradcheck(
         lambda x, w: op.apply(x, w, None, None, *([None] * has_cell), **options), [gates_x, weight]
     )

@@ -111,7 +111,7 @@ class Problem:
 
     def values(self) -> list[np.ndarray]:
         return [
-            np.array(p.detach().numpy() if hasattr(p, "detach") else p.data) for p in self.params
+            np.array(p.detach().numpy() if hasattr(p, "detach") else p.array) for p in self.params
         ]
 
 
@@ -294,4 +294,4 @@ def record(optimizer: Any, scheduler: Any, case: SchedulerCase, steps: int) -> d
 
 
 def tensor_values(tensors: list) -> list[np.ndarray]:
-    return [np.array(t.data if isinstance(t, gw.Tensor) else t.detach().numpy()) for t in tensors]
+    return [np.array(t.array if isinstance(t, gw.Tensor) else t.detach().numpy()) for t in tensors]

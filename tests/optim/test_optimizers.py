@@ -62,12 +62,12 @@ def test_missing_gradients_are_skipped_like_torch(case, torch):
 def test_flat_buffer_is_used_and_shared():
     problem = Problem(gw)
     opt = optim.Adam(problem.params, lr=0.01)
-    before = [p.data.copy() for p in problem.params]
+    before = [p.array.copy() for p in problem.params]
     tensors = list(problem.params)
     problem.backward()
     opt.step()
     buffer = opt._flat_groups[0].buffer
-    assert all(p.data.base is buffer for p in problem.params)
+    assert all(p.array.base is buffer for p in problem.params)
     assert [id(p) for p in problem.params] == [id(t) for t in tensors]  # same Tensor objects
     assert buffer.size == sum(b.size for b in before)
     exp_avg = opt.state[problem.params[0]]["exp_avg"]
@@ -87,7 +87,7 @@ def test_reassigned_data_rebuilds_the_buffer(torch):
             opt.step()
             if step == 4 and lib is gw:
                 old = opt._flat_groups[0].buffer
-                problem.params[2].data = problem.params[2].data.copy()  # a user swaps the array
+                problem.params[2].data = problem.params[2].data.clone()  # a user swaps the array
         results.append(problem.values())
     assert opt is not None and old is not None
     for a, b in zip(*results):
@@ -102,8 +102,8 @@ def test_mixed_dtypes_take_the_per_parameter_path():
     opt.step()
     assert opt._flat_groups[0] is None
     assert w32.dtype == np.float32 and w64.dtype == np.float64
-    np.testing.assert_allclose(w32.data, 0.9, rtol=1e-6)
-    np.testing.assert_allclose(w64.data, 0.9, rtol=1e-8)  # eps shifts it by 5e-10
+    np.testing.assert_allclose(w32.array, 0.9, rtol=1e-6)
+    np.testing.assert_allclose(w64.array, 0.9, rtol=1e-8)  # eps shifts it by 5e-10
 
 
 def test_float32_parameters_stay_float32(torch):
@@ -127,14 +127,14 @@ def test_converges_on_least_squares(name):
     rng = np.random.default_rng(0)
     x = gw.tensor(rng.standard_normal((32, 3)))
     truth = np.array([1.5, -2.0, 0.5])
-    y = gw.tensor(x.data @ truth)
+    y = gw.tensor(x.array @ truth)
     w = gw.zeros(3, dtype=gw.float64, requires_grad=True)
     opt = getattr(optim, name)([w], **kwargs)
     for _ in range(steps):
         opt.zero_grad()
         ((x @ w - y) ** 2).mean().backward()
         opt.step()
-    np.testing.assert_allclose(w.data, truth, atol=tolerance)
+    np.testing.assert_allclose(w.array, truth, atol=tolerance)
 
 
 def test_adam_solves_rosenbrock():
@@ -148,7 +148,7 @@ def test_adam_solves_rosenbrock():
         opt.step()
         scheduler.step()
     # NOTE: the valley is flat along its floor; 3000 decaying steps get within 1e-2.
-    np.testing.assert_allclose(xy.data, [1.0, 1.0], atol=1e-2)
+    np.testing.assert_allclose(xy.array, [1.0, 1.0], atol=1e-2)
 
 
 def test_closure_is_evaluated_with_grad_and_returned():
@@ -164,7 +164,7 @@ def test_closure_is_evaluated_with_grad_and_returned():
     with gw.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 4.0
-    np.testing.assert_allclose(w.data, [1.0])  # 2 - 0.25 * 4
+    np.testing.assert_allclose(w.array, [1.0])  # 2 - 0.25 * 4
 
 
 def test_zero_grad():
@@ -173,7 +173,7 @@ def test_zero_grad():
     (w * w).sum().backward()
     grad = w.grad
     opt.zero_grad(set_to_none=False)
-    assert w.grad is grad and np.all(grad.data == 0)
+    assert w.grad is grad and np.all(grad.array == 0)
     opt.zero_grad()
     assert w.grad is None
 

@@ -31,7 +31,7 @@ def test_round_trip_mid_run_continues_identically(case):
 
     resumed = Problem(gw)
     for p, v in zip(resumed.params, values):
-        p.data[...] = v
+        p.array[...] = v
     opt2 = getattr(optim, case.name)(resumed.params, lr=0.5)  # other lr: the checkpoint's wins
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == case.kwargs["lr"]
@@ -85,7 +85,7 @@ def test_named_parameters_are_recorded_and_load_by_name():
     # The same model, but its parameters now come in the reverse order.
     resumed = Problem(gw)
     for name, p in resumed.named_parameters():
-        p.data[...] = values[name]
+        p.array[...] = values[name]
     reordered = list(reversed(resumed.named_parameters()))
     opt2 = optim.Adam(reordered, lr=0.05)
     opt2.load_state_dict(saved)
@@ -140,7 +140,7 @@ def test_loads_a_real_torch_state_dict(name, kwargs, torch):
     _steps(theirs, torch_opt, 6)
     ours = Problem(gw)
     for p, v in zip(ours.params, theirs.values()):
-        p.data[...] = v
+        p.array[...] = v
     opt = getattr(optim, name)(ours.params, lr=1.0)
     opt.load_state_dict(torch_opt.state_dict())  # torch tensors, tensor steps
     _steps(theirs, torch_opt, 10)
@@ -171,7 +171,7 @@ def test_torch_sgd_state_before_momentum_starts(torch):
     for _ in range(2):
         w.grad = gw.tensor([1.0])
         opt.step()
-    np.testing.assert_allclose(w.data, [1.0 - 0.1 - 0.1 * 1.9])  # buffer 1, then 1.9
+    np.testing.assert_allclose(w.array, [1.0 - 0.1 - 0.1 * 1.9])  # buffer 1, then 1.9
 
 
 def test_adagrad_state_exists_before_the_first_step(torch):

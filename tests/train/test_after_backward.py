@@ -25,8 +25,8 @@ class Spy(train.Callback):
 
     def _look(self):
         weight = self.trainer.model.weight
-        grad = None if weight.grad is None else weight.grad.data.copy()
-        return weight.data.copy(), grad
+        grad = None if weight.grad is None else weight.grad.array.copy()
+        return weight.array.copy(), grad
 
     def on_batch_begin(self, batch, logs=None):
         self.events.append(("batch_begin", batch, *self._look()))
@@ -57,15 +57,15 @@ def test_after_backward_runs_between_backward_and_step_with_the_batch_logs():
 
 class FreezeGradients(train.Callback):
     def on_after_backward(self, batch, logs=None):
-        self.trainer.model.weight.grad.data[...] = 0.0
+        self.trainer.model.weight.grad.array[...] = 0.0
 
 
 def test_a_gradient_changed_in_after_backward_is_what_the_optimizer_uses():
     model, trainer, loader = make(FreezeGradients())
-    weight = model.weight.data.copy()
+    weight = model.weight.array.copy()
     trainer.fit(loader, epochs=1)
-    assert np.array_equal(model.weight.data, weight)
-    assert not np.array_equal(model.bias.data, np.zeros(1))  # the bias still trained
+    assert np.array_equal(model.weight.array, weight)
+    assert not np.array_equal(model.bias.array, np.zeros(1))  # the bias still trained
 
 
 def test_the_hook_is_a_no_op_by_default_and_skipped_for_callbacks_without_it():

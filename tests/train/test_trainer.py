@@ -75,12 +75,12 @@ def test_evaluate_and_predict():
     _, val_loader = loaders()
     x, y = regression_data()
     result = trainer.evaluate(val_loader)
-    expected = float(((x[48:] @ model.weight.data + model.bias.data - y[48:]) ** 2).mean())
+    expected = float(((x[48:] @ model.weight.array + model.bias.array - y[48:]) ** 2).mean())
     assert result["loss"] == pytest.approx(expected, rel=1e-5)
     assert result["mse"] == pytest.approx(expected, rel=1e-5)
     predictions = trainer.predict(x)
     np.testing.assert_allclose(
-        predictions.numpy(), x @ model.weight.data + model.bias.data, rtol=1e-6
+        predictions.numpy(), x @ model.weight.array + model.bias.array, rtol=1e-6
     )
     assert trainer.predict(val_loader).shape == (16, 1)
 
@@ -216,7 +216,7 @@ def test_model_checkpoint_best_and_last(tmp_path):
     saved_best = train.load_checkpoint(tmp_path / "best.npz")
     saved_last = train.load_checkpoint(tmp_path / "last.npz")
     assert np.array_equal(saved_best["model"]["weight"], values[best][1]["weight"])
-    assert np.array_equal(saved_last["model"]["weight"], model.weight.data)
+    assert np.array_equal(saved_last["model"]["weight"], model.weight.array)
     assert saved_last["position"] == {"epoch": 6, "batch": 0, "global_step": 36}
     only_best = tmp_path / "only"
     _, trainer = make(

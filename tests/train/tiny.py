@@ -26,11 +26,11 @@ class TinyLinear:
         return [self.weight, self.bias]
 
     def state_dict(self):
-        return {"weight": self.weight.data.copy(), "bias": self.bias.data.copy()}
+        return {"weight": self.weight.array.copy(), "bias": self.bias.array.copy()}
 
     def load_state_dict(self, state):
-        self.weight.data = np.array(state["weight"], dtype=np.float32)
-        self.bias.data = np.array(state["bias"], dtype=np.float32)
+        self.weight.array = np.array(state["weight"], dtype=np.float32)
+        self.bias.array = np.array(state["bias"], dtype=np.float32)
 
     def train(self, mode=True):
         self.training = mode
@@ -64,10 +64,10 @@ class TinySGD:
             if p.grad is None:
                 continue
             buffer = self.state.get(index)
-            g = p.grad.data
+            g = p.grad.array
             buffer = g.copy() if buffer is None else group["momentum"] * buffer + g
             self.state[index] = buffer
-            p.data = p.data - group["lr"] * buffer
+            p.array = p.array - group["lr"] * buffer
 
     def state_dict(self):
         return {

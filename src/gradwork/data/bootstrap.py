@@ -51,7 +51,7 @@ def _as_arrays(arrays: tuple, owner: str) -> list[np.ndarray]:
         raise ValueError(
             f"{owner}: pass the data to resample, e.g. bootstrap_ci(fn, y_true, y_pred)"
         )
-    arrays = [np.asarray(getattr(a, "data", a)) for a in arrays]
+    arrays = [np.asarray(getattr(a, "array", a)) for a in arrays]
     lengths = [len(a) if a.ndim else None for a in arrays]
     if None in lengths or len(set(lengths)) != 1 or lengths[0] == 0:
         raise ValueError(

@@ -28,7 +28,7 @@ def default_collate(samples: Sequence[Any]) -> Any:
         raise ValueError("default_collate: got an empty list of samples; a batch needs one")
     first = samples[0]
     if isinstance(first, Tensor):
-        return Tensor(np.stack([sample.data for sample in samples]))
+        return Tensor(np.stack([sample.array for sample in samples]))
     if isinstance(first, np.ndarray | np.generic):
         return Tensor(np.stack(samples))
     if isinstance(first, bool | int | float):

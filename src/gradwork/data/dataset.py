@@ -100,7 +100,7 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         position = _check_index(index, len(self), "TensorDataset")
-        return tuple(Tensor(np.asarray(t.data[position])) for t in self.tensors)
+        return tuple(Tensor(np.asarray(t.array[position])) for t in self.tensors)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)
@@ -138,7 +138,7 @@ class Subset(Dataset):
 
 
 def _as_indices(indices: Any, length: int) -> np.ndarray:
-    array = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    array = np.asarray(indices.array if isinstance(indices, Tensor) else indices)
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.ndim != 1 or array.dtype.kind not in "iu":

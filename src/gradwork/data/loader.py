@@ -170,7 +170,7 @@ class DataLoader:
     def _fast_batch(source: tuple, indices: np.ndarray) -> tuple[Tensor, ...]:
         base, index_map = source
         rows = indices if index_map is None else index_map[indices]
-        return tuple(Tensor(t.data[rows]) for t in base.tensors)
+        return tuple(Tensor(t.array[rows]) for t in base.tensors)
 
     def _slow_batch(self, indices: np.ndarray) -> Any:
         return self.collate_fn([self.dataset[int(i)] for i in indices])

@@ -150,7 +150,7 @@ def train_val_test_split(
 
 
 def _labels_array(labels: Any, n: int, owner: str) -> np.ndarray:
-    array = np.asarray(getattr(labels, "data", labels))
+    array = np.asarray(getattr(labels, "array", labels))
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1 or len(array) != n:

@@ -26,7 +26,7 @@ from gradwork.tensor import Tensor
 
 def _unwrap(batch: Any, owner: str, min_ndim: int = 1) -> tuple[np.ndarray, bool]:
     is_tensor = isinstance(batch, Tensor)
-    array = batch.data if is_tensor else np.asarray(batch)
+    array = batch.array if is_tensor else np.asarray(batch)
     if array.ndim < min_ndim:
         raise ValueError(
             f"{owner}: expects a batch with at least {min_ndim} dimensions (N, C, H, W), got "

@@ -16,7 +16,7 @@ def check_gradients_present(model: Any) -> Finding:
     """After one backward every trainable parameter should have a non-zero gradient."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     missing = [n for n, p in trainable if p.grad is None]
-    zero = [n for n, p in trainable if p.grad is not None and not np.any(p.grad.data)]
+    zero = [n for n, p in trainable if p.grad is not None and not np.any(p.grad.array)]
     evidence = {"parameters": len(trainable), "without_grad": len(missing), "zero_grad": len(zero)}
     if missing:
         return Finding("gradients_present", "error",

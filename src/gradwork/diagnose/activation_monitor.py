@@ -235,6 +235,6 @@ def _hook(monitor: ActivationMonitor, name: str) -> Any:
         if not monitor.enabled:
             return
         if isinstance(output, Tensor) and output.dtype.kind == "f" and output.numel():
-            monitor.layers[name].observe(output.data)
+            monitor.layers[name].observe(output.array)
 
     return record

@@ -126,8 +126,8 @@ def doctor(
 
 def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduction, band):
     report = DoctorReport()
-    report.findings.append(_data_checks.check_finite(inputs.data, targets.data))
-    report.findings.append(_data_checks.check_input_scale(inputs.data))
+    report.findings.append(_data_checks.check_finite(inputs.array, targets.array))
+    report.findings.append(_data_checks.check_input_scale(inputs.array))
     report.findings.extend(_data_checks.check_modes(model, inputs.shape[0]))
     first = _first_pass(model, loss_fn, inputs, targets, report)
     if first is None:
@@ -164,14 +164,14 @@ def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
         report.findings.append(_failure("forward", error))
         return None
     report.activations = activations.report()
-    classifier = _data_checks.is_classification(loss_fn, output, targets.data)
+    classifier = _data_checks.is_classification(loss_fn, output, targets.array)
     if classifier:
-        report.findings.append(_data_checks.check_labels(loss_fn, output.data, targets.data))
+        report.findings.append(_data_checks.check_labels(loss_fn, output.array, targets.array))
         if not report.findings[-1].passed:
             return None  # an out-of-range label makes the loss itself meaningless
     try:
         loss = loss_fn(output, targets)
-        value = float(loss.data.reshape(-1)[0]) if loss.numel() else math.nan
+        value = float(loss.array.reshape(-1)[0]) if loss.numel() else math.nan
     except Exception as error:  # noqa: BLE001
         report.findings.append(_failure("loss", error))
         return None
@@ -183,7 +183,7 @@ def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
                                        "or division by zero in the model"))  # fmt: skip
         return None
     if classifier:
-        report.findings.extend(_data_checks.check_initial_loss(value, output.data, targets.data))
+        report.findings.extend(_data_checks.check_initial_loss(value, output.array, targets.array))
     report.findings.extend(_activation_findings(report.activations))
     loss.backward()
     return value

@@ -130,9 +130,9 @@ def gradcheck(
 
 
 def _check_one(name, tensor, projected, eps, atol, rtol) -> InputCheck:
-    analytic = np.zeros(tensor.shape) if tensor.grad is None else tensor.grad.data.copy()
+    analytic = np.zeros(tensor.shape) if tensor.grad is None else tensor.grad.array.copy()
     numeric = np.empty(tensor.shape)
-    flat = tensor.data.reshape(-1)  # a view: edits reach the tensor
+    flat = tensor.array.reshape(-1)  # a view: edits reach the tensor
     for i in range(flat.size):
         original = flat[i]
         flat[i] = original + eps
@@ -167,7 +167,7 @@ def _wants_grad(value: Any) -> bool:
 def _to_float64(value: Any) -> Any:
     if not isinstance(value, Tensor):
         return value
-    data = value.data.astype(np.float64) if value.dtype.kind == "f" else value.data.copy()
+    data = value.array.astype(np.float64) if value.dtype.kind == "f" else value.array.copy()
     return Tensor(data, requires_grad=value.requires_grad)
 
 

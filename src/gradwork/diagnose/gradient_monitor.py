@@ -104,16 +104,16 @@ class GradientMonitor:
             self._before = None
             return False
         grads = {
-            name: None if p.grad is None else _norms.norm(p.grad.data)
+            name: None if p.grad is None else _norms.norm(p.grad.array)
             for name, p in self.parameters.items()
         }
-        weights = {name: _norms.norm(p.data) for name, p in self.parameters.items()}
+        weights = {name: _norms.norm(p.array) for name, p in self.parameters.items()}
         record = GradientRecord(self.calls - 1, grads, weights)
         if self.optimizer is not None:
             record.update_norms = self._estimated_updates(grads)
             record.update_source = "estimated"
         self.history.append(record)
-        self._before = {name: p.data.copy() for name, p in self.parameters.items()}
+        self._before = {name: p.array.copy() for name, p in self.parameters.items()}
         return True
 
     def record_update(self) -> None:
@@ -124,7 +124,7 @@ class GradientMonitor:
         # NOTE: the ratio's denominator is the weight norm measured by record(),
         # i.e. before the step, as in |w_after - w_before| / |w_before|.
         record.update_norms = {
-            name: _norms.norm(p.data - self._before[name]) for name, p in self.parameters.items()
+            name: _norms.norm(p.array - self._before[name]) for name, p in self.parameters.items()
         }
         record.update_source = "measured"
         self._before = None

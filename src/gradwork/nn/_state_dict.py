@@ -33,13 +33,13 @@ def entries(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def state_dict(module: Any) -> OrderedDict:
     """An ordered dict of name -> a NumPy COPY of each parameter and persistent buffer."""
-    return OrderedDict((name, np.array(t.data, copy=True)) for name, t in entries(module))
+    return OrderedDict((name, np.array(t.array, copy=True)) for name, t in entries(module))
 
 
 def as_array(value: Any) -> np.ndarray:
     """Any array-like as a NumPy array; torch tensors are detached and moved to the CPU."""
     if _is_ours(value):
-        return np.asarray(value.data)
+        return np.asarray(value.array)
     if type(value).__module__.startswith("torch"):
         value = value.detach().cpu()
     return np.asarray(value)
@@ -63,15 +63,15 @@ def load_state_dict(module: Any, state: Mapping[str, Any], strict: bool = True) 
         if name not in state:
             continue
         array = as_array(state[name])
-        if array.shape != target.data.shape:
-            mismatched.append(f"  {name}: checkpoint {array.shape}, model {target.data.shape}")
+        if array.shape != target.array.shape:
+            mismatched.append(f"  {name}: checkpoint {array.shape}, model {target.array.shape}")
         arrays[name] = array
     if mismatched or (strict and (missing or unexpected)):
         raise RuntimeError(_diff_message(type(module).__name__, missing, unexpected, mismatched))
     for name, array in arrays.items():
         target = own[name]
         # In place, so optimisers holding these Parameters see the new values.
-        target.data[...] = array.astype(target.data.dtype, copy=False)
+        target.array[...] = array.astype(target.array.dtype, copy=False)
     return IncompatibleKeys(missing, unexpected)
 
 

@@ -29,10 +29,10 @@ def _padding_index(padding_idx: int | None, rows: int) -> int | None:
 def _renormalise_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
     """Shrink, in place, every looked-up row whose norm exceeds max_norm (torch's rule)."""
     rows = np.unique(indices)
-    norms = np.linalg.norm(weight.data[rows], ord=norm_type, axis=1)
+    norms = np.linalg.norm(weight.array[rows], ord=norm_type, axis=1)
     # NOTE: torch divides by (norm + 1e-7), so a renormalised row ends just below max_norm.
     scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    weight.data[rows] *= scale[:, None].astype(weight.dtype)
+    weight.array[rows] *= scale[:, None].astype(weight.dtype)
 
 
 def embedding(
@@ -127,9 +127,9 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         """torch's default: N(0, 1), with the padding row zeroed."""
         draw = _random.generator().standard_normal(self.weight.shape)
-        self.weight.data[...] = draw.astype(self.weight.dtype)
+        self.weight.array[...] = draw.astype(self.weight.dtype)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(
@@ -143,8 +143,8 @@ class Embedding(Module):
         sparse: bool = False,
     ) -> Embedding:
         """An Embedding holding `embeddings` (rows, dim); frozen unless freeze=False."""
-        rows, dim = np.shape(getattr(embeddings, "data", embeddings))
-        data = np.array(getattr(embeddings, "data", embeddings))
+        rows, dim = np.shape(getattr(embeddings, "array", embeddings))
+        data = np.array(getattr(embeddings, "array", embeddings))
         return cls(
             rows,
             dim,

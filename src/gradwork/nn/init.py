@@ -48,7 +48,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    tensor.data[...] = np.asarray(values).astype(tensor.data.dtype, copy=False)
+    tensor.array[...] = np.asarray(values).astype(tensor.array.dtype, copy=False)
     return tensor
 
 
@@ -165,7 +165,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions, got {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows if rows else 0
+    cols = tensor.array.size // rows if rows else 0
     flat = _random.generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -292,7 +292,7 @@ class Module:
             if set_to_none:
                 parameter.grad = None
             else:
-                parameter.grad.data = np.zeros_like(parameter.grad.data)
+                parameter.grad.array = np.zeros_like(parameter.grad.array)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call `fn` on every child (recursively), then on this module; e.g. custom init."""
@@ -312,10 +312,10 @@ class Module:
             raise NotImplementedError("to('cuda'): gradwork's GPU backend (CuPy) is not wired yet")
         dtype = _dtype.as_dtype(target)
         for tensor in [*self.parameters(), *self.buffers()]:
-            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
+            if tensor.array.dtype.kind == "f" and tensor.array.dtype != dtype:
+                tensor.array = tensor.array.astype(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.array = tensor.grad.array.astype(dtype)
         return self
 
     def float(self) -> Module:

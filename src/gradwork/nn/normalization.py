@@ -48,9 +48,9 @@ class _NormBase(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -80,9 +80,9 @@ class _NormBase(Module):
         """Advance num_batches_tracked; momentum=None means a cumulative average."""
         if not (self.training and self.track_running_stats):
             return 0.0 if self.momentum is None else self.momentum
-        self.num_batches_tracked.data[...] += 1
+        self.num_batches_tracked.array[...] += 1
         if self.momentum is None:
-            return 1.0 / float(self.num_batches_tracked.data)
+            return 1.0 / float(self.num_batches_tracked.array)
         return self.momentum
 
     def extra_repr(self) -> str:

@@ -29,7 +29,7 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty(0, dtype=_dtype.float32)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         else:
             array = _dtype.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
         super().__init__(array, requires_grad=requires_grad)
@@ -38,12 +38,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol: int) -> Any:
-        return (_rebuild, (self.data, self.requires_grad))
+        return (_rebuild, (self.array, self.requires_grad))
 
     def __deepcopy__(self, memo: dict) -> Parameter:
-        copy = Parameter(self.data.copy(), self.requires_grad)
+        copy = Parameter(self.array.copy(), self.requires_grad)
         if self.grad is not None:
-            copy.grad = Tensor(self.grad.data.copy())
+            copy.grad = Tensor(self.grad.array.copy())
         memo[id(self)] = copy
         return copy
 

@@ -98,7 +98,7 @@ class RNNBase(Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             draw = _random.generator().uniform(-bound, bound, weight.shape)
-            weight.data[...] = draw.astype(weight.dtype)
+            weight.array[...] = draw.astype(weight.dtype)
 
     def flatten_parameters(self) -> None:
         """A no-op kept for torch code (there is no cuDNN weight buffer to compact)."""
@@ -142,20 +142,20 @@ class RNNBase(Module):
 
     def _forward_packed(self, packed: PackedSequence, hx: Any) -> tuple:
         self._check_input(packed.data, packed=True)
-        batch_sizes = np.asarray(packed.batch_sizes.data, dtype=np.int64)
+        batch_sizes = np.asarray(packed.batch_sizes.array, dtype=np.int64)
         steps, batch = len(batch_sizes), int(batch_sizes[0])
         # Run on a padded (steps, batch) layout, sorted longest first.
         padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
         states = self._initial_states(hx, batch, padded.dtype, unbatched=False)
         if packed.sorted_indices is not None:
-            order = np.asarray(packed.sorted_indices.data)
+            order = np.asarray(packed.sorted_indices.array)
             states = tuple(ops.IndexSelect.apply(s, 1, order) for s in states)
         output, finals = self._run_layers(padded, states, batch_sizes)
         rows = packed_rows(batch_sizes, batch, None)
         flat = output.reshape(steps * batch, output.shape[-1])
         data = ops.IndexSelect.apply(flat, 0, rows)
         if packed.unsorted_indices is not None:
-            unsort = np.asarray(packed.unsorted_indices.data)
+            unsort = np.asarray(packed.unsorted_indices.array)
             finals = tuple(ops.IndexSelect.apply(f, 1, unsort) for f in finals)
         return PackedSequence(data, *packed[1:]), self._pack_state(finals)
 

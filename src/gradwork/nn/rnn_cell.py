@@ -44,7 +44,7 @@ class RNNCellBase(Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             draw = _random.generator().uniform(-bound, bound, weight.shape)
-            weight.data[...] = draw.astype(weight.dtype)
+            weight.array[...] = draw.astype(weight.dtype)
 
     def _projections(self, input: Tensor, hx: Tensor) -> tuple[Tensor, Tensor]:  # noqa: A002
         """x W_ih^T + b_ih and h W_hh^T + b_hh."""

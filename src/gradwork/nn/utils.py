@@ -66,7 +66,7 @@ def clip_grad_norm_(
         >>> w.grad
         tensor([0.6, 0.8])
     """
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0, dtype=np.float32))
     norm_type = float(norm_type)
@@ -104,7 +104,7 @@ def clip_grad_value_(
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -122,7 +122,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of `vec` into the parameters, in place.
 
-    NOTE: torch re-points each `param.data` at a view of `vec`; we copy the
+    NOTE: torch re-points each `param.array` at a view of `vec`; we copy the
     values instead, so a parameter never silently shares memory with `vec`
     (and an optimizer's flat buffer stays in place).
 
@@ -146,7 +146,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     offset = 0
     with no_grad():
         for p in parameters:
-            p.data[...] = vec.data[offset : offset + p.numel()].reshape(p.shape)
+            p.array[...] = vec.array[offset : offset + p.numel()].reshape(p.shape)
             offset += p.numel()
 
 

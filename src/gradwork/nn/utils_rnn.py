@@ -59,7 +59,7 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths_array(lengths: Any, batch: int, steps: int) -> np.ndarray:
-    values = np.asarray(getattr(lengths, "data", lengths)).astype(np.int64).reshape(-1)
+    values = np.asarray(getattr(lengths, "array", lengths)).astype(np.int64).reshape(-1)
     if values.size != batch:
         raise ValueError(
             f"pack_padded_sequence: got {values.size} lengths for a batch of {batch} "
@@ -132,7 +132,7 @@ def pad_packed_sequence(
     total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Undo `pack_padded_sequence`: (padded batch in the original order, lengths)."""
-    batch_sizes = np.asarray(sequence.batch_sizes.data, dtype=np.int64)
+    batch_sizes = np.asarray(sequence.batch_sizes.array, dtype=np.int64)
     steps, batch = len(batch_sizes), int(batch_sizes[0])
     if total_length is not None:
         if total_length < steps:
@@ -141,7 +141,7 @@ def pad_packed_sequence(
                 f"longest sequence ({steps} steps); pass at least {steps} or None"
             )
         steps = total_length
-    order = None if sequence.sorted_indices is None else sequence.sorted_indices.data
+    order = None if sequence.sorted_indices is None else sequence.sorted_indices.array
     rows = packed_rows(batch_sizes, batch, order)
     # Every padded slot gathers its packed element, or the one padding row appended last.
     source = np.full(steps * batch, rows.size, dtype=np.int64)
@@ -153,7 +153,7 @@ def pad_packed_sequence(
     padded = padded.reshape((steps, batch) + tuple(data.shape[1:]))
     lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
     if order is not None:
-        lengths = lengths[np.asarray(sequence.unsorted_indices.data)]
+        lengths = lengths[np.asarray(sequence.unsorted_indices.array)]
     return (padded.transpose(0, 1) if batch_first else padded), Tensor(lengths.astype(np.int64))
 
 

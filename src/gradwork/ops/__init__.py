@@ -45,6 +45,7 @@ from gradwork.ops.movement import (
     IndexSelect,
     Permute,
     Reshape,
+    SetItem,
     Stack,
 )
 from gradwork.ops.norm import BatchNorm, Normalize
@@ -57,7 +58,7 @@ PRIMITIVES = (
     Add, Sub, Mul, Div, Neg, Pow, Exp, Log, Log1p, Sqrt, Abs, Sign, Sin, Cos, Clamp,
     Relu, Sigmoid, Tanh, Maximum, Minimum, Where,
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
-    Reshape, Permute, Expand, Cast, GetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
+    Reshape, Permute, Expand, Cast, GetItem, SetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
     MatMul, Linear,
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
     Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwork.autograd import Function
+from gradwork.autograd import Function, ShapeError
 
 
 class Reshape(Function):
@@ -19,7 +19,7 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                 f"{a.shape} ({a.size} elements)"
             ) from None
@@ -56,9 +56,10 @@ class Cast(Function):
     """Change dtype (or make a contiguous copy); the gradient goes back to the old dtype."""
 
     @staticmethod
-    def forward(ctx, a, dtype):
+    def forward(ctx, a, dtype, copy=False):
         ctx.dtype = a.dtype
-        return np.ascontiguousarray(a, dtype=dtype)
+        # NOTE: ascontiguousarray returns `a` itself when nothing changes; clone needs a copy.
+        return np.array(a, dtype=dtype, order="C") if copy else np.ascontiguousarray(a, dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -72,23 +73,56 @@ def is_advanced_index(index) -> bool:
 
 
 class GetItem(Function):
-    """t[index] for basic slices, integer arrays and boolean masks."""
+    """t[index] for basic slices, integer arrays and boolean masks.
+
+    `then`, when given, is a second index applied to the result of the first:
+    torch applies integer indices before advanced ones (see
+    `gradwork._tensor_shape.torch_index`), which NumPy's single pass does not.
+    """
 
     @staticmethod
-    def forward(ctx, a, index):
-        ctx.shape, ctx.index = a.shape, index
-        return a[index]
+    def forward(ctx, a, index, then=None):
+        ctx.shape, ctx.index, ctx.then = a.shape, index, then
+        return a[index] if then is None else a[index][then]
 
     @staticmethod
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
-        if is_advanced_index(ctx.index):
+        target, index = (out, ctx.index) if ctx.then is None else (out[ctx.index], ctx.then)
+        if is_advanced_index(index):
             # NOTE: a repeated index must accumulate (x[[0, 0]] uses x[0] twice);
             # plain assignment would keep only the last write.
-            np.add.at(out, ctx.index, grad)
+            np.add.at(target, index, grad)
         else:
-            out[ctx.index] = grad
+            target[index] = grad
         return out
+
+
+class SetItem(Function):
+    """`t[index] = value` as a new array: the old values outside `index`, `value` inside.
+
+    In-place `t[index] = value` records this op and writes its result back
+    (gradwork._tensor_inplace); `then` is GetItem's second index.
+    """
+
+    @staticmethod
+    def forward(ctx, a, value, index, then=None):
+        ctx.index, ctx.then = index, then
+        out = a.copy()
+        target = out if then is None else out[index]
+        target[index if then is None else then] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_a = grad_value = None
+        target_index = ctx.index if ctx.then is None else ctx.then
+        if ctx.needs_input_grad[0]:
+            grad_a = grad.copy()
+            (grad_a if ctx.then is None else grad_a[ctx.index])[target_index] = 0
+        if ctx.needs_input_grad[1]:
+            grad_value = (grad if ctx.then is None else grad[ctx.index])[target_index]
+        return grad_a, grad_value
 
 
 class IndexSelect(Function):

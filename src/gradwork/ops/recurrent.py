@@ -272,7 +272,12 @@ class LSTMSequence(Function):
         c = c0 = _start(c0, gates_x, hidden)
         out = np.empty_like(gates_x, shape=(steps + 2, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(out[:steps])
-        cells, tanh_cells = np.empty_like(states), np.empty_like(states)
+        # `cells` is written in full (rows that skip a step carry their cell state), but
+        # nothing writes `tanh_cells` there, and backward's all-steps arithmetic reads
+        # it: zeros when some rows skip steps, as in GRUSequence, so that arithmetic
+        # never sees uninitialised memory (which can overflow, or be NaN).
+        fresh = np.empty_like if batch_sizes is None else np.zeros_like
+        cells, tanh_cells = np.empty_like(states), fresh(states)
         factors = _lstm_factors(gates_x, hidden)  # applied once, not at every step
         w_t = weight_hh.T * factors
         # `acts` first holds the scaled input part of the gates, then, step by step,
@@ -297,6 +302,9 @@ class LSTMSequence(Function):
                 np.multiply(gates[:, o], tanh_cells[t, :n], out=states[t, :n])
                 _carry(states[t], h, n)
                 _carry(cells[t], c, n)
+                # Rows that skip this step still hold the caller's input (padding, which
+                # may be anything); backward's all-steps slopes read them, so make them 0.
+                acts[t, n:] = 0
                 h, c = states[t], cells[t]
         out[steps], out[steps + 1] = h, c
         _finish(out, states, batch_sizes, steps)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function
+from gradwork.ops.dims import normalize_dims
 
 
 def _axes(dim, ndim):
-    """torch's `dim` as a normalised tuple of NumPy axes."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(d % ndim if ndim else 0 for d in dims)
+    """torch's `dim` as a normalised tuple of NumPy axes (IndexError when out of range)."""
+    return normalize_dims(dim, ndim)
 
 
 def _kept_shape(shape, axes):
@@ -106,10 +104,11 @@ class Prod(Function):
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.save_for_backward(a)
-        ctx.dim, ctx.keepdim = dim, keepdim
+        ctx.axes = None if dim is None else _axes(dim, a.ndim)
+        ctx.keepdim = keepdim
         if dim is None:
             return a.prod(keepdims=keepdim)
-        return a.prod(axis=dim, keepdims=keepdim)
+        return a.prod(axis=ctx.axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -117,11 +116,12 @@ class Prod(Function):
         # NOTE: grad * prod / a fails where a == 0; the product of all the
         # *other* elements (exclusive cumulative products from both sides) is
         # exact everywhere.
-        if ctx.dim is None:
+        if ctx.axes is None:
             others = _product_of_others(a.reshape(-1), 0).reshape(a.shape)
             return grad.reshape((1,) * a.ndim if a.ndim else ()) * others
-        axis = ctx.dim % a.ndim
-        return _keep(grad, a.shape, (axis,), ctx.keepdim) * _product_of_others(a, axis)
+        if not ctx.axes:  # a 0-dim tensor: its product is itself
+            return grad
+        return _keep(grad, a.shape, ctx.axes, ctx.keepdim) * _product_of_others(a, ctx.axes[0])
 
 
 def _product_of_others(a, axis):
@@ -161,6 +161,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, a, dim=-1):
+        dim = _axes(dim, a.ndim) or None  # a 0-dim tensor: the whole (one-element) tensor
         shifted = a - np.amax(a, axis=dim, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)

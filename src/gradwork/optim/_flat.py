@@ -3,14 +3,14 @@
 An MLP has a handful of parameter arrays; updating them one at a time costs
 a dozen NumPy calls each, and at small sizes the fixed cost per call is the
 whole cost. So on its first step the optimizer copies a group's parameters
-into ONE flat buffer and re-points each `p.data` at a reshaped view of its
+into ONE flat buffer and re-points each `p.array` at a reshaped view of its
 slice (values and Tensor identity preserved). Its state (exp_avg, ...) lives
 in one flat array per name, and each parameter's state entries are views of
 their slices, so `state_dict()` still reads per parameter. A step gathers the
 gradients into a flat gradient buffer with one `np.concatenate` and runs the
 optimizer's `update` once on the flat arrays.
 
-The layout is a cache, never the truth: if a user re-assigns `p.data` (or adds
+The layout is a cache, never the truth: if a user re-assigns `p.array` (or adds
 a parameter to the group), `is_intact` notices and the optimizer rebuilds it.
 """
 
@@ -26,17 +26,17 @@ def can_flatten(params: Sequence[Any]) -> bool:
     """Whether a group's parameters can share one buffer: same array type, one float dtype."""
     if not params:
         return False
-    first = params[0].data
+    first = params[0].array
     if first.dtype.kind != "f":
         return False
-    return all(type(p.data) is type(first) and p.data.dtype == first.dtype for p in params)
+    return all(type(p.array) is type(first) and p.array.dtype == first.dtype for p in params)
 
 
 class FlatGroup:
     """The flat buffers of one parameter group: values, gradients and state.
 
     Args:
-        params: the group's parameter tensors (their `.data` is re-pointed).
+        params: the group's parameter tensors (their `.array` is re-pointed).
         state: the optimizer's per-parameter state; existing array entries are
             copied into the flat state and replaced by views of it.
         init_state: `init_state(array) -> {name: array}`, the optimizer's fresh
@@ -50,13 +50,13 @@ class FlatGroup:
         init_state: Callable[[Any], dict[str, Any]],
     ) -> None:
         self.params = list(params)
-        sizes = [int(p.data.size) for p in self.params]
+        sizes = [int(p.array.size) for p in self.params]
         self.offsets = [0, *np.cumsum(sizes).tolist()]
-        self.buffer = np.empty_like(self.params[0].data, shape=(self.offsets[-1],))
-        np.concatenate([p.data.reshape(-1) for p in self.params], out=self.buffer)
+        self.buffer = np.empty_like(self.params[0].array, shape=(self.offsets[-1],))
+        np.concatenate([p.array.reshape(-1) for p in self.params], out=self.buffer)
         self.param_views = self.views_of(self.buffer)
         for p, view in zip(self.params, self.param_views):
-            p.data = view
+            p.array = view
         self.grad = np.empty_like(self.buffer)
         # NOTE: uninitialised parameters' slices hold init values from here on,
         # because nothing writes a slice before its parameter's state exists.
@@ -69,7 +69,7 @@ class FlatGroup:
     def views_of(self, flat: Any) -> list[Any]:
         """One view of `flat` per parameter, shaped like that parameter."""
         return [
-            flat[start:stop].reshape(p.data.shape)
+            flat[start:stop].reshape(p.array.shape)
             for p, start, stop in zip(self.params, self.offsets, self.offsets[1:])
         ]
 
@@ -91,11 +91,11 @@ class FlatGroup:
         if len(params) != len(self.params):
             return False
         for p, mine, view in zip(params, self.params, self.param_views):
-            if p is not mine or p.data is not view:
+            if p is not mine or p.array is not view:
                 return False
         return True
 
     def gather_grads(self) -> Any:
         """Copy every parameter's gradient into the flat gradient buffer (one call)."""
-        np.concatenate([p.grad.data.reshape(-1) for p in self.params], out=self.grad)
+        np.concatenate([p.grad.array.reshape(-1) for p in self.params], out=self.grad)
         return self.grad

@@ -118,13 +118,13 @@ def _convert(entries: dict[str, Any], param: Any) -> dict[str, Any]:
         if array is None:
             out[key] = copy.deepcopy(value)
             continue
-        if array.shape != param.data.shape:
+        if array.shape != param.array.shape:
             raise ValueError(
                 f"Optimizer.load_state_dict: state {key!r} has shape {array.shape} but its "
-                f"parameter has shape {param.data.shape}; the checkpoint is from another model"
+                f"parameter has shape {param.array.shape}; the checkpoint is from another model"
             )
         if array.dtype.kind == "f":
-            array = array.astype(param.data.dtype)
+            array = array.astype(param.array.dtype)
         out[key] = np.array(array, copy=True)
     if "step" not in out:
         # NOTE: torch's SGD saves no step count; a saved momentum buffer means at
@@ -139,6 +139,6 @@ def _to_array(value: Any) -> np.ndarray | None:
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         return np.asarray(value.detach().cpu().numpy())
-    if hasattr(value, "data") and isinstance(getattr(value, "data", None), np.ndarray):
-        return value.data
+    if isinstance(getattr(value, "array", None), np.ndarray):
+        return value.array
     return None

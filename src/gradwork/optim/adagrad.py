@@ -74,7 +74,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = {"step": 0.0, **self.init_state(p.data, group)}
+                self.state[p] = {"step": 0.0, **self.init_state(p.array, group)}
 
     def init_state(self, param: Any, group: dict) -> dict[str, Any]:
         return {"sum": np.full_like(param, group["initial_accumulator_value"])}

@@ -157,7 +157,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     # ------------------------------------------------------------------- step
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -230,9 +230,9 @@ class Optimizer:
                     flat.attach(state, index)
                 else:
                     state["step"] = 0.0
-                    state.update(self.init_state(p.data, group))
+                    state.update(self.init_state(p.array, group))
             state["step"] += 1
-            self.update(p.data, p.grad.data, state, state["step"], group)
+            self.update(p.array, p.grad.array, state, state["step"], group)
 
     # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def _npz_dataset(path: str) -> Any:
 def load_splits(config: dict) -> tuple[tuple, dict]:
     """(train, val, test) subsets and what the model needs to know about the data."""
     dataset = load_dataset(config)
-    x, y = (np.asarray(t.data) for t in dataset.tensors[:2])
+    x, y = (np.asarray(t.array) for t in dataset.tensors[:2])
     classification = y.dtype.kind in "iub"
     info = {
         "task": "classification" if classification else "regression",

@@ -97,8 +97,8 @@ def _encode(value: Any, arrays: dict, where: str) -> Any:
     """Replace arrays by references into `arrays`; tag what JSON cannot say itself."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if hasattr(value, "data") and type(value).__name__ in ("Tensor", "Parameter"):
-        value = value.data
+    if hasattr(value, "array") and type(value).__name__ in ("Tensor", "Parameter"):
+        value = value.array
     if isinstance(value, np.ndarray | np.generic):
         name = f"a{len(arrays)}"
         arrays[name] = np.asarray(value)

@@ -20,7 +20,7 @@ AVERAGES = ("macro", "micro", "weighted", None)
 
 def as_array(value: Any) -> np.ndarray:
     """The NumPy array under a Tensor, array or list (no copy when possible)."""
-    return np.asarray(getattr(value, "data", value))
+    return np.asarray(getattr(value, "array", value))
 
 
 def as_labels(y_pred: Any) -> np.ndarray:

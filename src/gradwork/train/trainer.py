@@ -178,7 +178,7 @@ class Trainer:
         self.optimizer.step()
         self._sums.add(logs, _state.batch_size_of(y))
         if self.metrics:
-            output_data, target = output.data, getattr(y, "data", y)
+            output_data, target = output.array, getattr(y, "array", y)
             for metric in self.metrics:
                 metric.update(output_data, target)
         return logs
@@ -187,13 +187,13 @@ class Trainer:
         """The total loss and the batch logs (the loss and, for a dict of terms, each term)."""
         result = self.loss_fn(output, target)
         if not isinstance(result, dict):
-            return result, {"loss": float(result.data)}
+            return result, {"loss": float(result.array)}
         total = None
         logs = {}
         for name, term in result.items():
             total = term if total is None else total + term
-            logs[f"loss_{name}"] = float(term.data)
-        logs["loss"] = float(total.data)
+            logs[f"loss_{name}"] = float(term.array)
+        logs["loss"] = float(total.array)
         return total, logs
 
     def _epoch_logs(self, val_loader: Any) -> dict:
@@ -223,7 +223,7 @@ class Trainer:
                     output = self.model(x)
                     sums.add(self._compute_loss(output, y)[1], _state.batch_size_of(y))
                     for metric in metrics:
-                        metric.update(output.data, getattr(y, "data", y))
+                        metric.update(output.array, getattr(y, "array", y))
         finally:
             self.model.train(was_training)
         return {**sums.means(), **{m.name: m.compute() for m in metrics}}
@@ -235,7 +235,7 @@ class Trainer:
         a Tensor/array of inputs that is cut into batches of `batch_size`.
         """
         if isinstance(data, Tensor | np.ndarray):
-            array = getattr(data, "data", data)
+            array = getattr(data, "array", data)
             batches = (
                 array[i : i + self.batch_size] for i in range(0, len(array), self.batch_size)
             )

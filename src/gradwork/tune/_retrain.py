@@ -99,7 +99,7 @@ def retrain_best(
     result = trainer.test(test_loader)  # the one evaluation of the sealed test set
     name = (metric or "val_loss").removeprefix("val_")
     outputs = trainer.predict(test_loader).numpy()
-    targets = np.concatenate([np.asarray(getattr(b[1], "data", b[1])) for b in test_loader])
+    targets = np.concatenate([np.asarray(getattr(b[1], "array", b[1])) for b in test_loader])
     ci = _interval(name, session, outputs, targets, seed)
     run.update_summary(test_ci={name: vars(ci)})
     return FinalResult(config, run.path, result, name, ci)
@@ -114,7 +114,7 @@ def _interval(
     if name == "loss":
 
         def score(out: np.ndarray, y: np.ndarray) -> float:
-            return float(session.loss(Tensor(out), Tensor(y)).data)
+            return float(session.loss(Tensor(out), Tensor(y)).array)
     else:
 
         def score(out: np.ndarray, y: np.ndarray) -> float:

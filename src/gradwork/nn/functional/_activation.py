@@ -29,7 +29,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch'
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > 0, else negative_slope * x (the slope is used at 0, as in torch)."""
-    return ops.Where.apply(input.data > 0, input, input * negative_slope)
+    return ops.Where.apply(input.array > 0, input, input * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -37,7 +37,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # 
     # NOTE: exp of the clamped input, so large positive x (whose branch is
     # discarded) cannot overflow to inf and turn the gradient into 0 * inf = nan.
     negative = (input.clamp(max=0.0).exp() - 1.0) * alpha
-    return ops.Where.apply(input.data > 0, input, negative)
+    return ops.Where.apply(input.array > 0, input, negative)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
@@ -71,7 +71,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     scaled = input * beta
     # NOTE: clamped before exp so the discarded branch cannot overflow (see elu).
     smooth = ops.Log1p.apply(scaled.clamp(max=threshold).exp()) / beta
-    return ops.Where.apply(scaled.data > threshold, input, smooth)
+    return ops.Where.apply(scaled.array > threshold, input, smooth)
 
 
 def softmax_dim(ndim: int) -> int:

@@ -36,13 +36,13 @@ def _constant(value: Any) -> Any:
     """A weight or target that takes no gradient, as a raw array (or None)."""
     if value is None:
         return None
-    return np.asarray(getattr(value, "data", value))
+    return np.asarray(getattr(value, "array", value))
 
 
 def _target(value: Any) -> Any:
     """A target: a Tensor that may need a gradient stays a Tensor; anything else an array."""
     if isinstance(value, Tensor):
-        return value if value.requires_grad else value.data
+        return value if value.requires_grad else value.array
     return np.asarray(value)
 
 
@@ -73,7 +73,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     size = difference.abs()
     quadratic = difference * difference * 0.5
     linear = (size - 0.5 * delta) * delta
-    return _reduce(ops.Where.apply(size.data < delta, quadratic, linear), reduction)
+    return _reduce(ops.Where.apply(size.array < delta, quadratic, linear), reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,  # noqa: A002
@@ -85,7 +85,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce:
     if beta == 0:
         return _reduce(size, reduction)
     quadratic = difference * difference * (0.5 / beta)
-    return _reduce(ops.Where.apply(size.data < beta, quadratic, size - 0.5 * beta), reduction)
+    return _reduce(ops.Where.apply(size.array < beta, quadratic, size - 0.5 * beta), reduction)
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002

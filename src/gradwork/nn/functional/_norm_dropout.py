@@ -12,7 +12,7 @@ from gradwork.tensor import Tensor
 
 
 def _raw(value: Any) -> Any:
-    return None if value is None else getattr(value, "data", value)
+    return None if value is None else getattr(value, "array", value)
 
 
 def batch_norm(input: Tensor, running_mean: Any, running_var: Any, weight: Tensor | None = None,  # noqa: A002
@@ -70,7 +70,7 @@ def instance_norm(input: Tensor, running_mean: Any = None, running_var: Any = No
     if not use_input_stats:  # eval mode with tracked statistics: a batch norm in eval
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     if running_mean is not None:
-        _update_instance_stats(input.data, _raw(running_mean), _raw(running_var), momentum)
+        _update_instance_stats(input.array, _raw(running_mean), _raw(running_var), momentum)
     axes = tuple(range(2, input.ndim))
     return ops.Normalize.apply(input, weight, bias, axes=axes, eps=eps, affine_shape=affine)
 
