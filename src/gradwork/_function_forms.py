@@ -1,7 +1,7 @@
 """`gradwork.sum(t, ...)`, `gradwork.exp(t)`, ...: function forms of Tensor methods.
 
-They are generated into this module alone because their names (sum, min, max,
-abs, any, all, pow) shadow Python's builtins wherever they are defined.
+They live in this module alone because their names (sum, min, max, abs, any,
+all, pow) shadow Python's builtins wherever they are defined.
 """
 
 from __future__ import annotations
@@ -12,17 +12,10 @@ import numpy as np
 
 from gradwork.tensor import Tensor
 
-# Functions that just call the method of the same name on their first argument.
-_METHOD_FORMS = (
-    "add sub mul div true_divide neg pow matmul exp log log1p sqrt rsqrt abs sign sin cos "
-    "reciprocal square clamp clip maximum minimum relu sigmoid tanh softmax log_softmax "
-    "logsumexp sum mean var std prod amax amin max min argmax argmin all any isnan isfinite "
-    "reshape flatten squeeze unsqueeze transpose permute split chunk unbind gather "
-    "index_select masked_fill numel"
-).split()
-
 
 def _method_form(name: str):
+    """`gradwork.<name>(t, *args)`: calls `t.<name>(*args)` (t made a tensor if needed)."""
+
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
         if not isinstance(input, Tensor):
             input = Tensor(np.asarray(input))  # noqa: A001
@@ -33,7 +26,72 @@ def _method_form(name: str):
     return function
 
 
-for _name in _METHOD_FORMS:
-    globals()[_name] = _method_form(_name)
+# One line a function, so each name can be found with grep.
+add = _method_form("add")
+sub = _method_form("sub")
+mul = _method_form("mul")
+div = _method_form("div")
+true_divide = _method_form("true_divide")
+neg = _method_form("neg")
+pow = _method_form("pow")
+matmul = _method_form("matmul")
+exp = _method_form("exp")
+log = _method_form("log")
+log1p = _method_form("log1p")
+sqrt = _method_form("sqrt")
+rsqrt = _method_form("rsqrt")
+abs = _method_form("abs")
+sign = _method_form("sign")
+sin = _method_form("sin")
+cos = _method_form("cos")
+reciprocal = _method_form("reciprocal")
+square = _method_form("square")
+clamp = _method_form("clamp")
+clip = _method_form("clip")
+maximum = _method_form("maximum")
+minimum = _method_form("minimum")
+relu = _method_form("relu")
+sigmoid = _method_form("sigmoid")
+tanh = _method_form("tanh")
+softmax = _method_form("softmax")
+log_softmax = _method_form("log_softmax")
+logsumexp = _method_form("logsumexp")
+sum = _method_form("sum")
+mean = _method_form("mean")
+var = _method_form("var")
+std = _method_form("std")
+prod = _method_form("prod")
+amax = _method_form("amax")
+amin = _method_form("amin")
+max = _method_form("max")
+min = _method_form("min")
+argmax = _method_form("argmax")
+argmin = _method_form("argmin")
+all = _method_form("all")
+any = _method_form("any")
+isnan = _method_form("isnan")
+isfinite = _method_form("isfinite")
+reshape = _method_form("reshape")
+flatten = _method_form("flatten")
+squeeze = _method_form("squeeze")
+unsqueeze = _method_form("unsqueeze")
+transpose = _method_form("transpose")
+permute = _method_form("permute")
+split = _method_form("split")
+chunk = _method_form("chunk")
+unbind = _method_form("unbind")
+gather = _method_form("gather")
+index_select = _method_form("index_select")
+masked_fill = _method_form("masked_fill")
+numel = _method_form("numel")
 
+_METHOD_FORMS = (
+    "add", "sub", "mul", "div", "true_divide", "neg", "pow", "matmul", "exp", "log", "log1p",
+    "sqrt", "rsqrt", "abs", "sign", "sin", "cos", "reciprocal", "square", "clamp", "clip",
+    "maximum", "minimum", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "logsumexp",
+    "sum", "mean", "var", "std", "prod", "amax", "amin", "max", "min", "argmax", "argmin",
+    "all", "any", "isnan", "isfinite", "reshape", "flatten", "squeeze", "unsqueeze",
+    "transpose", "permute", "split", "chunk", "unbind", "gather", "index_select", "masked_fill",
+    "numel",
+)  # fmt: skip
 __all__ = list(_METHOD_FORMS)

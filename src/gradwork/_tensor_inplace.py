@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import _dtype, autograd, ops
+from gradwork._tensor_shape import torch_index
 
 
 def _raw(value: Any) -> Any:
@@ -71,9 +72,7 @@ def _bump(tensor: Any) -> Any:
 
 def _snapshot(tensor: Any) -> Any:
     """A tensor holding a copy of `tensor`'s current values and its place in the graph."""
-    from gradwork.tensor import _from_op
-
-    old = _from_op(tensor.array.copy(), tensor.grad_fn)
+    old = autograd.make_tensor(tensor.array.copy(), tensor.grad_fn)
     old._requires_grad = tensor._requires_grad
     return old
 
@@ -200,8 +199,6 @@ class InPlaceMethods:
 
     # ------------------------------------------------------------ t[i] = v
     def __setitem__(self, index, value):
-        from gradwork._tensor_shape import torch_index
-
         first, then = torch_index(index)
         if _needs_graph(self, (value,)):
             value = value if hasattr(value, "array") else np.asarray(value)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import ops
+from gradwork import autograd, ops
 from gradwork._dtype import DEFAULT_FLOAT, float_result, int64, result_type
 from gradwork.ops.dims import normalize_dim, normalize_dims
 
@@ -39,9 +39,7 @@ def operand(value: Any) -> Any:
         return value.item()
     if isinstance(value, _NUMBERS) or _is_tensor(value):
         return value
-    from gradwork.tensor import _from_op  # a rare path: the import cost is fine here
-
-    return _from_op(np.asarray(value))
+    return autograd.make_tensor(np.asarray(value))
 
 
 def _cast(value: Any, dtype: np.dtype) -> Any:
@@ -71,9 +69,7 @@ def _floating(tensor: Any) -> Any:
 
 
 def _no_grad(data: Any) -> Any:
-    from gradwork.tensor import _from_op
-
-    return _from_op(data)
+    return autograd.make_tensor(np.asarray(data))
 
 
 def _raw(value: Any) -> Any:

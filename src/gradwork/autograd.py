@@ -76,6 +76,11 @@ def _set_tensor_factory(factory: Callable[..., Any], tensor_type: type) -> None:
     _make_tensor, _tensor_type = factory, tensor_type
 
 
+def make_tensor(array: Any, grad_fn: Function | None = None) -> Any:
+    """Wrap an array in a Tensor (with `grad_fn` as its graph node): the engine's constructor."""
+    return _make_tensor(array, grad_fn)
+
+
 def is_grad_enabled() -> bool:
     """Whether ops record the graph for backward in this thread (False inside `no_grad`)."""
     return _state.grad_enabled

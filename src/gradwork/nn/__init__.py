@@ -14,7 +14,7 @@ Example:
     (8, 4)
 """
 
-from gradwork.nn import functional, init, utils_rnn
+from gradwork.nn import functional, init, utils, utils_rnn
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.activation import (
     ELU,
@@ -90,5 +90,5 @@ __all__ = [
     "Softmax", "LogSoftmax", "Softplus", "Step", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
-    "RNNCellBase", "utils_rnn",
+    "RNNCellBase", "utils", "utils_rnn",
 ]  # fmt: skip

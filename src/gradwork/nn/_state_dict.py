@@ -32,8 +32,12 @@ def entries(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def state_dict(module: Any) -> OrderedDict:
-    """An ordered dict of name -> a NumPy COPY of each parameter and persistent buffer."""
-    return OrderedDict((name, np.array(t.array, copy=True)) for name, t in entries(module))
+    """An ordered dict of name -> each parameter and persistent buffer, detached.
+
+    As in torch, the values share storage with the module: training changes
+    them. Keep a snapshot with `{k: v.clone() for k, v in sd.items()}`.
+    """
+    return OrderedDict((name, t.detach()) for name, t in entries(module))
 
 
 def as_array(value: Any) -> np.ndarray:

@@ -173,6 +173,11 @@ class Optimizer:
         with no_grad():
             for index, group in enumerate(self.param_groups):
                 self._step_group(index, group)
+                # The updates write into the arrays directly: count them as in-place
+                # changes, so a graph still holding the old weights refuses backward.
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p._version_counter.value += 1
         return loss
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:

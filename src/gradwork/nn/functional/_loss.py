@@ -8,6 +8,7 @@ positionally for compatibility, and rejected unless None.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,21 @@ def _target(value: Any) -> Any:
     return np.asarray(value)
 
 
+def _difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
+    """input - target, warning as torch does when the shapes differ (they broadcast)."""
+    target = operand(target)
+    target_shape = tuple(getattr(target, "shape", ()))
+    if target_shape != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({list(target_shape)}) that is different to the input size "
+            f"({list(input.shape)}). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return input - target
+
+
 def mse_loss(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,  # noqa: A002
              reduction: str = "mean") -> Tensor:  # fmt: skip
     """Mean squared error.
@@ -56,20 +72,20 @@ def mse_loss(input: Tensor, target: Any, size_average: Any = None, reduce: Any =
         tensor(2.)
     """
     _check("mse_loss", reduction, size_average, reduce)
-    difference = input - operand(target)
+    difference = _difference(input, target)
     return _reduce(difference * difference, reduction)
 
 
 def l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,  # noqa: A002
             reduction: str = "mean") -> Tensor:  # fmt: skip
     _check("l1_loss", reduction, size_average, reduce)
-    return _reduce((input - operand(target)).abs(), reduction)
+    return _reduce(_difference(input, target).abs(), reduction)
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
     _check("huber_loss", reduction)
-    difference = input - operand(target)
+    difference = _difference(input, target)
     size = difference.abs()
     quadratic = difference * difference * 0.5
     linear = (size - 0.5 * delta) * delta
@@ -80,7 +96,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce:
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:  # fmt: skip
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (L1 when beta = 0)."""
     _check("smooth_l1_loss", reduction, size_average, reduce)
-    difference = input - operand(target)
+    difference = _difference(input, target)
     size = difference.abs()
     if beta == 0:
         return _reduce(size, reduction)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,13 +109,33 @@ def dropout2d(
 ) -> Tensor:  # noqa: A002
     """Zero whole channels: for (N, C, H, W) a mask of shape (N, C, 1, 1).
 
-    A 3-D input is taken as (N, C, L), as torch does (it warns), masking (N, C, 1).
+    As torch does (with a warning): a 3-D input is taken as (N, C, L), masking
+    (N, C, 1); a 2-D input (N, C) drops single elements.
     """
     _check_probability(p, "dropout2d")
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated "
+            "(torch will make it an error). Use dropout for element-wise dropout; dropout2d "
+            "drops whole channels of 3-D or 4-D inputs.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Feature dropout requires at least 2 dimensions in the input, got shape "
+            f"{tuple(input.shape)}"
+        )
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim (as torch does). Use dropout1d to say so.",
+            UserWarning,
+            stacklevel=2,
+        )
     if not training or p == 0.0:
         return input
-    if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {input.shape}")
     mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
     return input * _keep_mask(input, mask_shape, p)
 
