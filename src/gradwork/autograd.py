@@ -231,7 +231,7 @@ class Function:
     numbers, shapes, axes) pass through to `forward` unchanged and get None.
     """
 
-    __slots__ = ("inputs", "saved", "saved_versions", "needs_input_grad", "_output_ref",
+    __slots__ = ("inputs", "parents", "saved", "saved_versions", "needs_input_grad", "_output_ref",
                  "_module", "__dict__")  # fmt: skip
 
     # True: forward/backward see raw arrays (gradwork's primitives). False: they
@@ -287,14 +287,16 @@ class Function:
         """Run the op on tensors (or constants) and link the result into the graph."""
         if not cls.on_arrays:
             return _apply_on_tensors(cls, inputs, options)
-        arrays, needs = [], []
+        arrays, needs, parents = [], [], []
         for x in inputs:
             if isinstance(x, _tensor_type):
                 arrays.append(x.array)
                 needs.append(x._requires_grad)
+                parents.append(x.grad_fn)
             else:  # a constant: a Python number, a shape, an index array
                 arrays.append(x)
                 needs.append(False)
+                parents.append(None)
         ctx = cls()
         record = _state.grad_enabled and True in needs
         ctx.needs_input_grad = needs
@@ -311,7 +313,9 @@ class Function:
             _check_forward(ctx, arrays, out)
         if not record:
             return _share_version_if_view(_make_tensor(out), inputs, out)
-        ctx.inputs = inputs
+        # The parents are kept as they are now: a later in-place op may move an
+        # input's `grad_fn` on, but this node's gradient belongs to the old one.
+        ctx.inputs, ctx.parents = inputs, parents
         result = _share_version_if_view(_make_tensor(out, ctx), inputs, out)
         if ctx.saved:
             ctx.saved_versions = _saved_versions(ctx.saved, inputs, result)
@@ -391,6 +395,7 @@ def _apply_on_tensors(cls: type, inputs: tuple, options: dict) -> Any:
     if not (_state.grad_enabled and any(ctx.needs_input_grad)):
         return out
     ctx.inputs = inputs
+    ctx.parents = [getattr(x, "grad_fn", None) for x in inputs]
     return _make_tensor(out.array, ctx)
 
 
@@ -466,16 +471,15 @@ def _topological_order(root: Function) -> list[Function]:
     """
     order: list[Function] = []
     visited = {root}
-    stack: list[tuple[Function, Iterator]] = [(root, iter(root.inputs))]
+    stack: list[tuple[Function, Iterator]] = [(root, iter(root.parents))]
     while stack:
         node, parents = stack[-1]
-        for tensor in parents:
-            parent = getattr(tensor, "grad_fn", None)
+        for parent in parents:
             if parent is not None and parent not in visited:
                 visited.add(parent)
                 if parent.inputs is None:  # freed by an earlier backward
                     raise RuntimeError(_FREED_STALE)
-                stack.append((parent, iter(parent.inputs)))
+                stack.append((parent, iter(parent.parents)))
                 break
         else:
             stack.pop()
@@ -570,12 +574,13 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
         if _anomaly_enabled:
             _check_backward(node, grad, grads)
         handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
-        for tensor, g, needed in zip(node.inputs, grads, node.needs_input_grad):
+        for tensor, parent, g, needed in zip(
+            node.inputs, node.parents, grads, node.needs_input_grad
+        ):
             if not needed or g is None:
                 continue
             if g.shape != tensor.array.shape:
                 g = unbroadcast(g, tensor.array.shape)
-            parent = tensor.grad_fn
             if parent is None:
                 # Fresh, unshared arrays go to .grad without a copy.
                 owned = g is not grad and g.base is None and id(g) not in handed_out
@@ -586,7 +591,7 @@ def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: b
                 pending[parent] = g if previous is None else previous + g
         if not retain_graph:
             node.saved = node.saved_versions = ()
-            node.inputs = None  # frees the graph; also marks the node as freed
+            node.inputs = node.parents = None  # frees the graph; marks the node as freed
 
 
 def _visit_output(node: Function, grad: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork._tensor_math import operand
+from gradwork._tensor_math import promote
 from gradwork.autograd import ShapeError
 from gradwork.ops.dims import normalize_dim
 from gradwork.tensor import Tensor
@@ -66,7 +66,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """`input` where `condition` holds, else `other`; differentiable in both."""
     condition = np.asarray(getattr(condition, "array", condition)).astype(bool)
-    return ops.Where.apply(condition, operand(input), operand(other))
+    return ops.Where.apply(condition, *promote(input, other))
 
 
 def pad(

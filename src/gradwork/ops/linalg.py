@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwork.autograd import Function
+from gradwork.autograd import Function, ShapeError
 
 
 def _check_inner(name, a, b):
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: both operands need at least 1 dimension, got {a.shape} and {b.shape}"
         )
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if a.shape[-1] != inner_b:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: {a.shape} @ {b.shape}: inner sizes {a.shape[-1]} and {inner_b} differ"
         )
 
@@ -60,7 +60,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         if x.shape[-1] != weight.shape[1]:
-            raise ValueError(
+            raise ShapeError(
                 f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the "
                 f"weight expects {weight.shape[1]} (weight shape {weight.shape})"
             )

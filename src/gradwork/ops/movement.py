@@ -59,7 +59,8 @@ class Cast(Function):
     def forward(ctx, a, dtype, copy=False):
         ctx.dtype = a.dtype
         # NOTE: ascontiguousarray returns `a` itself when nothing changes; clone needs a copy.
-        return np.array(a, dtype=dtype, order="C") if copy else np.ascontiguousarray(a, dtype)
+        # (np.ascontiguousarray would also turn a 0-dim array into a 1-element one.)
+        return np.array(a, dtype=dtype, order="C", copy=True if copy else None)
 
     @staticmethod
     def backward(ctx, grad):
