@@ -65,6 +65,20 @@ def _check_castable(result: np.dtype, target: np.dtype) -> None:
         )
 
 
+def _check_broadcasts_into(source: tuple, target: tuple) -> None:
+    """An in-place result must keep the tensor's shape (torch's RuntimeError otherwise)."""
+    try:
+        shape = np.broadcast_shapes(source, target)
+    except ValueError:
+        shape = None
+    if shape != tuple(target):
+        raise RuntimeError(
+            f"output with shape {list(target)} doesn't match the broadcast shape "
+            f"{list(shape) if shape else list(source)}: the other operand must broadcast "
+            f"to the tensor being changed in place"
+        )
+
+
 def _bump(tensor: Any) -> Any:
     tensor._version_counter.value += 1
     return tensor
@@ -119,11 +133,7 @@ def _ufunc_inplace(tensor: Any, ufunc: np.ufunc, other: Any, compute: Callable) 
     operand = _raw(other)
     if not isinstance(operand, bool | int | float):
         operand = np.asarray(operand)
-        if np.broadcast_shapes(operand.shape, tensor.shape) != tensor.shape:
-            raise RuntimeError(
-                f"output with shape {list(tensor.shape)} doesn't match the broadcast shape "
-                f"{list(np.broadcast_shapes(operand.shape, tensor.shape))}"
-            )
+        _check_broadcasts_into(operand.shape, tensor.shape)
     ufunc(tensor.array, operand, out=tensor.array, casting="unsafe")
     return _bump(tensor)
 
@@ -186,11 +196,7 @@ class InPlaceMethods:
     def copy_(self, src):
         """Copy `src` (broadcast to this shape, cast to this dtype) into this tensor."""
         source = src if hasattr(src, "array") else np.asarray(src)
-        if np.broadcast_shapes(np.shape(_raw(source)), self.shape) != self.shape:
-            raise RuntimeError(
-                f"copy_: the source of shape {list(np.shape(_raw(source)))} can't be "
-                f"broadcast to this tensor's shape {list(self.shape)}"
-            )
+        _check_broadcasts_into(np.shape(_raw(source)), self.shape)
         if _needs_graph(self, (source,)):
             # The old values are overwritten: the gradient goes to `src` alone.
             return _record_inplace(self, lambda old: ops.SetItem.apply(old, source, ..., None))

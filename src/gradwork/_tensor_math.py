@@ -96,6 +96,19 @@ def _check_integer_power(base: Any, exponent: Any) -> None:
         )
 
 
+def _refuse_bool_subtraction(a: Any, b: Any) -> None:
+    if a.array.dtype == np.bool_ or getattr(b, "dtype", None) == np.bool_:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+
+
+def _refuse_bool(tensor: Any, name: str) -> None:
+    if tensor.array.dtype == np.bool_:
+        raise RuntimeError(f"{name}: Boolean inputs are not supported; convert with .long()")
+
+
 def _reduced_dtype(tensor: Any, dtype: Any) -> Any:
     """sum/prod accumulate ints and bools in int64 (torch), or in the dtype asked for."""
     if dtype is not None:
@@ -119,14 +132,11 @@ class MathMethods:
         return ops.Add.apply(*promote(other, self))
 
     def __sub__(self, other):
-        if self.array.dtype == np.bool_ and getattr(operand(other), "dtype", bool) == np.bool_:
-            raise RuntimeError(
-                "Subtraction, the `-` operator, with two bool tensors is not supported. "
-                "Use the `^` or `logical_xor()` operator instead."
-            )
+        _refuse_bool_subtraction(self, other)
         return ops.Sub.apply(*promote(self, other))
 
     def __rsub__(self, other):
+        _refuse_bool_subtraction(self, other)
         return ops.Sub.apply(*promote(other, self))
 
     def __mul__(self, other):
@@ -218,6 +228,7 @@ class MathMethods:
         return self.sqrt().reciprocal()
 
     def abs(self):
+        _refuse_bool(self, "abs")
         return ops.Abs.apply(self)
 
     absolute = abs
@@ -258,6 +269,7 @@ class MathMethods:
 
     # ------------------------------------------------------------- activations
     def relu(self):
+        _refuse_bool(self, "relu")
         return ops.Relu.apply(self)
 
     def sigmoid(self):
@@ -267,7 +279,12 @@ class MathMethods:
         return ops.Tanh.apply(_floating(self))
 
     def log_softmax(self, dim: int = -1, dtype: Any = None):
-        tensor = _floating(self) if dtype is None else self.to(dtype)
+        tensor = self if dtype is None else self.to(dtype)
+        if tensor.array.dtype.kind not in "fc":
+            raise NotImplementedError(
+                f"softmax and log_softmax are not implemented for {tensor.array.dtype}; "
+                "call .float() first or pass dtype=gradwork.float32"
+            )
         return ops.LogSoftmax.apply(tensor, dim=normalize_dim(dim, self.ndim))
 
     def softmax(self, dim: int = -1, dtype: Any = None):

@@ -205,6 +205,8 @@ class ShapeMethods:
         return ops.IndexSelect.apply(self, dim, index)
 
     def split(self, split_size_or_sections: Any, dim: int = 0):
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
         dim = normalize_dim(dim, self.ndim)
         length = self.shape[dim]
         if isinstance(split_size_or_sections, int):
@@ -224,6 +226,8 @@ class ShapeMethods:
         return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0):
+        if self.ndim == 0:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         length = self.shape[normalize_dim(dim, self.ndim)]
         return self.split(max(-(-length // chunks), 1), dim)
 

@@ -513,7 +513,8 @@ def _accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
     if tensor.grad is None:
         tensor.grad = _make_tensor(grad if owned else np.array(grad, copy=True))
     else:
-        tensor.grad.array = tensor.grad.array + grad
+        # np.asarray: NumPy hands back a scalar, not a 0-dim array, for 0-dim sums.
+        tensor.grad.array = np.asarray(tensor.grad.array + grad)
 
 
 def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:

@@ -73,7 +73,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise RuntimeError("arange: step must be nonzero")
     values = np.arange(start, end, step)
     if dtype is None:
         is_int = all(isinstance(v, int | np.integer) for v in (start, end, step))

@@ -84,7 +84,10 @@ class Amin(Function):
 
 def _extremum_forward(ctx, a, dim, keepdim, reduce):
     if a.size == 0:
-        raise ValueError(f"{ctx.name}: cannot reduce an empty tensor of shape {a.shape}")
+        raise RuntimeError(
+            f"{ctx.name}(): Expected reduction dim to be specified for input.numel() == 0: "
+            f"can't reduce an empty tensor of shape {a.shape}"
+        )
     axes = _axes(dim, a.ndim)
     out = reduce(a, axis=axes, keepdims=True)
     ctx.save_for_backward(a, out)
