@@ -318,7 +318,7 @@ class Function:
         ctx.inputs, ctx.parents = inputs, parents
         result = _share_version_if_view(_make_tensor(out, ctx), inputs, out)
         if ctx.saved:
-            ctx.saved_versions = _saved_versions(ctx.saved, inputs, result)
+            ctx.saved_versions = _saved_versions(ctx.saved, inputs, result, out)
         return result
 
 
@@ -349,11 +349,12 @@ def _share_version_if_view(result: Any, inputs: tuple, out: Any) -> Any:
     return result
 
 
-def _saved_versions(saved: tuple, inputs: tuple, output: Any) -> tuple:
+def _saved_versions(saved: tuple, inputs: tuple, output: Any, out: Any) -> tuple:
     """(counter, version, tensor, is_output) for each saved array of an input or the output."""
     versions = []
     for array in saved:
-        if array is output.array:
+        # `out` too: a 0-dim result comes back from NumPy as a scalar, wrapped anew.
+        if array is output.array or array is out:
             versions.append((output._version_counter, output._version_counter.value, output, True))
             continue
         for tensor in inputs:

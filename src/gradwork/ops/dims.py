@@ -35,15 +35,15 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 
 def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """`dim` (None for all, an int, or a sequence) as a tuple of distinct NumPy axes.
+    """`dim` (None or () for all, an int, or a sequence) as a tuple of distinct NumPy axes.
 
     Example:
-        >>> normalize_dims((0, -1), 3), normalize_dims(None, 2), normalize_dims(0, 0)
+        >>> normalize_dims((0, -1), 3), normalize_dims((), 2), normalize_dims(0, 0)
         ((0, 2), (0, 1), ())
     """
-    if dim is None:
+    dims = (dim,) if isinstance(dim, int) or hasattr(dim, "__index__") else dim
+    if dims is None or len(dims) == 0:  # torch: dim=None and dim=() both mean every axis
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) or hasattr(dim, "__index__") else tuple(dim)
     axes = tuple(normalize_dim(d, ndim) for d in dims)
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"dim {axes} appears multiple times in the list of dims")
