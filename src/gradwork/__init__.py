@@ -62,6 +62,9 @@ from gradwork.creation import (
 from gradwork.functions import cat, concatenate, is_tensor, pad, stack, where
 from gradwork.tensor import Tensor
 
+# --- exports of the everyday torch surface, one block per family ---------
+# (pointwise math, scans and sorting, linear algebra, plumbing: save/load, devices)
+
 __version__ = "0.1.0"
 
 # Subpackages load on first use (`gw.nn`, `gw.optim`, ...), as `torch.nn` does,

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from gradwork import _dtype
 from gradwork.tensor import Tensor
 
 
@@ -18,11 +17,13 @@ def _method_form(name: str):
 
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
         if not isinstance(input, Tensor):
-            input = Tensor(np.asarray(input))  # noqa: A001
+            # torch's inference: a Python float is a float32 scalar, an int int64.
+            input = Tensor(_dtype.infer_array(input))  # noqa: A001
         return getattr(input, name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"`gradwork.{name}(t, ...)` is `t.{name}(...)`; see Tensor.{name}."
+    function.is_method_form = True
     return function
 
 
@@ -85,13 +86,13 @@ index_select = _method_form("index_select")
 masked_fill = _method_form("masked_fill")
 numel = _method_form("numel")
 
-_METHOD_FORMS = (
-    "add", "sub", "mul", "div", "true_divide", "neg", "pow", "matmul", "exp", "log", "log1p",
-    "sqrt", "rsqrt", "abs", "sign", "sin", "cos", "reciprocal", "square", "clamp", "clip",
-    "maximum", "minimum", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "logsumexp",
-    "sum", "mean", "var", "std", "prod", "amax", "amin", "max", "min", "argmax", "argmin",
-    "all", "any", "isnan", "isfinite", "reshape", "flatten", "squeeze", "unsqueeze",
-    "transpose", "permute", "split", "chunk", "unbind", "gather", "index_select", "masked_fill",
-    "numel",
-)  # fmt: skip
+# --- pointwise math (_tensor_pointwise.py): one line each, as above
+
+# --- scans, sorting, scatter (_tensor_scan.py)
+
+# --- linear algebra and statistics (_tensor_linalg.py)
+
+_METHOD_FORMS = tuple(
+    name for name, value in list(globals().items()) if getattr(value, "is_method_form", False)
+)
 __all__ = list(_METHOD_FORMS)

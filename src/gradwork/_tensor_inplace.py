@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import _dtype, autograd, ops
+from gradwork._tensor_math import _refuse_bool_subtraction
 from gradwork._tensor_shape import torch_index
 
 
@@ -95,6 +96,7 @@ def _record_inplace(tensor: Any, compute: Callable[[Any], Any]) -> Any:
     """Graph path: run `compute(old)` out of place, write the result into `tensor`."""
     _check_not_leaf(tensor)
     result = compute(_snapshot(tensor))
+    _check_broadcasts_into(result.shape, tensor.shape)
     _check_castable(result.array.dtype, tensor.array.dtype)
     if result.array.dtype != tensor.array.dtype:
         result = result.to(tensor.array.dtype)
@@ -138,6 +140,18 @@ def _ufunc_inplace(tensor: Any, ufunc: np.ufunc, other: Any, compute: Callable) 
     return _bump(tensor)
 
 
+def _replace(tensor: Any, compute: Callable[[Any], Any], *others: Any) -> Any:
+    """`tensor` becomes `compute(tensor)`, for ops with no NumPy `out=` form."""
+    if _needs_graph(tensor, others):
+        return _record_inplace(tensor, compute)
+    with autograd.no_grad():
+        result = compute(tensor)
+    _check_broadcasts_into(result.shape, tensor.shape)
+    _check_castable(result.array.dtype, tensor.array.dtype)
+    tensor.array[...] = result.array
+    return _bump(tensor)
+
+
 class InPlaceMethods:
     __slots__ = ()
 
@@ -161,6 +175,7 @@ class InPlaceMethods:
         return _ufunc_inplace(self, np.add, other, lambda old: old + other)
 
     def sub_(self, other, *, alpha: float = 1):
+        _refuse_bool_subtraction(self, other)
         if alpha != 1:
             other = other * alpha
         return _ufunc_inplace(self, np.subtract, other, lambda old: old - other)
@@ -174,13 +189,13 @@ class InPlaceMethods:
         return _ufunc_inplace(self, np.true_divide, other, lambda old: old / other)
 
     def pow_(self, exponent):
-        return self.copy_(self**exponent)
+        return _replace(self, lambda old: old**exponent, exponent)
 
     def neg_(self):
         return self.mul_(-1)
 
     def clamp_(self, min=None, max=None):  # noqa: A002 - torch's argument names
-        return self.copy_(self.clamp(min, max))
+        return _replace(self, lambda old: old.clamp(min, max), min, max)
 
     clip_ = clamp_
 

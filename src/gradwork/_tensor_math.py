@@ -96,8 +96,19 @@ def _check_integer_power(base: Any, exponent: Any) -> None:
         )
 
 
+def _matmul_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    if np.bool_ in (a.array.dtype, b.array.dtype):
+        raise NotImplementedError("matmul is not implemented for bool tensors; use .long()")
+    if a.array.dtype != b.array.dtype:  # torch never promotes inside matmul
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {a.array.dtype} != "
+            f"{b.array.dtype}; convert one with .to(other.dtype)"
+        )
+    return a, b
+
+
 def _refuse_bool_subtraction(a: Any, b: Any) -> None:
-    if a.array.dtype == np.bool_ or getattr(b, "dtype", None) == np.bool_:
+    if a.array.dtype == np.bool_ or isinstance(b, bool) or getattr(b, "dtype", None) == np.bool_:
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead."
@@ -106,7 +117,7 @@ def _refuse_bool_subtraction(a: Any, b: Any) -> None:
 
 def _refuse_bool(tensor: Any, name: str) -> None:
     if tensor.array.dtype == np.bool_:
-        raise RuntimeError(f"{name}: Boolean inputs are not supported; convert with .long()")
+        raise RuntimeError(f"{name}: does not support bool input; convert with .long()")
 
 
 def _reduced_dtype(tensor: Any, dtype: Any) -> Any:
@@ -159,10 +170,10 @@ class MathMethods:
         return ops.Pow.apply(*promote(base, self))
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(self, operand(other))
+        return ops.MatMul.apply(*_matmul_operands(self, operand(other)))
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(operand(other), self)
+        return ops.MatMul.apply(*_matmul_operands(operand(other), self))
 
     def __neg__(self):
         if self.array.dtype == np.bool_:
@@ -234,6 +245,8 @@ class MathMethods:
     absolute = abs
 
     def sign(self):
+        if self.array.dtype == np.bool_:  # sign(True) is True, as in torch
+            return _no_grad(self.array.copy())
         return ops.Sign.apply(self)
 
     def sin(self):
@@ -246,6 +259,8 @@ class MathMethods:
         return ops.Div.apply(1.0, _floating(self))
 
     def square(self):
+        if self.array.dtype == np.bool_:  # torch squares bools as int64 (pow promotes)
+            return self.long().square()
         return self * self
 
     def clamp(self, min=None, max=None):  # noqa: A002 - torch's argument names
@@ -279,17 +294,21 @@ class MathMethods:
         return ops.Tanh.apply(_floating(self))
 
     def log_softmax(self, dim: int = -1, dtype: Any = None):
+        dim = normalize_dim(dim, self.ndim)
         tensor = self if dtype is None else self.to(dtype)
         if tensor.array.dtype.kind not in "fc":
+            if tensor.array.size == 0:  # nothing to compute: torch hands back the empty input
+                return tensor.clone()
             raise NotImplementedError(
                 f"softmax and log_softmax are not implemented for {tensor.array.dtype}; "
                 "call .float() first or pass dtype=gradwork.float32"
             )
-        return ops.LogSoftmax.apply(tensor, dim=normalize_dim(dim, self.ndim))
+        return ops.LogSoftmax.apply(tensor, dim=dim)
 
     def softmax(self, dim: int = -1, dtype: Any = None):
+        out = self.log_softmax(dim, dtype)
         # exp of the stable log-softmax: no overflow for large logits.
-        return self.log_softmax(dim, dtype).exp()
+        return out if out.array.size == 0 else out.exp()
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False):
         return ops.LogSumExp.apply(_floating(self), dim=dim, keepdim=keepdim)
@@ -321,7 +340,14 @@ class MathMethods:
 
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: float | None = None):  # fmt: skip
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        variance = self.var(dim, unbiased, keepdim, correction=correction)
+        # NOTE: torch gives std a zero gradient where it is 0 (sqrt's slope is infinite
+        # there). The double `where` keeps both the value and the gradient finite.
+        flat = variance.array == 0
+        if not np.any(flat):
+            return variance.sqrt()
+        safe = ops.Where.apply(flat, np.ones((), variance.dtype), variance)
+        return ops.Where.apply(flat, np.zeros((), variance.dtype), safe.sqrt())
 
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None):
         if dim is not None:
@@ -340,39 +366,39 @@ class MathMethods:
             return self.amax()
         if _is_tensor(dim):
             return self.maximum(dim)
-        return self._extreme_along(dim, keepdim, self.argmax)
+        return self._extreme_along(dim, keepdim, np.argmax)
 
     def min(self, dim: Any = None, keepdim: bool = False):
         if dim is None:
             return self.amin()
         if _is_tensor(dim):
             return self.minimum(dim)
-        return self._extreme_along(dim, keepdim, self.argmin)
+        return self._extreme_along(dim, keepdim, np.argmin)
 
     def _extreme_along(self, dim, keepdim, arg):
         dim = normalize_dim(dim, self.ndim)
         if self.ndim == 0:  # the one element is its own max, at index 0
             return ValuesIndices(self.clone(), _no_grad(np.zeros((), np.int64)))
         # NOTE: the gradient goes to the one index returned (torch's max(dim)).
-        indices = arg(dim, keepdim=True)
+        indices = _no_grad(_arg(arg, self.array, dim, True))
         values = self.gather(dim, indices)
         if not keepdim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
         return ValuesIndices(values, indices)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False):
+        _refuse_bool(self, "argmax()")
         return _no_grad(_arg(np.argmax, self.array, dim, keepdim))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False):
+        _refuse_bool(self, "argmin()")
         return _no_grad(_arg(np.argmin, self.array, dim, keepdim))
 
     def all(self, dim: Any = None, keepdim: bool = False):
-        axes = normalize_dims(dim, self.ndim)
-        return _no_grad(np.all(self.array, axis=axes, keepdims=keepdim))
+        return _no_grad(np.all(self.array, axis=_logical_axes(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim: Any = None, keepdim: bool = False):
-        axes = normalize_dims(dim, self.ndim)
-        return _no_grad(np.any(self.array, axis=axes, keepdims=keepdim))
+        return _no_grad(np.any(self.array, axis=_logical_axes(dim, self.ndim), keepdims=keepdim))
 
     def isnan(self):
         return _no_grad(np.isnan(self.array))
@@ -403,6 +429,13 @@ class MathMethods:
         else:
             value = self.array.dtype.type(value)  # the value takes the tensor's dtype
         return ops.Where.apply(mask, value, self)
+
+
+def _logical_axes(dim, ndim):
+    """all/any axes. NOTE: unlike sum, torch's all/any reduce NOTHING for dim=()."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        return ()
+    return normalize_dims(dim, ndim)
 
 
 def _arg(find, data, dim, keepdim):

@@ -37,7 +37,9 @@ def _index_item(item: Any) -> Any:
         return int(item)
     if isinstance(item, slice | type(None) | type(Ellipsis)):
         return item
-    return index_array(item, "indexing")
+    array = index_array(item, "indexing")
+    # torch reads a 0-dim integer tensor as a plain integer (it selects).
+    return int(array) if array.ndim == 0 and array.dtype.kind in "iu" else array
 
 
 def torch_index(index: Any) -> tuple[Any, Any]:
@@ -100,11 +102,14 @@ class ShapeMethods:
     reshape_as = view_as
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        if self.ndim == 0:
-            return self.reshape(1)
         start = normalize_dim(start_dim, self.ndim)
         end = normalize_dim(end_dim, self.ndim)
-        shape = self.shape[:start] + (-1,) + self.shape[end + 1 :]
+        if self.ndim == 0:
+            return self.reshape(1)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        merged = int(np.prod(self.shape[start : end + 1]))  # not -1: 0-size tensors need it
+        shape = self.shape[:start] + (merged,) + self.shape[end + 1 :]
         return self.reshape(shape) if start <= end else self
 
     def squeeze(self, dim: Any = None):
@@ -134,6 +139,9 @@ class ShapeMethods:
         return _remember_view(out, self, lambda new, old: ops.Permute.apply(new, inverse))
 
     def transpose(self, dim0: int, dim1: int):
+        if self.ndim == 0:  # dims 0 and -1 name the tensor itself
+            normalize_dim(dim0, 0), normalize_dim(dim1, 0)
+            return self.reshape(())
         dims = list(range(self.ndim))
         a, b = normalize_dim(dim0, self.ndim), normalize_dim(dim1, self.ndim)
         dims[a], dims[b] = dims[b], dims[a]
@@ -175,6 +183,8 @@ class ShapeMethods:
     def gather(self, dim: int, index):
         index = index_array(index, "gather")
         dim = normalize_dim(dim, self.ndim)
+        if self.ndim == 0:  # a scalar gathers from itself, seen as one element
+            return self.reshape(1).gather(0, index.reshape(-1)).reshape(index.shape)
         if index.ndim != self.ndim and not (index.ndim <= 1 and self.ndim <= 1):
             raise RuntimeError(
                 "Index tensor must have the same number of dimensions as input tensor"
@@ -187,7 +197,7 @@ class ShapeMethods:
                 f"with size {size}"
             )
         for d, (n_index, n_self) in enumerate(zip(index.shape, self.shape)):
-            if d != dim and n_index > n_self:
+            if d != dim and n_index > n_self and index.size:
                 raise RuntimeError(
                     f"Size does not match at dimension {d} expected index {list(index.shape)} "
                     f"to be smaller than self {list(self.shape)} apart from dimension {dim}"
@@ -197,6 +207,14 @@ class ShapeMethods:
     def index_select(self, dim: int, index):
         index = index_array(index, "index_select")
         dim = normalize_dim(dim, self.ndim)
+        if self.ndim == 0:
+            if index.size != 1:
+                raise RuntimeError(
+                    f"index_select(): Index to scalar can have only 1 value, got "
+                    f"{index.size} value(s)"
+                )
+            return self.reshape(1).index_select(0, index.reshape(1)).reshape(())
+        index = index.reshape(-1) if index.ndim == 0 else index  # 0-dim: one position
         if index.ndim > 1:
             raise IndexError("index_select(): Index is supposed to be a vector")
         size = self.shape[dim] if self.ndim else 1
@@ -228,6 +246,8 @@ class ShapeMethods:
     def chunk(self, chunks: int, dim: int = 0):
         if self.ndim == 0:
             raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         length = self.shape[normalize_dim(dim, self.ndim)]
         return self.split(max(-(-length // chunks), 1), dim)
 

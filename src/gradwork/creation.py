@@ -74,6 +74,11 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         start, end = 0, start
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     values = np.arange(start, end, step)
     if dtype is None:
         is_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
@@ -82,11 +87,16 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None) -> Tensor:
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return Tensor(np.linspace(start, end, steps, dtype=_dtype.as_dtype(dtype or _dtype.float32)))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    for name, size in (("n", n), ("m", m)):
+        if size is not None and size < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {size}")
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 

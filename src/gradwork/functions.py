@@ -90,10 +90,18 @@ def pad(
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported; slice instead")
     if mode == "constant":
+        input, widths = _crop_negative(input, widths)  # negative padding crops, as in torch
         return ops.ConstantPad.apply(input, tuple(widths), value=0.0 if value is None else value)
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise RuntimeError(f"pad: negative {mode} padding {tuple(pad)} is not supported")
+    padded = len(pad) // 2
+    if not padded + 1 <= input.ndim <= padded + 2:
+        raise NotImplementedError(
+            f"pad: {mode} padding of {padded} dimension(s) needs a {padded + 1}-D or "
+            f"{padded + 2}-D input (a batch and a channel dimension in front), got shape "
+            f"{tuple(input.shape)}"
+        )
     if mode not in _PAD_SOURCES:
         raise ValueError(
             f"pad: unknown mode {mode!r}; use one of constant, {', '.join(_PAD_SOURCES)}"
@@ -104,6 +112,22 @@ def pad(
             source = _PAD_SOURCES[mode](input.shape[axis], lo, hi)
             out = out.index_select(axis, source)
     return out
+
+
+def _crop_negative(input: Tensor, widths: list) -> tuple[Tensor, list]:
+    """Slice off what negative widths remove; return the tensor and the widths left to add."""
+    if all(lo >= 0 and hi >= 0 for lo, hi in widths):
+        return input, widths
+    crops = []
+    for n, (lo, hi) in zip(input.shape, widths):
+        start, stop = max(-lo, 0), n - max(-hi, 0)
+        if stop < start:
+            raise RuntimeError(
+                f"narrow(): length must be non-negative: padding ({lo}, {hi}) removes more "
+                f"than the {n} elements there"
+            )
+        crops.append(slice(start, stop))
+    return input[tuple(crops)], [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
 
 
 def _reflect(n: int, lo: int, hi: int) -> np.ndarray:

@@ -4,7 +4,9 @@ The class is split by theme: this file holds construction, the autograd
 interface, conversion and the Python protocol; `_tensor_math.py` the
 operators, math and reductions (with torch's type promotion);
 `_tensor_shape.py` reshaping and indexing (with torch's index layout);
-`_tensor_inplace.py` the in-place methods (with version counting). Every
+`_tensor_inplace.py` the in-place methods (with version counting);
+`_tensor_pointwise.py` further elementwise math; `_tensor_scan.py` scans,
+sorting and scatter; `_tensor_linalg.py` linear algebra and statistics. Every
 method that computes calls a primitive in `gradwork.ops` or composes several.
 """
 
@@ -17,12 +19,17 @@ import numpy as np
 
 from gradwork import _dtype, autograd
 from gradwork._tensor_inplace import InPlaceMethods
+from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods
+from gradwork._tensor_pointwise import PointwiseMethods
+from gradwork._tensor_scan import ScanMethods
 from gradwork._tensor_shape import ShapeMethods
 from gradwork.ops import Cast
 
 
-class Tensor(MathMethods, ShapeMethods, InPlaceMethods):
+class Tensor(
+    MathMethods, ShapeMethods, InPlaceMethods, PointwiseMethods, ScanMethods, LinalgMethods
+):
     """An array with an optional gradient, like `torch.Tensor`.
 
     `array` is the underlying NumPy array (a CuPy array on a GPU); `data` is,

@@ -6,30 +6,14 @@ meta-test can fail when a primitive in `gradwork.ops.PRIMITIVES` has none.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 
 import gradwork as gw
 from gradwork import ops
 from gradwork.diagnose import gradcheck
-from tests.helpers import assert_parity, randn64
-
-
-@dataclass
-class Case:
-    name: str
-    primitive: type
-    ours: Callable
-    theirs: Callable  # the same computation in torch
-    shapes: tuple  # shapes of the float64 inputs
-    low: float | None = None  # keep inputs above this (log, sqrt, pow)
-    constants: dict = field(default_factory=dict)
-
-    def inputs(self):
-        return [randn64(*shape, low=self.low) for shape in self.shapes]
+from tests.core.case import Case, family_cases
+from tests.helpers import assert_parity
 
 
 def _set_into(a, index, value):
@@ -329,6 +313,7 @@ CASES = [
         ((2, 5, 3), (4, 3)),
     ),
 ]
+CASES += family_cases()  # tests/core/cases_<family>.py
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -343,7 +328,12 @@ def test_torch_parity(case, torch):
 
 # The core's op modules; other op files (conv, pooling, losses, ...) keep
 # tables of their own next to their layers' tests.
-CORE_MODULES = {f"gradwork.ops.{name}" for name in ("elementwise", "reduce", "movement", "linalg")}
+# Every primitive in these modules needs a table entry (the nn-level fused ops
+# have their own tables in tests/ops and tests/nn).
+CORE_MODULES = {
+    f"gradwork.ops.{name}"
+    for name in ("elementwise", "reduce", "movement", "linalg", "pointwise", "scan")
+}
 
 
 def test_every_primitive_has_a_case():

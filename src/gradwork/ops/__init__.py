@@ -49,9 +49,11 @@ from gradwork.ops.movement import (
     Stack,
 )
 from gradwork.ops.norm import BatchNorm, Normalize
+from gradwork.ops.pointwise import PRIMITIVES as _POINTWISE
 from gradwork.ops.pool import AvgPool2d, MaxPool2d
 from gradwork.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
+from gradwork.ops.scan import PRIMITIVES as _SCAN
 from gradwork.ops.special import Erf, Step
 
 PRIMITIVES = (
@@ -63,6 +65,8 @@ PRIMITIVES = (
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
     Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,
     CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
+    *_POINTWISE,  # ops/pointwise.py
+    *_SCAN,  # ops/scan.py
 )  # fmt: skip
 
 __all__ = [cls.__name__ for cls in PRIMITIVES] + ["PRIMITIVES"]

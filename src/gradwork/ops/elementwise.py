@@ -36,7 +36,10 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # NOTE: each gradient needs only the other operand; saving just that one
+        # (as torch does) keeps `y = x * 2; y += 1` legal.
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod
@@ -49,16 +52,16 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = a / b
-        ctx.save_for_backward(b, out)
-        return out
+        # NOTE: `a` is needed only for the gradient of `b` (torch saves the same).
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return a / b
 
     @staticmethod
     def backward(ctx, grad):
-        b, out = ctx.saved
+        a, b = ctx.saved
         grad_a = grad / b
-        # d(a/b)/db = -a/b^2 = -(a/b)/b, written through the saved output.
-        grad_b = -grad_a * out if ctx.needs_input_grad[1] else None
+        # d(a/b)/db = -a/b^2 = -(grad/b) * a/b
+        grad_b = -grad_a * (a / b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -77,8 +80,10 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a**b
-        ctx.save_for_backward(a, b, out)
+        out = _integer_power(a, b) if _negative_integer_exponent(a, b) else a**b
+        # NOTE: the output is needed only for the exponent's gradient (torch
+        # saves it only then), so `y = x ** 2; y += 1` stays legal.
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
@@ -98,6 +103,23 @@ class Pow(Function):
                 grad_b = grad * out * np.log(a)
             grad_b = np.where((a == 0) & (b >= 0), 0.0, grad_b).astype(grad.dtype, copy=False)
         return grad_a, grad_b
+
+
+def _negative_integer_exponent(a, b) -> bool:
+    kinds = {np.asarray(a).dtype.kind, np.asarray(b).dtype.kind}
+    return kinds <= {"i", "u", "b"} and bool(np.any(np.asarray(b) < 0))
+
+
+def _integer_power(a, b):
+    """Integer a ** b with some b < 0, as torch computes it (NumPy refuses).
+
+    NOTE: 1 / a**|b| truncates to 0 except for a = 1 (1) and a = -1 (+-1).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    out = a ** np.where(b < 0, 0, b)
+    odd = np.abs(b) % 2 == 1
+    reciprocal = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))
+    return np.where(b < 0, reciprocal, out).astype(out.dtype)
 
 
 class Exp(Function):
@@ -159,14 +181,20 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # NOTE: sign(0) = 0, so |x| has gradient 0 at 0 (torch's choice).
-        return grad * np.sign(ctx.saved[0])
+        # NOTE: sign(0) = 0, so |x| has gradient 0 at 0 (torch's choice); so does NaN.
+        return grad * _sign(ctx.saved[0])
+
+
+def _sign(a):
+    """torch's sign: -1, 0 or 1, and 0 for NaN (NumPy's sign keeps NaN)."""
+    out = np.sign(a)
+    return np.where(np.isnan(out), 0, out).astype(out.dtype) if out.dtype.kind == "f" else out
 
 
 class Sign(Function):
     @staticmethod
     def forward(ctx, a):
-        return np.sign(a)
+        return _sign(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -228,8 +256,9 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # NOTE: the derivative at exactly 0 is taken as 0.
-        return grad * (ctx.saved[0] > 0)
+        # NOTE: the derivative at exactly 0 is taken as 0; a NaN passes the
+        # gradient on, as torch's threshold backward does (NaN <= 0 is false).
+        return grad * ~(ctx.saved[0] <= 0)
 
 
 class Sigmoid(Function):

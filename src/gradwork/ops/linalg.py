@@ -23,30 +23,35 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         _check_inner("matmul", a, b)
-        ctx.save_for_backward(a, b)
+        # NOTE: each gradient needs only the OTHER operand, so only that one is
+        # saved (as torch does): an in-place change to the other stays legal.
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.ndims = (a.ndim, b.ndim)
         return a @ b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
+        a_ndim, b_ndim = ctx.ndims
         need_a, need_b = ctx.needs_input_grad
-        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad is a scalar
+        if a_ndim == 1 and b_ndim == 1:  # a dot product: grad is a scalar
             return (grad * b if need_a else None), (grad * a if need_b else None)
         # Treat vectors as matrices (a row for a, a column for b), as matmul does.
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
-        if a.ndim == 1:
+        if a_ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
+        if b_ndim == 1:
             g2 = np.expand_dims(g2, -1)
         grad_a = grad_b = None
         if need_a:
+            b2 = b[:, None] if b_ndim == 1 else b
             grad_a = g2 @ np.swapaxes(b2, -1, -2)
-            grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
+            grad_a = grad_a[..., 0, :] if a_ndim == 1 else grad_a
         if need_b:
+            a2 = a[None, :] if a_ndim == 1 else a
             grad_b = np.swapaxes(a2, -1, -2) @ g2
-            grad_b = grad_b[..., :, 0] if b.ndim == 1 else grad_b
+            grad_b = grad_b[..., :, 0] if b_ndim == 1 else grad_b
         # Batch dimensions that broadcasting added are summed by the engine.
         return grad_a, grad_b
 

@@ -119,9 +119,10 @@ class SetItem(Function):
         grad_a = grad_value = None
         target_index = ctx.index if ctx.then is None else ctx.then
         if ctx.needs_input_grad[0]:
-            grad_a = grad.copy()
+            grad_a = np.array(grad, copy=True)  # (a 0-dim gradient may be a NumPy scalar)
             (grad_a if ctx.then is None else grad_a[ctx.index])[target_index] = 0
         if ctx.needs_input_grad[1]:
+            grad = np.asarray(grad)
             grad_value = (grad if ctx.then is None else grad[ctx.index])[target_index]
         return grad_a, grad_value
 

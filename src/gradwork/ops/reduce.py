@@ -119,6 +119,8 @@ class Prod(Function):
         # NOTE: grad * prod / a fails where a == 0; the product of all the
         # *other* elements (exclusive cumulative products from both sides) is
         # exact everywhere.
+        if a.size == 0:  # the product of nothing is 1, and constant
+            return np.zeros_like(a)
         if ctx.axes is None:
             others = _product_of_others(a.reshape(-1), 0).reshape(a.shape)
             return grad.reshape((1,) * a.ndim if a.ndim else ()) * others
@@ -165,6 +167,11 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim=-1):
         dim = _axes(dim, a.ndim) or None  # a 0-dim tensor: the whole (one-element) tensor
+        if a.size == 0:  # nothing to normalise (and amax of nothing is undefined)
+            out = a.copy()
+            ctx.save_for_backward(out)
+            ctx.dim = dim
+            return out
         shifted = a - np.amax(a, axis=dim, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)

@@ -81,15 +81,11 @@ def softmax_dim(ndim: int) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
     """exp(x) / sum(exp(x)) along `dim`, through the stable log-softmax."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return ops.LogSoftmax.apply(input, dim=_dim(input, dim)).exp()
+    return input.softmax(_dim(input, dim), dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
-    if dtype is not None:
-        input = input.to(dtype)
-    return ops.LogSoftmax.apply(input, dim=_dim(input, dim))
+    return input.log_softmax(_dim(input, dim), dtype)
 
 
 def _dim(input: Tensor, dim: int | None) -> int:
