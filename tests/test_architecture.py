@@ -19,6 +19,7 @@ MODULE_LAYER = {
     "autograd": "autograd",
     "_dtype": "autograd",
     "_random": "autograd",
+    "suggest": "autograd",
     "tensor": "tensor",
     "_tensor_math": "tensor",
     "_tensor_inplace": "tensor",

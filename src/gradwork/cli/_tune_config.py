@@ -16,10 +16,10 @@ executor = "serial"        # serial or processes (with workers); threads are ref
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from gradwork.cli._config import ConfigError
+from gradwork.suggest import did_you_mean
 from gradwork.train.config import BOOL, FLOAT, INT, STR, _check_type, _unknown_key
 
 TUNE_SCHEMA: dict[str, tuple[str, Any]] = {
@@ -84,8 +84,7 @@ def resolve_tune(section: Any) -> tuple[dict, dict]:
 
 def _check_choice(key: str, value: str, choices: tuple) -> None:
     if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(value, choices)
         raise ConfigError(f"{key} = {value!r} is not one of {', '.join(choices)}.{hint}")
 
 
@@ -128,8 +127,7 @@ def parse_entry(key: str, spec: Any) -> Any:
     for name, value in spec.items():
         if name not in SPACE_KEYS[kind]:
             valid = [*SPACE_KEYS[kind], "when"]
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, valid)
             raise ConfigError(
                 f"unknown key {name!r} in {where} (type {kind!r}).{hint} Valid: {', '.join(valid)}"
             )

@@ -7,11 +7,11 @@ no conversion to Python numbers), so the per-batch cost stays a few microseconds
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import numpy as np
 
+from gradwork.suggest import did_you_mean
 from gradwork.train import metrics as functional
 
 
@@ -254,8 +254,7 @@ def get_metric(metric: str | Metric) -> Metric:
     if isinstance(metric, Metric):
         return metric
     if metric not in _FACTORIES:
-        close = difflib.get_close_matches(str(metric), METRIC_NAMES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(metric), METRIC_NAMES)
         raise ValueError(
             f"gradwork.train: unknown metric {metric!r}; known metrics are "
             f"{', '.join(METRIC_NAMES)}.{hint}"

@@ -8,7 +8,6 @@ ConfigError (exit 2) with nothing written. Shared by `gradwork train` and
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import shutil
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 
 import gradwork as gw
 from gradwork import data, nn, optim
+from gradwork.suggest import did_you_mean
 from gradwork.train import _accumulators, callbacks
 from gradwork.train._model_checkpoint import ModelCheckpoint
 from gradwork.train.architectures import ARCHITECTURES
@@ -186,8 +186,7 @@ def build_metrics(names: list[str], info: dict) -> list:
         names = ["accuracy"] if info["task"] == "classification" else ["mae", "r2"]
     for name in names:
         if name not in _accumulators.METRIC_NAMES:
-            close = difflib.get_close_matches(name, _accumulators.METRIC_NAMES, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, _accumulators.METRIC_NAMES)
             raise ConfigError(
                 f"train.metrics: unknown metric {name!r}.{hint} Valid: "
                 f"{', '.join(_accumulators.METRIC_NAMES)}"
@@ -235,8 +234,7 @@ def find_class(namespace: Any, name: str, key: str, base: type | None = None) ->
     by_lower = {n.lower(): c for n, c in classes.items()}
     if name.lower() in by_lower:
         return by_lower[name.lower()]
-    close = difflib.get_close_matches(name, list(classes), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, list(classes), cutoff=0.5)
     raise ConfigError(
         f"{key} = {name!r} is not a class in {namespace.__name__}.{hint} "
         f"Valid: {', '.join(sorted(classes))}"
@@ -250,8 +248,7 @@ def construct(cls: type, kwargs: dict, where: str, *leading: Any) -> Any:
     named = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     for key, value in kwargs.items():
         if key not in parameters and not takes_any:
-            close = difflib.get_close_matches(key, named, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, named)
             raise ConfigError(
                 f"unknown key '{where}.{key}' for {cls.__name__}.{hint} "
                 f"Valid keys: {', '.join(named) or 'none'}"

@@ -8,10 +8,11 @@ default filled in, so a run folder's config.json says exactly what ran.
 from __future__ import annotations
 
 import copy
-import difflib
 import sys
 from pathlib import Path
 from typing import Any
+
+from gradwork.suggest import did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -160,8 +161,7 @@ def _merge(user: dict, schema: dict, prefix: str) -> dict:
 
 def _unknown_key(prefix: str, key: str, schema: dict) -> str:
     valid = sorted(schema)
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, valid)
     where = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
     return f"unknown key '{prefix}{key}'.{hint} Valid keys in {where}: {', '.join(valid)}"
 
@@ -188,8 +188,7 @@ def _check_values(config: dict) -> None:
     for dotted, choices in CHOICES.items():
         value = _get(config, dotted)
         if value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(str(value), choices)
             raise ConfigError(f"{dotted} = {value!r} is not one of {', '.join(choices)}.{hint}")
     positive = ["data.batch_size", "train.epochs", "data.n_samples", "callbacks.monitor.every"]
     for dotted in positive:

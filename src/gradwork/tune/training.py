@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import data
+from gradwork.suggest import closest
 from gradwork.train import Callback, build
 from gradwork.train import config as schema
 from gradwork.train.callbacks import monitor_mode
@@ -98,10 +99,8 @@ def check_key(key: str) -> None:
             return  # a keyword argument of the optimizer/scheduler/loss class: probed later
         if not isinstance(table, dict):
             break
-        import difflib
-
-        close = difflib.get_close_matches(part, list(table), n=1)
-        hint = f" Did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
+        match = closest(part, table)
+        hint = f" Did you mean {'.'.join([*parts[:depth], match])!r}?" if match else ""
         raise ConfigError(
             f"tune.space: {key!r} is not a training-config key.{hint} Valid keys in "
             f"[{prefix or 'top level'}]: {', '.join(sorted(table))}"
