@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradwork.data import TensorDataset, bootstrap, bootstrap_ci
+from gradwork.data import ConfidenceInterval, TensorDataset, bootstrap, bootstrap_ci
 
 
 def test_bootstrap_out_of_bag_is_exactly_the_undrawn_indices():
@@ -69,3 +69,13 @@ def test_bootstrap_ci_wider_for_higher_confidence():
     _, low90, high90 = bootstrap_ci(np.median, data, confidence=0.90)
     _, low99, high99 = bootstrap_ci(np.median, data, confidence=0.99)
     assert low99 < low90 and high90 < high99
+
+
+def test_bootstrap_ci_returns_a_confidence_interval_that_unpacks_and_prints():
+    scores = np.r_[np.ones(80), np.zeros(20)]
+    ci = bootstrap_ci(np.mean, scores, n_resamples=400, confidence=0.9, seed=1)
+    assert isinstance(ci, ConfidenceInterval)
+    estimate, low, high = ci
+    assert (estimate, low, high) == (ci.estimate, ci.low, ci.high)
+    assert ci.confidence == 0.9 and low < estimate == 0.8 < high
+    assert str(ci).startswith("0.8 (90% CI ")

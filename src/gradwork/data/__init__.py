@@ -10,7 +10,7 @@ Example:
 """
 
 from gradwork.data import transforms
-from gradwork.data.bootstrap import bootstrap, bootstrap_ci
+from gradwork.data.bootstrap import ConfidenceInterval, bootstrap, bootstrap_ci
 from gradwork.data.cifar import CIFAR10, read_cifar_batch
 from gradwork.data.collate import default_collate
 from gradwork.data.dataset import Dataset, Subset, TensorDataset
@@ -32,7 +32,7 @@ from gradwork.data.synthetic import (
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "default_collate",
     "random_split", "train_val_test_split", "KFold", "StratifiedKFold",
-    "bootstrap", "bootstrap_ci",
+    "bootstrap", "bootstrap_ci", "ConfidenceInterval",
     "make_xor", "make_moons", "make_circles", "make_spirals", "make_regression_curve",
     "load_digits", "read_idx", "write_idx", "MNIST", "FashionMNIST", "load_mnist_arrays",
     "CIFAR10", "read_cifar_batch", "download_file", "md5sum", "transforms",

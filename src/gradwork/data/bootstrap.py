@@ -70,6 +70,30 @@ def _jackknife_acceleration(metric_fn: Callable, arrays: list[np.ndarray]) -> fl
     return float((spread**3).sum() / denominator) if denominator > 0 else 0.0
 
 
+class ConfidenceInterval(tuple):
+    """`(estimate, low, high)`, unpackable as a 3-tuple, with the `confidence` it covers.
+
+    Example:
+        >>> ci = ConfidenceInterval(0.8, 0.7, 0.9, 0.95)
+        >>> estimate, low, high = ci
+        >>> print(ci)
+        0.8 (95% CI 0.7 to 0.9)
+    """
+
+    def __new__(cls, estimate: float, low: float, high: float, confidence: float):
+        interval = super().__new__(cls, (float(estimate), float(low), float(high)))
+        interval.confidence = confidence
+        return interval
+
+    estimate = property(lambda self: self[0])
+    low = property(lambda self: self[1])
+    high = property(lambda self: self[2])
+
+    def __str__(self) -> str:
+        percent = round(100 * self.confidence)
+        return f"{self.estimate:.4g} ({percent}% CI {self.low:.4g} to {self.high:.4g})"
+
+
 def bootstrap_ci(
     metric_fn: Callable[..., Any],
     *arrays: Any,
@@ -77,7 +101,7 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int | None = 0,
     method: str = "percentile",
-) -> tuple[float, float, float]:
+) -> ConfidenceInterval:
     """A bootstrap confidence interval for any metric of paired arrays.
 
     Rows of all arrays are resampled together (so `(y_true, y_pred)` pairs
@@ -95,7 +119,9 @@ def bootstrap_ci(
             accelerated; costs n extra metric calls for the jackknife).
 
     Returns:
-        `(estimate, low, high)`: the metric on the full data and the interval.
+        A `ConfidenceInterval`: `(estimate, low, high)`, the metric on the full
+        data and the interval (also `.estimate`, `.low`, `.high`, `.confidence`).
+        For per-example scores, pass `np.mean` as the metric.
 
     Example:
         >>> y = np.r_[np.ones(80), np.zeros(20)]
@@ -126,7 +152,7 @@ def bootstrap_ci(
     low, high = np.quantile(values, levels)
     if method == "basic":
         low, high = 2 * estimate - high, 2 * estimate - low
-    return estimate, float(low), float(high)
+    return ConfidenceInterval(estimate, low, high, confidence)
 
 
 def _bca_levels(

@@ -16,11 +16,13 @@ they load on first use and ``import gradwork.tune`` stays NumPy-only.
 
 from typing import Any
 
+from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
+
 from ._minimize import maximize, minimize
 from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
 from ._search_space import Space
 from ._space import Categorical, Float, Int
-from ._stats import CV, ConfidenceInterval, bootstrap_ci
+from ._stats import CV
 from ._storage import InMemoryStorage, JournalStorage
 from ._study import Study
 from ._trial import Trial, TrialPruned, TrialState

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from gradwork import data
+from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
 from gradwork.train import RunFolder, build, get_metric
 from gradwork.train.config import ConfigError
 
-from ._stats import ConfidenceInterval, bootstrap_ci
 from ._study import Study
 from .training import cached_splits, config_for
 
