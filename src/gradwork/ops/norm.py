@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwork.autograd import Function
+from gradwork.autograd import Function, unbroadcast
 
 
 def _normalise(x, mean, var, eps):
@@ -22,6 +22,20 @@ def _normalise(x, mean, var, eps):
     xhat = x - mean
     xhat *= invstd
     return xhat, invstd
+
+
+def _standardise(x, axes, eps):
+    """Normalise with the batch's own statistics over `axes`: (xhat, invstd, mean, var).
+
+    The same as `_normalise(x, mean, var, eps)`, reusing the centred values
+    that the variance needed anyway (one pass fewer).
+    """
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = np.mean(centred * centred, axis=axes, keepdims=True)
+    invstd = 1.0 / np.sqrt(var + eps)
+    centred *= invstd
+    return centred, invstd, mean, var
 
 
 def _input_grad(dxhat, xhat, invstd, axes, sum_dxhat=None, sum_dxhat_xhat=None):
@@ -64,17 +78,12 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got "
                     f"input of shape {x.shape}"
                 )
-            mean = x.mean(axis=axes, keepdims=True)
-            centred = x - mean
-            var = np.mean(centred * centred, axis=axes, keepdims=True)
+            xhat, invstd, mean, var = _standardise(x, axes, eps)
             if training and running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean.reshape(-1)
                 running_var *= 1 - momentum
                 running_var += momentum * count / (count - 1) * var.reshape(-1)
-            invstd = 1.0 / np.sqrt(var + eps)
-            xhat = centred
-            xhat *= invstd
         else:
             mean = running_mean.reshape(shape).astype(x.dtype, copy=False)
             var = running_var.reshape(shape).astype(x.dtype, copy=False)
@@ -119,12 +128,7 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, axes=(-1,), eps=1e-5, affine_shape=None):
         axes = tuple(a % x.ndim for a in axes)
-        mean = x.mean(axis=axes, keepdims=True)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-        invstd = 1.0 / np.sqrt(var + eps)
-        xhat = centred
-        xhat *= invstd
+        xhat, invstd, _, _ = _standardise(x, axes, eps)
         ctx.save_for_backward(xhat, invstd, weight)
         ctx.axes = axes
         ctx.affine_shape = affine_shape
@@ -156,8 +160,10 @@ def _shaped(parameter, affine_shape):
 
 
 def _reduce_to(grad, shape, affine_shape):
-    """Sum a full-size gradient down to a parameter of `shape` broadcast as `affine_shape`."""
-    target = tuple(affine_shape) if affine_shape is not None else tuple(shape)
-    target = (1,) * (grad.ndim - len(target)) + target
-    axes = tuple(i for i, n in enumerate(target) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=axes).reshape(shape) if axes else grad.reshape(shape)
+    """Sum a full-size gradient down to a parameter of `shape` broadcast as `affine_shape`.
+
+    The engine's `unbroadcast` does the summing; only the reshape from the
+    broadcast layout (e.g. (C, 1, 1)) back to the parameter's (C,) is ours.
+    """
+    layout = tuple(affine_shape) if affine_shape is not None else tuple(shape)
+    return unbroadcast(grad, layout).reshape(shape)
