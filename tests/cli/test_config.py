@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gradwork.cli import main
-from gradwork.cli._config import ConfigError, resolve
+from gradwork.train.config import ConfigError, resolve
 
 BAD_CONFIGS = [
     # (id, TOML text, fragments the message must contain)
@@ -127,7 +127,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "configs")
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_configs_are_valid(path):
-    from gradwork.cli._config import load_toml
+    from gradwork.train.config import load_toml
 
     user = load_toml(path)
     if "tune" in user:  # a `gradwork tune` config: [tune] is checked by its own schema

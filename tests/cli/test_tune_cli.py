@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gradwork.cli import main
-from gradwork.cli._config import load_toml
 from gradwork.diagnose.png import SIGNATURE, encode_png, line_chart
+from gradwork.train.config import load_toml
 from tests.cli.test_cli import only_run
 
 TUNE = """

@@ -14,7 +14,7 @@ import pytest
 import gradwork as gw
 from gradwork import ops
 from gradwork.diagnose import gradcheck
-from gradwork.ops import recurrent
+from gradwork.ops import blas, recurrent
 from tests.helpers import assert_parity, randn64
 
 STEPS, BATCH, HIDDEN = 4, 3, 3
@@ -152,16 +152,16 @@ def test_shape_errors_name_the_layer():
 
 def test_blas_thread_count_is_restored():
     """The loops run BLAS on one thread and give the old count back, even on an error."""
-    threads = recurrent._find_blas_threads()
-    if not threads:
+    controls = blas._find_controls()
+    if not controls:
         pytest.skip("NumPy's BLAS is not a bundled OpenBLAS")
-    get, _ = threads
+    get, _ = controls[0]
     before = get()
     ops.LSTMSequence.apply(
         gw.randn(STEPS, BATCH, 4 * HIDDEN), gw.randn(4 * HIDDEN, HIDDEN), None, None, None
     )
     assert get() == before
-    with pytest.raises(RuntimeError), recurrent._single_threaded_blas():
-        assert get() == 1
+    with pytest.raises(RuntimeError), blas.single_threaded_blas():
+        assert all(get() == 1 for get, _ in controls)
         raise RuntimeError("inside the loop")
     assert get() == before

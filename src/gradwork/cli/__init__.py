@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradwork.cli._config import ConfigError
+from gradwork.train.config import ConfigError
 
 USAGE_ERROR = 2
 

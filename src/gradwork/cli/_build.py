@@ -1,4 +1,4 @@
-"""The command line's builders: `gradwork.train.build` plus gradwork.diagnose's monitors.
+"""`build` for the command line: `gradwork.train.build.build` plus gradwork.diagnose's monitors.
 
 The builders live in `gradwork.train.build` so that `gradwork.tune` can build a
 run from a config without importing the command line; only [callbacks.monitor]
@@ -7,20 +7,9 @@ needs gradwork.diagnose, which sits to the right of train.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gradwork import diagnose
 from gradwork.train import build as _train_build
-from gradwork.train.build import (  # noqa: F401 - re-exported for the commands
-    Session,
-    _npz_dataset,
-    build_loss,
-    build_metrics,
-    load_splits,
-    make_loaders,
-    make_trainer,
-    write_run_files,
-)
+from gradwork.train.build import Session
 
 
 def build_callbacks(spec: dict) -> list:
@@ -40,7 +29,3 @@ def build(config: dict, with_data: bool = True, info: dict | None = None) -> Ses
     return _train_build.build(
         config, with_data, info, make_callbacks=lambda spec: build_callbacks(spec)
     )
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_train_build, name)

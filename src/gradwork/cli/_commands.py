@@ -8,15 +8,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from gradwork import train
-from gradwork.cli._config import ConfigError, load_toml, resolve
-
-if TYPE_CHECKING:
-    from gradwork.cli._build import Session
+from gradwork import data, train
+from gradwork.cli._build import build
+from gradwork.train.build import (
+    Session,
+    load_splits,
+    make_loaders,
+    make_trainer,
+    npz_dataset,
+    write_run_files,
+)
+from gradwork.train.config import ConfigError, load_toml, resolve
 
 INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
 
@@ -29,18 +35,15 @@ def train_command(args: Any) -> int:
         user = load_toml(args.config) if args.config else {}
         config = resolve(_with_overrides(user, args))
         run_path = None
-    from gradwork.cli._build import build  # nn, optim, data: only once the config is valid
 
     session = build(config)  # every ConfigError happens before anything is written
     _check_monitors(config, session)
     if run_path is None:
         run = train.RunFolder.create(config["output"], config["name"])
-        from gradwork.cli._build import write_run_files
 
         write_run_files(run, config, session.info, args.config)
     else:
         run = train.RunFolder(run_path)
-    from gradwork.cli._build import make_trainer
 
     trainer = make_trainer(session, run.path, progress=config["train"]["progress"])
     if args.resume:
@@ -133,7 +136,6 @@ def _load_run(run_dir: str, which: str) -> tuple[Session, train.Trainer, Path]:
     """The run's config and model, with the chosen checkpoint's weights loaded."""
     run_path, config = read_run_config(run_dir)
     info = json.loads((run_path / "data.json").read_text())
-    from gradwork.cli._build import build
 
     session = build(config, with_data=False, info=info)
     state = train.load_checkpoint(_checkpoint(run_path, which))
@@ -153,19 +155,14 @@ def evaluate_command(args: Any) -> int:
     """Evaluate a run's checkpoint on a split (train, val, test) or an .npz file (x, y)."""
     session, trainer, run_path = _load_run(args.run_dir, args.checkpoint)
     if args.data in ("train", "val", "test"):
-        from gradwork.cli._build import load_splits, make_loaders
-
         loaders = make_loaders(load_splits(session.config)[0], session.config)
         loader = loaders[args.data]
         if loader is None:
             raise ConfigError(f"--data {args.data}: this run has an empty {args.data} split")
     else:
-        from gradwork import data
-        from gradwork.cli._build import _npz_dataset
-
         if not Path(args.data).is_file():
             raise ConfigError(f"--data: file not found: {args.data!r}")
-        loader = data.DataLoader(_npz_dataset(args.data), session.config["data"]["batch_size"])
+        loader = data.DataLoader(npz_dataset(args.data), session.config["data"]["batch_size"])
     if args.data == "test":
         sealed = train.Trainer(
             trainer.model,

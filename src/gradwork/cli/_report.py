@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from gradwork import train
+from gradwork.cli._build import build
+from gradwork.cli._commands import read_run_config
+from gradwork.diagnose import Finding, doctor
+from gradwork.train.build import build_loss, build_metrics
 from gradwork.train.run import best_and_last
 
 # Epoch-log columns that describe the training, not its quality: no "best" for them.
@@ -23,7 +27,6 @@ MAX_ROWS = 12  # longer histories show their first and last epochs (and the best
 
 def report_command(args: Any) -> int:
     """Print the report of a run folder; with --doctor, run the doctor on its setup."""
-    from gradwork.cli._commands import read_run_config
 
     run_path, config = read_run_config(args.run_dir)
     run = train.RunFolder(run_path)
@@ -76,7 +79,6 @@ def _auto_loss(config: dict, info: dict) -> str:
     """What loss.name = "auto" became (the CLI's own builder decides)."""
     if config["loss"]["name"] != "auto" or "task" not in info:
         return ""
-    from gradwork.cli._build import build_loss
 
     return f" → {type(build_loss(config['loss'], info)).__name__}"
 
@@ -85,7 +87,6 @@ def _metrics(config: dict, info: dict) -> list[str]:
     """The metric names, with "auto" resolved by the CLI's own builder."""
     if "task" not in info:
         return config["train"]["metrics"]
-    from gradwork.cli._build import build_metrics
 
     return build_metrics(config["train"]["metrics"], info)
 
@@ -257,7 +258,6 @@ def diagnostics_section(saved: dict) -> str:
     """The monitor callbacks' findings ([callbacks.monitor]), as they printed them."""
     if not saved:
         return ""
-    from gradwork.diagnose import Finding
 
     lines = ["monitors"]
     for name, entry in saved.items():
@@ -270,8 +270,6 @@ def diagnostics_section(saved: dict) -> str:
 
 def doctor_section(config: dict) -> str:
     """Rebuild the run's setup from its config (fresh weights, as at the start) and examine it."""
-    from gradwork.cli._build import build
-    from gradwork.diagnose import doctor
 
     session = build(config)  # the CLI's own builders: the same model, optimizer and data
     batch = next(iter(session.loaders["train"]))

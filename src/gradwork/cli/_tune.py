@@ -23,9 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gradwork.cli._config import ConfigError, load_toml
 from gradwork.cli._toml import dumps
 from gradwork.cli._tune_config import make_pruner, resolve_tune
+from gradwork.train.config import ConfigError, load_toml
+from gradwork.tune import JournalStorage, config_for, plot_history, retrain_best, tune_training
+from gradwork.tune.algorithms import make_algorithm
+from gradwork.tune.training import check_setup
 
 INTERRUPTED = 130
 
@@ -55,7 +58,6 @@ def _prepare(args: Any) -> tuple[Path | None, Path, dict, dict, dict]:
 
 
 def _check_algorithm(settings: dict) -> None:
-    from gradwork.tune.algorithms import make_algorithm
 
     try:
         make_algorithm(settings["algorithm"])
@@ -76,8 +78,6 @@ def _new_study_dir(config: dict) -> Path:
 
 def tune_command(args: Any) -> int:
     """Validate everything, then search, write the study folder, retrain and test once."""
-    from gradwork.tune import tune_training
-    from gradwork.tune.training import check_setup
 
     study_dir, source, user, settings, space = _prepare(args)
     _check_algorithm(settings)
@@ -112,7 +112,6 @@ def _executor(settings: dict) -> Any:
 
 
 def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> int:
-    from gradwork.tune import config_for, plot_history
 
     write_trials_csv(study, study_dir / "trials.csv")
     plot_history(study, study_dir / "history.png")
@@ -149,7 +148,6 @@ def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict
 
 def _final(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> dict:
     """Retrain and test once; a resumed study whose final run exists is not tested again."""
-    from gradwork.tune import retrain_best
 
     final_dir = study_dir / "final"
     if (final_dir / "tests.json").is_file():
@@ -226,7 +224,6 @@ class _PrintingJournal:
     """A JournalStorage that also prints one line per finished trial."""
 
     def __init__(self, path: Path, metric: str) -> None:
-        from gradwork.tune import JournalStorage
 
         self.journal, self.metric = JournalStorage(path), metric
 

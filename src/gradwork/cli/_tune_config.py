@@ -18,9 +18,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradwork.cli._config import ConfigError
 from gradwork.suggest import did_you_mean
-from gradwork.train.config import BOOL, FLOAT, INT, STR, _check_type, _unknown_key
+from gradwork.train.config import (
+    BOOL,
+    FLOAT,
+    INT,
+    STR,
+    ConfigError,
+    check_type,
+    unknown_key_message,
+)
+from gradwork.tune import (
+    ALGORITHMS,
+    Categorical,
+    Float,
+    HyperbandPruner,
+    Int,
+    MedianPruner,
+    SuccessiveHalvingPruner,
+)
 
 TUNE_SCHEMA: dict[str, tuple[str, Any]] = {
     "algorithm": (STR, "tpe"),
@@ -66,10 +82,10 @@ def resolve_tune(section: Any) -> tuple[dict, dict]:
     settings = {}
     for key in section:
         if key not in TUNE_SCHEMA:
-            raise ConfigError(_unknown_key("tune.", key, {**TUNE_SCHEMA, "space": None}))
+            raise ConfigError(unknown_key_message("tune.", key, {**TUNE_SCHEMA, "space": None}))
     for key, (kind, default) in TUNE_SCHEMA.items():
         value = section.get(key, default)
-        _check_type(f"tune.{key}", value, kind)
+        check_type(f"tune.{key}", value, kind)
         settings[key] = value
     for key, choices in TUNE_CHOICES.items():
         _check_choice(f"tune.{key}", settings[key], choices)
@@ -89,7 +105,6 @@ def _check_choice(key: str, value: str, choices: tuple) -> None:
 
 
 def _check_numbers(settings: dict) -> None:
-    from gradwork.tune import ALGORITHMS
 
     if settings["algorithm"].lower() not in ALGORITHMS:
         _check_choice("tune.algorithm", settings["algorithm"], tuple(sorted(ALGORITHMS)))
@@ -112,7 +127,6 @@ def _check_numbers(settings: dict) -> None:
 
 def parse_entry(key: str, spec: Any) -> Any:
     """One [tune.space] entry as a Float, Int or Categorical."""
-    from gradwork.tune import Categorical, Float, Int
 
     where = f"tune.space.{key!r}"
     if not isinstance(spec, dict) or "type" not in spec:
@@ -132,7 +146,7 @@ def parse_entry(key: str, spec: Any) -> Any:
                 f"unknown key {name!r} in {where} (type {kind!r}).{hint} Valid: {', '.join(valid)}"
             )
         if kind != "categorical":
-            _check_type(f"{where}.{name}", value, SPACE_KEYS[kind][name])
+            check_type(f"{where}.{name}", value, SPACE_KEYS[kind][name])
     missing = [name for name in REQUIRED[kind] if name not in spec]
     if missing:
         raise ConfigError(f"{where} (type {kind!r}) needs {' and '.join(missing)}")
@@ -158,7 +172,6 @@ def _when(where: str, when: Any) -> tuple | None:
 
 def make_pruner(settings: dict, epochs: int) -> Any:
     """The pruner [tune] asks for (None for "none"); resources are epochs."""
-    from gradwork.tune import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
 
     name, low, factor = settings["pruner"], settings["min_resource"], settings["reduction_factor"]
     if name == "asha":

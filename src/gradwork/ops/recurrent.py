@@ -26,15 +26,10 @@ reverse, a row therefore starts at its own last element, as torch's does.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import glob
-import os
-from collections.abc import Iterator
-
 import numpy as np
 
 from gradwork.autograd import Function
+from gradwork.ops.blas import single_threaded_blas
 
 
 def _check(name: str, gates_x, weight_hh, state, gates: int, batch_sizes) -> None:
@@ -107,54 +102,6 @@ def _carry(new, old, n: int) -> None:
         new[n:] = old[n:]
 
 
-_blas_threads: tuple | None = None  # (get, set) of OpenBLAS's thread count, found lazily
-
-
-def _find_blas_threads() -> tuple:
-    """The OpenBLAS thread-count functions of the BLAS bundled with NumPy, or ()."""
-    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for pattern in (
-            "scipy_openblas_{}_num_threads64_",
-            "openblas_{}_num_threads64_",
-            "openblas_{}_num_threads",
-        ):
-            get = getattr(library, pattern.format("get"), None)
-            set_ = getattr(library, pattern.format("set"), None)
-            if get is not None and set_ is not None:
-                return get, set_
-    return ()
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run the per-step GEMMs of a recurrence on one BLAS thread.
-
-    NOTE: a step's GEMM is small (batch x hidden x 4 hidden) and is followed by
-    elementwise work on one core, so a second BLAS thread must wake up (or spin,
-    taking the core from that work) at every step. On a 2-core machine that made
-    an LSTM step 5-10x slower, far worse when other processes compete for the
-    cores. The large GEMMs outside the loops keep every thread.
-    """
-    global _blas_threads
-    if _blas_threads is None:
-        _blas_threads = _find_blas_threads()
-    if not _blas_threads:
-        yield
-        return
-    get, set_ = _blas_threads
-    previous = get()
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(previous)
-
-
 def _weight_grads(ctx, d_gates, states, initial, reverse: bool):
     """dW_hh and db_hh, when needed: each step's gate gradient times the state it started from.
 
@@ -193,7 +140,7 @@ class RNNSequence(Function):
         out = np.empty_like(gates_x, shape=(steps + 1, batch, hidden))
         states = out[:steps] if batch_sizes is None else np.empty_like(gates_x)
         w_t = weight_hh.T
-        with _single_threaded_blas():
+        with single_threaded_blas():
             for t in _steps(steps, reverse):
                 n = _active(batch_sizes, t, batch)
                 new = states[t]
@@ -221,7 +168,7 @@ class RNNSequence(Function):
         slope = 1 - states**2 if nonlinearity == "tanh" else (states > 0).astype(states.dtype)
         d_pre = np.zeros_like(states)
         dh = grad[steps].copy()
-        with _single_threaded_blas():
+        with single_threaded_blas():
             for t in _steps(steps, not reverse):
                 n = _active(batch_sizes, t, batch)
                 dh_n = dh[:n]
@@ -286,7 +233,7 @@ class LSTMSequence(Function):
         acts *= factors
         recurrent = np.empty_like(acts[0])
         i, f, g, o = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
-        with _single_threaded_blas(), np.errstate(over="ignore"):
+        with single_threaded_blas(), np.errstate(over="ignore"):
             for t in _steps(steps, reverse):
                 n = _active(batch_sizes, t, batch)
                 gates = acts[t, :n]
@@ -329,7 +276,7 @@ class LSTMSequence(Function):
         out_slope = blocks[:, :, 3] * (1 - tanh_cells**2)  # d h_t / d c_t
         dh, dc = grad[steps].copy(), grad[steps + 1].copy()
         scratch = np.empty_like(blocks[0])
-        with _single_threaded_blas():
+        with single_threaded_blas():
             for t in _steps(steps, not reverse):
                 n = _active(batch_sizes, t, batch)
                 dh_n, dc_n = dh[:n], dc[:n]
@@ -370,7 +317,7 @@ class GRUSequence(Function):
         acts = fresh(gates_x)  # r, z, n after their nonlinearities
         hidden_n = fresh(states)  # b_n = (h @ W_hn^T + b_hn), which r scales
         w_t = weight_hh.T
-        with _single_threaded_blas(), np.errstate(over="ignore"):
+        with single_threaded_blas(), np.errstate(over="ignore"):
             for t in _steps(steps, reverse):
                 n = _active(batch_sizes, t, batch)
                 recurrent = h[:n] @ w_t
@@ -408,7 +355,7 @@ class GRUSequence(Function):
         d_input_n = np.zeros_like(states)  # gradient of a_n, the input part of n
         d_recurrent = np.zeros_like(acts)  # gradient of b = h @ W_hh^T + b_hh
         dh = grad[steps].copy()
-        with _single_threaded_blas():
+        with single_threaded_blas():
             for t in _steps(steps, not reverse):
                 n = _active(batch_sizes, t, batch)
                 dh_n = dh[:n]

@@ -85,7 +85,7 @@ def load_dataset(config: dict) -> Any:
         if name == "mnist":
             return data.MNIST(spec["path"], train=True)
         if name == "npz":
-            return _npz_dataset(spec["path"])
+            return npz_dataset(spec["path"])
         makers = {
             "moons": data.make_moons,
             "xor": data.make_xor,
@@ -98,7 +98,7 @@ def load_dataset(config: dict) -> Any:
         raise ConfigError(f"data: could not load {name!r}: {error}") from None
 
 
-def _npz_dataset(path: str) -> Any:
+def npz_dataset(path: str) -> Any:
     with np.load(Path(path), allow_pickle=False) as archive:
         if not {"x", "y"} <= set(archive.files):
             raise ValueError(f"{path} must hold arrays named 'x' and 'y', has {archive.files}")

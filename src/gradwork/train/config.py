@@ -140,7 +140,7 @@ def _merge(user: dict, schema: dict, prefix: str) -> dict:
     open_section = section in OPEN_SECTIONS
     unknown = [k for k in user if k not in schema and not open_section]
     if unknown:
-        raise ConfigError(_unknown_key(prefix, unknown[0], schema))
+        raise ConfigError(unknown_key_message(prefix, unknown[0], schema))
     resolved = {}
     for key, spec in schema.items():
         if isinstance(spec, dict):
@@ -151,7 +151,7 @@ def _merge(user: dict, schema: dict, prefix: str) -> dict:
             continue
         kind, default = spec
         value = user.get(key, copy.deepcopy(default))
-        _check_type(f"{prefix}{key}", value, kind)
+        check_type(f"{prefix}{key}", value, kind)
         resolved[key] = float(value) if kind == FLOAT else value
     for key in user:  # an open section's extra keyword arguments
         if key not in schema:
@@ -159,14 +159,14 @@ def _merge(user: dict, schema: dict, prefix: str) -> dict:
     return resolved
 
 
-def _unknown_key(prefix: str, key: str, schema: dict) -> str:
+def unknown_key_message(prefix: str, key: str, schema: dict) -> str:
     valid = sorted(schema)
     hint = did_you_mean(key, valid)
     where = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
     return f"unknown key '{prefix}{key}'.{hint} Valid keys in {where}: {', '.join(valid)}"
 
 
-def _check_type(key: str, value: Any, kind: str) -> None:
+def check_type(key: str, value: Any, kind: str) -> None:
     checks = {
         FLOAT: lambda v: _is_number(v),
         INT: lambda v: isinstance(v, int) and not isinstance(v, bool),

@@ -10,12 +10,13 @@ lengthscale-preconditioned, categoricals held fixed), and decode the winner. The
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from gradwork.ops.blas import single_threaded_blas
 
 from .._search_space import Space
 from .._space import Categorical
@@ -23,24 +24,6 @@ from .._trial import TrialState
 from ._base import Algorithm
 from ._gp import GaussianProcess
 from ._simple import require_scipy
-
-_CONTROLLER: list = []
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread: the GP's matrices are small, and thread hand-offs cost
-    more than they save (2x on two cores). Uses threadpoolctl when it is installed."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        yield
-        return
-    if not _CONTROLLER:
-        _CONTROLLER.append(threadpoolctl.ThreadpoolController())
-    with _CONTROLLER[0].limit(limits=1, user_api="blas"):
-        yield
-
 
 LOG_2PI_HALF = 0.5 * math.log(2 * math.pi)
 LOG_PI_2_HALF = 0.5 * math.log(math.pi / 2)
