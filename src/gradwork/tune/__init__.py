@@ -21,7 +21,7 @@ from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
 from ._minimize import maximize, minimize
 from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
 from ._search_space import Space
-from ._space import Categorical, Float, Int
+from ._distributions import Categorical, Float, Int
 from ._stats import CV
 from ._storage import InMemoryStorage, JournalStorage
 from ._study import Study

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._search_space import Space
-from ._space import Categorical
+from ._distributions import Categorical
 
 
 def _groups(space: Space, name: str, trials: Sequence[Any], bins: int) -> np.ndarray:

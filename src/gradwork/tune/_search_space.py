@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._space import Categorical, Distribution, Float, Int
+from ._distributions import Categorical, Distribution, Float, Int
 
 ParamKey = tuple[tuple[str, Hashable], ...]
 

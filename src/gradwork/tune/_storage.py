@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ._space import Categorical, Distribution, Float, Int
+from ._distributions import Categorical, Distribution, Float, Int
 
 
 def distribution_to_json(distribution: Distribution) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._space import Categorical, Distribution, Float, Int
+from ._distributions import Categorical, Distribution, Float, Int
 
 
 class TrialState(str, enum.Enum):

@@ -29,7 +29,7 @@ from gradwork.train.config import ConfigError
 
 from ._minimize import maximize, minimize
 from ._search_space import Space
-from ._space import Categorical, Distribution
+from ._distributions import Categorical, Distribution
 from ._study import Study
 from ._trial import Trial, TrialPruned
 

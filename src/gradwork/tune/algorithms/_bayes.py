@@ -19,7 +19,7 @@ import numpy as np
 from gradwork.ops.blas import single_threaded_blas
 
 from .._search_space import Space
-from .._space import Categorical
+from .._distributions import Categorical
 from .._trial import TrialState
 from ._base import Algorithm
 from ._gp import GaussianProcess

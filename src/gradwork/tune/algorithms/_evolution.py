@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._search_space import Space
-from .._space import Categorical
+from .._distributions import Categorical
 from ._base import Algorithm
 from ._tpe import latin_hypercube
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._search_space import Space
-from .._space import Categorical
+from .._distributions import Categorical
 from ._base import Algorithm
 
 _erf = np.vectorize(math.erf, otypes=[float])
