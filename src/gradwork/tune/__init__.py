@@ -18,10 +18,10 @@ from typing import Any
 
 from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
 
+from ._distributions import Categorical, Float, Int
 from ._minimize import maximize, minimize
 from ._pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
 from ._search_space import Space
-from ._distributions import Categorical, Float, Int
 from ._stats import CV
 from ._storage import InMemoryStorage, JournalStorage
 from ._study import Study

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ._search_space import Space
 from ._distributions import Categorical
+from ._search_space import Space
 
 
 def _groups(space: Space, name: str, trials: Sequence[Any], bins: int) -> np.ndarray:

@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
+from ._distributions import Distribution
 from ._run import Runner
 from ._search_space import Space
-from ._distributions import Distribution
 from ._stats import make_cv
 from ._storage import make_storage
 from ._study import Study

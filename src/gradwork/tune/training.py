@@ -27,9 +27,9 @@ from gradwork.train import config as schema
 from gradwork.train.callbacks import monitor_mode
 from gradwork.train.config import ConfigError
 
+from ._distributions import Categorical, Distribution
 from ._minimize import maximize, minimize
 from ._search_space import Space
-from ._distributions import Categorical, Distribution
 from ._study import Study
 from ._trial import Trial, TrialPruned
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from gradwork.ops.blas import single_threaded_blas
 
-from .._search_space import Space
 from .._distributions import Categorical
+from .._search_space import Space
 from .._trial import TrialState
 from ._base import Algorithm
 from ._gp import GaussianProcess

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._search_space import Space
 from .._distributions import Categorical
+from .._search_space import Space
 from ._base import Algorithm
 from ._tpe import latin_hypercube
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._search_space import Space
 from .._distributions import Categorical
+from .._search_space import Space
 from ._base import Algorithm
 
 _erf = np.vectorize(math.erf, otypes=[float])
