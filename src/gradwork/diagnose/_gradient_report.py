@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gradwork.diagnose.findings import Finding, format_number
+from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 
 VANISHING_FIX = (
     "initialise with He (gw.nn.init.kaiming_normal_) for ReLU layers or Glorot "
@@ -65,7 +65,7 @@ class LayerGradients:
 
 
 @dataclass
-class GradientReport:
+class GradientReport(FindingsReport):
     """Per-layer gradient statistics and the flags raised on them.
 
     `rows` are in the order the layers' parameters are registered (input side
@@ -75,14 +75,6 @@ class GradientReport:
     rows: list[LayerGradients]
     total_norms: list[float]
     findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(finding.passed for finding in self.findings)
-
-    def flagged(self, check: str) -> list[str]:
-        """The layers named by a flag ("vanishing_gradients", ...), [] when not raised."""
-        return [layer for f in self.findings if f.check == check for layer in f.layers]
 
     def __str__(self) -> str:
         marks = {layer: "VANISHING" for layer in self.flagged("vanishing_gradients")}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork.diagnose.findings import Finding, format_number
+from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 from gradwork.tensor import Tensor
 
 DEAD_FIX = (
@@ -79,19 +79,11 @@ class LayerActivations:
 
 
 @dataclass
-class ActivationReport:
+class ActivationReport(FindingsReport):
     """Per-layer activation statistics and the flags raised on them."""
 
     rows: list[LayerActivations]
     findings: list[Finding]
-
-    @property
-    def ok(self) -> bool:
-        return all(finding.passed for finding in self.findings)
-
-    def flagged(self, check: str) -> list[str]:
-        """The layers named by a flag ("dead_relu" or "saturated_activations")."""
-        return [layer for f in self.findings if f.check == check for layer in f.layers]
 
     def __str__(self) -> str:
         header = ["layer", "kind", "mean", "std", "dead", "saturated"]

@@ -19,14 +19,14 @@ from gradwork.autograd import enable_grad
 from gradwork.diagnose import _data_checks, _training_checks
 from gradwork.diagnose._gradient_report import GradientReport
 from gradwork.diagnose.activation_monitor import ActivationMonitor, ActivationReport
-from gradwork.diagnose.findings import Finding, format_number
+from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 from gradwork.diagnose.gradient_monitor import GradientMonitor
 from gradwork.optim import Adam
 from gradwork.tensor import Tensor
 
 
 @dataclass
-class DoctorReport:
+class DoctorReport(FindingsReport):
     """The doctor's findings: `str(report)` is a checklist, `findings` the structured items.
 
     Attributes:
@@ -40,19 +40,6 @@ class DoctorReport:
     losses: list[float] = field(default_factory=list)
     gradients: GradientReport | None = None
     activations: ActivationReport | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when no check found a warning or an error."""
-        return all(finding.passed for finding in self.findings)
-
-    @property
-    def problems(self) -> list[Finding]:
-        return [finding for finding in self.findings if not finding.passed]
-
-    def finding(self, check: str) -> Finding | None:
-        """The finding of one check by name, or None if that check did not run."""
-        return next((f for f in self.findings if f.check == check), None)
 
     def __str__(self) -> str:
         count = len(self.problems)

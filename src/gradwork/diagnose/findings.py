@@ -64,6 +64,34 @@ class Finding:
         return line
 
 
+class FindingsReport:
+    """What every diagnostic report shares: its `findings` and the questions asked of them.
+
+    A report (the doctor's, a monitor's) is a dataclass with a `findings` list
+    that inherits this, and adds its own numbers and `__str__`.
+    """
+
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is a warning or an error."""
+        return all(finding.passed for finding in self.findings)
+
+    @property
+    def problems(self) -> list[Finding]:
+        """The findings that need a fix."""
+        return [finding for finding in self.findings if not finding.passed]
+
+    def finding(self, check: str) -> Finding | None:
+        """The finding of one check by name, or None if that check did not run."""
+        return next((f for f in self.findings if f.check == check), None)
+
+    def flagged(self, check: str) -> list[str]:
+        """The layers named by a flag ("vanishing_gradients", ...), [] when not raised."""
+        return [layer for f in self.findings if f.check == check for layer in f.layers]
+
+
 def format_number(value: float) -> str:
     """A short, scale-free rendering of a norm or ratio: 3 significant digits."""
     if value is None:
