@@ -14,6 +14,8 @@ from gradwork.autograd import Function
 
 
 class Add(Function):
+    """a + b. A true primitive."""
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -24,6 +26,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b. Composable as a + (-b); kept as one node: every loss and residual uses it (speed)."""
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -34,6 +38,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a * b. A true primitive."""
+
     @staticmethod
     def forward(ctx, a, b):
         # NOTE: each gradient needs only the other operand; saving just that one
@@ -50,6 +56,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """a / b. Composable as a * b**-1; kept: that loses precision and adds a node (stability)."""
+
     @staticmethod
     def forward(ctx, a, b):
         # NOTE: `a` is needed only for the gradient of `b` (torch saves the same).
@@ -66,6 +74,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    """-a. Composable as a * -1; kept so `-x` needs no constant and reads as itself (speed)."""
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -123,6 +133,8 @@ def _integer_power(a, b):
 
 
 class Exp(Function):
+    """exp(a); the backward reuses the saved output. A true primitive."""
+
     @staticmethod
     def forward(ctx, a):
         out = np.exp(a)
@@ -135,6 +147,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """The natural logarithm. A true primitive."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -147,6 +161,8 @@ class Log(Function):
 
 
 class Log1p(Function):
+    """log(1 + a), exact for tiny a where log(1 + a) rounds to 0 (stability)."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -159,6 +175,8 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
+    """sqrt(a); the backward reuses the saved output. Composable as a ** 0.5; kept for speed."""
+
     @staticmethod
     def forward(ctx, a):
         with np.errstate(invalid="ignore"):
@@ -174,6 +192,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """|a|. A true primitive (its derivative is sign(a), 0 at 0 as in torch)."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -192,6 +212,8 @@ def _sign(a):
 
 
 class Sign(Function):
+    """sign(a) as -1, 0 or 1 (0 for NaN, as torch). A true primitive with a zero gradient."""
+
     @staticmethod
     def forward(ctx, a):
         return _sign(a)
@@ -202,6 +224,8 @@ class Sign(Function):
 
 
 class Sin(Function):
+    """sin(a). A true primitive."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -213,6 +237,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """cos(a). A true primitive."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -224,6 +250,9 @@ class Cos(Function):
 
 
 class Clamp(Function):
+    """Clip into [low, high] with constant bounds. Not composed from maximum/minimum: those
+    split the gradient at ties, while torch's clamp passes it whole at the bounds (semantics)."""
+
     @staticmethod
     def forward(ctx, a, low=None, high=None):
         ctx.save_for_backward(a)
@@ -245,6 +274,9 @@ class Clamp(Function):
 
 
 class Relu(Function):
+    """max(a, 0). Composable as maximum(a, 0); kept for speed (one SIMD pass, a mask from
+    the output) and for torch's gradient of 0 at exactly 0."""
+
     @staticmethod
     def forward(ctx, a):
         # WHY an array of zeros: np.maximum against the scalar 0 misses NumPy's
@@ -278,6 +310,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    """tanh(a); the backward reuses the saved output. A true primitive."""
+
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a)
@@ -291,6 +325,8 @@ class Tanh(Function):
 
 
 class Maximum(Function):
+    """Elementwise maximum of two tensors; ties split the gradient evenly (torch)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -303,6 +339,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    """Elementwise minimum of two tensors; ties split the gradient evenly (torch)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)

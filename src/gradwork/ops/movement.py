@@ -13,6 +13,8 @@ from gradwork.autograd import Function, ShapeError
 
 
 class Reshape(Function):
+    """A new shape over the same elements (a view when NumPy can make one)."""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -30,6 +32,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """Reorder the axes (a view)."""
+
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -188,6 +192,8 @@ class ConstantPad(Function):
 
 
 class Cat(Function):
+    """Join along an existing dimension. A true primitive (one copy for any number of inputs)."""
+
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim
@@ -200,6 +206,9 @@ class Cat(Function):
 
 
 class Stack(Function):
+    """Join along a new dimension. Composable as unsqueeze + cat; kept as one node and one copy
+    (speed: recurrent outputs stack one tensor per step)."""
+
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim

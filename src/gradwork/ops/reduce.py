@@ -34,6 +34,8 @@ def _keep(grad, shape, axes, keepdim):
 
 
 class Sum(Function):
+    """Sum over `dim` (None: all). A true primitive."""
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         axes = _axes(dim, a.ndim)
@@ -63,6 +65,8 @@ class Mean(Function):
 
 
 class Amax(Function):
+    """The largest value over `dim`; ties share the gradient evenly (torch's amax)."""
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         return _extremum_forward(ctx, a, dim, keepdim, np.amax)
@@ -73,6 +77,8 @@ class Amax(Function):
 
 
 class Amin(Function):
+    """The smallest value over `dim`. Composable as -amax(-a); kept as one node (speed)."""
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         return _extremum_forward(ctx, a, dim, keepdim, np.amin)
@@ -104,6 +110,9 @@ def _extremum_backward(ctx, grad):
 
 
 class Prod(Function):
+    """The product over `dim`. A primitive because its gradient, the product of the *other*
+    elements, must stay exact where an element is 0 (prod / a would divide by zero)."""
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.save_for_backward(a)
