@@ -64,7 +64,47 @@ OPTIMIZER_CASES = [
     OptimizerCase("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)),
     OptimizerCase("Adagrad", dict(lr=0.1, weight_decay=0.1, eps=1e-3)),
     OptimizerCase("Adagrad", dict(lr=0.1, maximize=True)),
+    OptimizerCase("Adadelta", dict(lr=1.0)),
+    OptimizerCase("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4)),
+    OptimizerCase("Adadelta", dict(lr=1.0, weight_decay=0.1)),
+    OptimizerCase("Adadelta", dict(lr=1.0, maximize=True)),
+    OptimizerCase("Adadelta", dict(lr=2.0, rho=0.95, weight_decay=0.05, maximize=True)),
+    OptimizerCase("Adamax", dict(lr=0.05)),
+    OptimizerCase("Adamax", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-4)),
+    OptimizerCase("Adamax", dict(lr=0.05, betas=(0.3, 0.9))),  # torch's lerp for weights >= 0.5
+    OptimizerCase("Adamax", dict(lr=0.05, weight_decay=0.1)),
+    OptimizerCase("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    OptimizerCase("NAdam", dict(lr=0.05)),
+    OptimizerCase("NAdam", dict(lr=0.05, momentum_decay=0.05, betas=(0.8, 0.99))),
+    OptimizerCase("NAdam", dict(lr=0.05, weight_decay=0.1)),
+    OptimizerCase("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    OptimizerCase("NAdam", dict(lr=0.05, eps=1e-4, maximize=True)),
+    OptimizerCase("RAdam", dict(lr=0.05)),  # rho_t passes 5 at step 6
+    OptimizerCase("RAdam", dict(lr=0.05, betas=(0.9, 0.9))),  # rho_t never passes 5
+    OptimizerCase("RAdam", dict(lr=0.05, betas=(0.3, 0.99), eps=1e-4)),
+    OptimizerCase("RAdam", dict(lr=0.05, weight_decay=0.1)),
+    OptimizerCase("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    OptimizerCase("RAdam", dict(lr=0.05, maximize=True)),
 ]
+
+
+# LBFGS needs step(closure): its own table, run on named problems by test_lbfgs.py.
+LBFGS_CASES = [
+    OptimizerCase("LBFGS", dict(problem=problem, options=options, steps=steps), id=name)
+    for name, problem, options, steps in [
+        ("fixed-rosenbrock2", "rosenbrock2", dict(lr=0.01), 10),
+        ("fixed-rosenbrock4", "rosenbrock4", dict(lr=0.02, history_size=5), 8),
+        ("fixed-least_squares", "least_squares", dict(lr=0.5, max_iter=7), 5),
+        ("fixed-network", "network", dict(lr=0.2, history_size=3, max_eval=15), 3),
+        ("wolfe-rosenbrock2", "rosenbrock2", dict(line_search_fn="strong_wolfe"), 4),
+        ("wolfe-rosenbrock4", "rosenbrock4",
+         dict(line_search_fn="strong_wolfe", history_size=4), 6),
+        ("wolfe-least_squares", "least_squares", dict(line_search_fn="strong_wolfe"), 3),
+        ("wolfe-network", "network", dict(line_search_fn="strong_wolfe", max_iter=10), 4),
+        ("wolfe-lr-tolerances", "network",
+         dict(line_search_fn="strong_wolfe", lr=0.5, tolerance_change=1e-5, max_eval=12), 4),
+    ]
+]  # fmt: skip
 
 
 # Each optimizer, tuned to reach the least-squares minimum: (kwargs, steps, tolerance).
@@ -74,6 +114,11 @@ CONVERGENCE = {
     "AdamW": (dict(lr=0.05, weight_decay=0.0), 1000, 1e-4),
     "RMSprop": (dict(lr=0.01, centered=True, momentum=0.5), 1000, 1e-3),
     "Adagrad": (dict(lr=0.5), 1000, 1e-4),
+    "Adadelta": (dict(lr=1.0, eps=1e-3), 1000, 1e-4),
+    "Adamax": (dict(lr=0.05), 1000, 1e-4),
+    "NAdam": (dict(lr=0.05), 1000, 1e-4),
+    "RAdam": (dict(lr=0.05), 1000, 1e-4),
+    "LBFGS": (dict(line_search_fn="strong_wolfe", tolerance_change=1e-14), 3, 1e-6),
 }
 
 
@@ -261,6 +306,50 @@ SCHEDULER_CASES = [
         torch_build=lambda m, o: m.SequentialLR(
             o, [m.LinearLR(o, 0.5, 1.0, total_iters=5), m.StepLR(o, 4, 0.5)], milestones=[5]
         ),
+    ),
+]
+
+
+SCHEDULER_CASES += [
+    SchedulerCase(
+        "CosineAnnealingWarmRestarts",
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=7, eta_min=1e-3),
+    ),
+    SchedulerCase(
+        "CosineAnnealingWarmRestarts[T_mult]",
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+        steps=60,
+    ),
+    SchedulerCase("PolynomialLR", lambda m, o: m.PolynomialLR(o)),
+    SchedulerCase("PolynomialLR[power]", lambda m, o: m.PolynomialLR(o, total_iters=25, power=2.5)),
+    SchedulerCase(
+        "PolynomialLR[sqrt,adam]",
+        lambda m, o: m.PolynomialLR(o, total_iters=30, power=0.5),
+        optimizer="Adam",
+    ),
+    SchedulerCase(
+        "CyclicLR[triangular,sgd]", lambda m, o: m.CyclicLR(o, 0.01, [0.5, 0.2], step_size_up=4)
+    ),
+    SchedulerCase(
+        "CyclicLR[triangular2,down]",
+        lambda m, o: m.CyclicLR(o, [0.01, 0.002], 0.3, 3, 5, mode="triangular2"),
+    ),
+    SchedulerCase(
+        "CyclicLR[exp_range,adam]",
+        lambda m, o: m.CyclicLR(
+            o, 0.001, 0.1, 5, mode="exp_range", gamma=0.97, base_momentum=0.85, max_momentum=0.95
+        ),
+        optimizer="Adam",
+    ),
+    SchedulerCase(
+        "CyclicLR[scale_fn,iterations]",
+        lambda m, o: m.CyclicLR(
+            o, 0.01, 0.1, 6, 2, scale_fn=lambda x: 1 / (1 + 0.05 * x), scale_mode="iterations"
+        ),
+    ),
+    SchedulerCase(
+        "CyclicLR[no_momentum]",
+        lambda m, o: m.CyclicLR(o, 0.05, 0.2, 3, cycle_momentum=False),
     ),
 ]
 

@@ -10,7 +10,7 @@ import pytest
 import gradwork as gw
 from gradwork import optim
 from gradwork.optim import optimizer as optimizer_module
-from tests.optim.cases import CONVERGENCE, OPTIMIZER_CASES, Problem, run
+from tests.optim.cases import CONVERGENCE, LBFGS_CASES, OPTIMIZER_CASES, Problem, run
 
 IDS = [case.id for case in OPTIMIZER_CASES]
 
@@ -130,10 +130,15 @@ def test_converges_on_least_squares(name):
     y = gw.tensor(x.array @ truth)
     w = gw.zeros(3, dtype=gw.float64, requires_grad=True)
     opt = getattr(optim, name)([w], **kwargs)
-    for _ in range(steps):
+
+    def closure():  # every optimizer takes one; LBFGS needs it
         opt.zero_grad()
-        ((x @ w - y) ** 2).mean().backward()
-        opt.step()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
     np.testing.assert_allclose(w.array, truth, atol=tolerance)
 
 
@@ -215,6 +220,15 @@ BAD_HYPERPARAMETERS = [
     ("Adagrad", dict(initial_accumulator_value=-1.0),
      "Invalid initial_accumulator_value value: -1.0"),
     ("Adagrad", dict(eps=-1e-10), "Invalid epsilon value: -1e-10"),
+    ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("Adadelta", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("Adamax", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    ("Adamax", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("NAdam", dict(momentum_decay=-1.0), "Invalid momentum_decay value: -1.0"),
+    ("NAdam", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("RAdam", dict(betas=(-0.1, 0.9)), "Invalid beta parameter at index 0: -0.1"),
+    ("RAdam", dict(lr=-0.5), "Invalid learning rate: -0.5"),
+    ("LBFGS", dict(lr=-1.0), "Invalid learning rate: -1.0"),
 ]  # fmt: skip
 
 
@@ -258,6 +272,6 @@ def test_every_optimizer_has_table_entries():
         and issubclass(getattr(optim, name), optim.Optimizer)
         and name != "Optimizer"
     }
-    assert exported == {case.name for case in OPTIMIZER_CASES}
+    assert exported == {case.name for case in OPTIMIZER_CASES + LBFGS_CASES}
     assert exported == set(CONVERGENCE)
     assert exported == {name for name, _, _ in BAD_HYPERPARAMETERS}

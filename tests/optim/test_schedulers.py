@@ -132,6 +132,11 @@ def test_one_cycle_refuses_to_step_past_the_end():
         ),
         (lambda o: lr_scheduler.WarmupLR(o, 0), ValueError, "warmup_steps"),
         (lambda o: lr_scheduler.InverseTimeLR(o, -1.0), ValueError, "decay_rate"),
+        (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 0), ValueError, "integer T_0"),
+        (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, 2, 0), ValueError, "T_mult >= 1"),
+        (lambda o: lr_scheduler.CyclicLR(o, 0.1, 1.0, mode="x"), ValueError, "mode is invalid"),
+        (lambda o: lr_scheduler.CyclicLR(o, 0.1, 1.0), ValueError, "support momentum or beta1"),
+        (lambda o: lr_scheduler.CyclicLR(o, [0.1, 0.2], 1.0), ValueError, "same length"),
     ],
 )
 def test_bad_arguments_raise(build, error, message):
@@ -151,6 +156,12 @@ SCHEDULE_VALUES = [
     (schedules.one_cycle(5, peak=1.0, initial=0.5, final=0.0, pct_start=0.4,
                          anneal_strategy="linear"), [0.5, 1.0, 2 / 3, 1 / 3, 0.0]),
     (schedules.warmup(2, start_factor=0.0), [0.0, 0.5, 1.0, 1.0]),
+    (schedules.polynomial(2, power=3.0, start=2.0), [2.0, 0.25, 0.0, 0.0]),
+    (schedules.cosine_restarts(2, T_mult=2, end=0.5), [1.0, 0.75, 1.0, 0.5 + 0.25 * (1 + 0.5**0.5),
+                                                       0.75]),
+    (schedules.cyclic(1, 3, start=1.0, peak=2.0), [1.0, 2.0, 5 / 3, 4 / 3, 1.0, 2.0]),
+    (schedules.cyclic(2, start=0.0, peak=1.0, mode="exp_range", gamma=0.5),
+     [0.0, 0.25, 0.25, 0.0625, 0.0]),
 ]  # fmt: skip
 
 
@@ -171,3 +182,47 @@ def test_schedules_compose():
     assert f(5) == inner(0)
     assert f(10) == pytest.approx(inner(5))
     assert math.isclose(f(15), inner(10))
+
+
+def test_warm_restarts_with_fractional_and_jumping_epochs_match_torch(torch):
+    epochs = [0.5, 1.25, None, 3.9, 7.0, None, None, 21.5, 2.0, None, 45.0, 93.7, None]
+    for T_mult in (1, 2, 3):
+        results = []
+        for lib, module in ((gw, optim), (torch, torch.optim)):
+            opt = scheduler_optimizer(module, lib, "SGD")
+            scheduler = module.lr_scheduler.CosineAnnealingWarmRestarts(opt, 3, T_mult, 0.001)
+            lrs = []
+            for epoch in epochs:
+                scheduler.step(epoch)
+                lrs.append(scheduler.get_last_lr() + [scheduler.last_epoch, scheduler.T_i])
+            results.append(lrs)
+        np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=0)
+
+
+def test_warm_restarts_scheduler_equals_the_schedule_function():
+    opt = optim.SGD([gw.ones(1, requires_grad=True)], lr=0.4)
+    scheduler = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=3, eta_min=0.01)
+    function = schedules.cosine_restarts(2, 3, start=0.4, end=0.01)
+    lrs = [scheduler.get_last_lr()[0]]
+    for _ in range(40):
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    assert lrs == [function(t) for t in range(41)]
+
+
+def test_cyclic_scale_fn_object_state_round_trips():
+    class Decay:
+        def __init__(self):
+            self.rate = 0.5
+
+        def __call__(self, x):
+            return self.rate**x
+
+    opt = optim.SGD([gw.ones(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler = lr_scheduler.CyclicLR(opt, 0.1, 1.0, 2, scale_fn=Decay())
+    scheduler.scale_fn.rate = 0.25
+    saved = scheduler.state_dict()
+    assert saved["scale_fn"] == {"rate": 0.25}
+    other = lr_scheduler.CyclicLR(opt, 0.1, 1.0, 2, scale_fn=Decay())
+    other.load_state_dict(saved)
+    assert other.scale_fn.rate == 0.25

@@ -132,6 +132,10 @@ def test_group_count_and_size_mismatch_raise():
         ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
         ("RMSprop", dict(lr=0.01, centered=True, momentum=0.3)),
         ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+        ("Adadelta", dict(lr=1.0, weight_decay=0.01)),
+        ("Adamax", dict(lr=0.05)),
+        ("NAdam", dict(lr=0.05, decoupled_weight_decay=True, weight_decay=0.1)),
+        ("RAdam", dict(lr=0.05)),
     ],
 )
 def test_loads_a_real_torch_state_dict(name, kwargs, torch):
@@ -181,3 +185,14 @@ def test_adagrad_state_exists_before_the_first_step(torch):
     reference = reference.state_dict()
     assert list(mine["state"]) == list(reference["state"]) == [0, 1, 2]
     np.testing.assert_array_equal(mine["state"][1]["sum"], reference["state"][1]["sum"].numpy())
+
+
+def test_nadam_state_is_torchs(torch):
+    ours, theirs = Problem(gw), Problem(torch)
+    opts = [optim.NAdam(ours.params, lr=0.05), torch.optim.NAdam(theirs.params, lr=0.05)]
+    for problem, opt in zip((ours, theirs), opts):
+        _steps(problem, opt, 4)
+    mine, reference = opts[0].state_dict()["state"], opts[1].state_dict()["state"]
+    for index in range(3):
+        assert set(mine[index]) == set(reference[index])
+        assert mine[index]["mu_product"] == reference[index]["mu_product"].item()

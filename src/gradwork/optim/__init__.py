@@ -21,14 +21,20 @@ Example:
 
 from gradwork.optim import lr_scheduler, schedules
 from gradwork.optim._groups import param_groups_no_decay
+from gradwork.optim.adadelta import Adadelta
 from gradwork.optim.adagrad import Adagrad
 from gradwork.optim.adam import Adam
+from gradwork.optim.adamax import Adamax
 from gradwork.optim.adamw import AdamW
+from gradwork.optim.lbfgs import LBFGS
+from gradwork.optim.nadam import NAdam
 from gradwork.optim.optimizer import Optimizer
+from gradwork.optim.radam import RAdam
 from gradwork.optim.rmsprop import RMSprop
 from gradwork.optim.sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam",
+    "RAdam", "LBFGS",
     "lr_scheduler", "schedules", "param_groups_no_decay",
 ]  # fmt: skip

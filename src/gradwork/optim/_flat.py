@@ -60,7 +60,11 @@ class FlatGroup:
         self.grad = np.empty_like(self.buffer)
         # NOTE: uninitialised parameters' slices hold init values from here on,
         # because nothing writes a slice before its parameter's state exists.
-        self.state = init_state(self.buffer)
+        fresh = init_state(self.buffer)
+        self.state = {k: v for k, v in fresh.items() if isinstance(v, np.ndarray)}
+        # Per-parameter numbers (NAdam's mu_product): kept in each parameter's
+        # own state, like "step", and advanced once per step, not per chunk.
+        self.scalars = {k: v for k, v in fresh.items() if k not in self.state}
         self.state_views = {name: self.views_of(array) for name, array in self.state.items()}
         for index, p in enumerate(self.params):
             if state.get(p):
@@ -83,6 +87,7 @@ class FlatGroup:
     def attach(self, param_state: dict, index: int) -> None:
         """Give a parameter with no state yet its views (holding init values) and step 0."""
         param_state["step"] = 0.0
+        param_state.update(self.scalars)
         for name, views in self.state_views.items():
             param_state[name] = views[index]
 

@@ -118,6 +118,9 @@ def _convert(entries: dict[str, Any], param: Any) -> dict[str, Any]:
         if array is None:
             out[key] = copy.deepcopy(value)
             continue
+        if array.ndim == 0 and param.array.ndim != 0:
+            out[key] = float(array)  # a per-parameter number (NAdam's mu_product)
+            continue
         if array.shape != param.array.shape:
             raise ValueError(
                 f"Optimizer.load_state_dict: state {key!r} has shape {array.shape} but its "

@@ -195,13 +195,13 @@ class Optimizer:
         return FlatGroup(group["params"], self.state, lambda array: self.init_state(array, group))
 
     def _all_in_step(self, params: list[Tensor]) -> bool:
-        """Every parameter has a gradient and the same step count (so one flat update fits)."""
+        """Every parameter has a gradient and the same step and scalars (so one update fits)."""
         steps = set()
         for p in params:
             if p.grad is None:
                 return False
             entries = self.state.get(p)  # .get: never create state for a mere check
-            steps.add(entries.get("step") if entries else None)
+            steps.add(tuple(sorted(_scalars(entries).items())) if entries else None)
         return len(steps) == 1
 
     def _step_flat(self, flat: FlatGroup, group: dict[str, Any]) -> None:
@@ -210,6 +210,7 @@ class Optimizer:
             for index, p in enumerate(params):
                 flat.attach(self.state[p], index)
         step = self.state[params[0]]["step"] + 1
+        scalars = _scalars(self.state[params[0]])
         grads = flat.gather_grads()
         # WHY chunks: an update is a dozen whole-array passes; over a few
         # million parameters each pass streams from main memory, while a
@@ -218,10 +219,12 @@ class Optimizer:
         # are independent.
         for start in range(0, flat.buffer.size, CHUNK):
             part = slice(start, start + CHUNK)
-            state = {name: array[part] for name, array in flat.state.items()}
+            # Each chunk starts from the same scalars, so each computes the same new ones.
+            state = {**scalars, **{name: array[part] for name, array in flat.state.items()}}
             self.update(flat.buffer[part], grads[part], state, step, group)
+        advanced = {name: state[name] for name in scalars if name != "step"}
         for p in params:
-            self.state[p]["step"] = step
+            self.state[p].update(advanced, step=step)
 
     def _step_each(self, group: dict[str, Any], flat: FlatGroup | None) -> None:
         # NOTE: like torch, a parameter whose grad is None is skipped: its
@@ -276,6 +279,11 @@ class Optimizer:
         return "\n".join([*lines, ")"])
 
 
+def _scalars(entries: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's state entries that are numbers, not arrays ("step", NAdam's mu_product)."""
+    return {k: v for k, v in entries.items() if not isinstance(v, np.ndarray)}
+
+
 def _split_names(params: Any, owner: str) -> tuple[list[Tensor], list[str] | None]:
     """Tensors, and their names when given as `(name, tensor)` pairs."""
     if isinstance(params, Tensor):
@@ -315,6 +323,8 @@ _LABELS = {
     "alpha": "alpha value",
     "lr_decay": "lr_decay value",
     "initial_accumulator_value": "initial_accumulator_value value",
+    "rho": "rho value",
+    "momentum_decay": "momentum_decay value",
 }
 
 
@@ -325,3 +335,29 @@ def check_non_negative(owner: str, **values: float) -> None:
             raise ValueError(
                 f"Invalid {_LABELS[name]}: {value} (gradwork.optim.{owner}: {name} must be >= 0)"
             )
+
+
+def check_betas(owner: str, betas: tuple[float, float]) -> None:
+    """Raise torch's `Invalid beta parameter at index i` error unless each beta is in [0, 1)."""
+    for index, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(
+                f"Invalid beta parameter at index {index}: {beta} "
+                f"(gradwork.optim.{owner}: each beta must lie in [0, 1))"
+            )
+
+
+def lerp_(start: Any, end: Any, weight: float, work: Any) -> None:
+    """`start += weight * (end - start)` in place, rounded as `torch.lerp_` rounds it.
+
+    NOTE: torch switches to `end - (end - start) * (1 - weight)` for weights
+    of 0.5 and up (exact at weight 1); the two forms differ in the last bit.
+    `work` is a scratch array shaped like `start`.
+    """
+    np.subtract(end, start, out=work)
+    if weight < 0.5:
+        work *= weight
+        start += work
+    else:
+        work *= 1 - weight
+        np.subtract(end, work, out=start)

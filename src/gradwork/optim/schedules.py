@@ -33,6 +33,9 @@ __all__ = [
     "one_cycle",
     "inverse_time",
     "warmup",
+    "polynomial",
+    "cosine_restarts",
+    "cyclic",
 ]
 
 
@@ -188,3 +191,82 @@ def warmup(warmup_steps: int, after: Schedule | None = None, start_factor: float
         return after(t - warmup_steps)
 
     return schedule
+
+
+def polynomial(total_steps: int, power: float = 1.0, start: float = 1.0) -> Schedule:
+    """Decay to 0 over `total_steps`: `f(t) = start * (1 - min(t, total) / total) ** power`.
+
+    Example:
+        >>> [polynomial(4, power=2.0)(t) for t in (0, 2, 4, 6)]
+        [1.0, 0.25, 0.0, 0.0]
+    """
+    return lambda t: start * (1.0 - min(total_steps, t) / total_steps) ** power
+
+
+def cosine_restarts(T_0: int, T_mult: int = 1, start: float = 1.0, end: float = 0.0) -> Schedule:
+    """SGDR (Loshchilov & Hutter, 2017): a cosine from `start` to `end`, restarted every cycle.
+
+    The first cycle lasts `T_0` steps, each next one `T_mult` times longer;
+    within a cycle the value is `cosine(cycle_length, start, end)` of the
+    steps since the restart.
+
+    Example:
+        >>> f = cosine_restarts(2, T_mult=2)
+        >>> [round(f(t), 3) for t in range(7)]
+        [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
+    """
+
+    def schedule(t: float) -> float:
+        length = T_0
+        while t >= length:  # NOTE: exact for integer (and fractional) t, unlike a float log
+            t, length = t - length, length * T_mult
+        return cosine(length, start, end)(t)
+
+    return schedule
+
+
+def cyclic(
+    step_size_up: float,
+    step_size_down: float | None = None,
+    start: float = 0.0,
+    peak: float = 1.0,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable[[float], float] | None = None,
+    scale_mode: str = "cycle",
+) -> Schedule:
+    """Cyclical learning rates (Smith, 2017): from `start` up to `peak` and back, cycle after cycle.
+
+    A cycle rises for `step_size_up` steps and falls for `step_size_down`
+    (default: the same). The height of each cycle is scaled by `scale_fn`,
+    evaluated at the cycle number (`scale_mode="cycle"`) or at the step
+    ("iterations"); without one, `mode` picks torch's: "triangular" (1),
+    "triangular2" (halved every cycle), "exp_range" (`gamma ** step`).
+    Momentum cycles the other way with `start=max_momentum, peak=base_momentum`.
+
+    Example:
+        >>> f = cyclic(2, start=0.0, peak=1.0, mode="triangular2")
+        >>> [f(t) for t in range(7)]
+        [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5]
+    """
+    up = float(step_size_up)
+    total = up + (float(step_size_down) if step_size_down is not None else up)
+    ratio = up / total
+    if scale_fn is None:
+        scale_fn, scale_mode = _CYCLIC_MODES[mode](gamma)
+
+    def schedule(t: int) -> float:
+        cycle = math.floor(1 + t / total)
+        x = 1.0 + t / total - cycle
+        factor = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+        height = (peak - start) * factor
+        return start + height * scale_fn(cycle if scale_mode == "cycle" else t)
+
+    return schedule
+
+
+_CYCLIC_MODES = {  # mode -> gamma -> (scale_fn, scale_mode), as torch's CyclicLR
+    "triangular": lambda gamma: (lambda x: 1.0, "cycle"),
+    "triangular2": lambda gamma: (lambda x: 1 / (2.0 ** (x - 1)), "cycle"),
+    "exp_range": lambda gamma: (lambda x: gamma**x, "iterations"),
+}

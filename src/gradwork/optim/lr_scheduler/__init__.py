@@ -1,7 +1,7 @@
 """Learning-rate schedulers with torch's interface, over `gradwork.optim.schedules`.
 
 Create one after the optimizer and call `scheduler.step()` once per epoch
-(OneCycleLR and WarmupLR: once per batch), after `optimizer.step()`.
+(OneCycleLR, CyclicLR and WarmupLR: once per batch), after `optimizer.step()`.
 `ReduceLROnPlateau.step(metric)` takes the watched metric.
 
 Example:
@@ -15,6 +15,7 @@ Example:
 """
 
 from gradwork.optim.lr_scheduler._base import LRScheduler
+from gradwork.optim.lr_scheduler._cyclic import CosineAnnealingWarmRestarts, CyclicLR
 from gradwork.optim.lr_scheduler._decay import (
     CosineAnnealingLR,
     ExponentialLR,
@@ -22,6 +23,7 @@ from gradwork.optim.lr_scheduler._decay import (
     LambdaLR,
     LinearLR,
     MultiStepLR,
+    PolynomialLR,
     StepLR,
 )
 from gradwork.optim.lr_scheduler._one_cycle import OneCycleLR
@@ -31,4 +33,5 @@ from gradwork.optim.lr_scheduler._sequential import SequentialLR, WarmupLR
 __all__ = [
     "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
     "LambdaLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "InverseTimeLR", "WarmupLR",
+    "CosineAnnealingWarmRestarts", "PolynomialLR", "CyclicLR",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ __all__ = [
     "LinearLR",
     "LambdaLR",
     "InverseTimeLR",
+    "PolynomialLR",
 ]
 
 
@@ -262,3 +263,30 @@ class InverseTimeLR(LRScheduler):
 
     def schedule(self, base_lr: float) -> Callable[[int], float]:
         return schedules.inverse_time(self.decay_rate, start=base_lr)
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base lr * (1 - epoch / total_iters) ** power, then 0, as torch's PolynomialLR.
+
+    Example:
+        >>> import gradwork as gw
+        >>> from gradwork import optim
+        >>> opt = optim.SGD([gw.ones(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+        >>> scheduler.step(); scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        total_iters: int = 5,
+        power: float = 1.0,
+        last_epoch: int = -1,
+    ) -> None:
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def schedule(self, base_lr: float) -> Callable[[int], float]:
+        return schedules.polynomial(self.total_iters, self.power, start=base_lr)
