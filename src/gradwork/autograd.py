@@ -40,6 +40,9 @@ import numpy as np
 __all__ = [
     "Function",
     "backward",
+    "grad",
+    "inference_mode",
+    "is_inference_mode_enabled",
     "no_grad",
     "enable_grad",
     "set_grad_enabled",
@@ -58,9 +61,11 @@ __all__ = [
 # --------------------------------------------------------------------------
 class _ThreadState(threading.local):
     grad_enabled = True
+    inference = False
 
     def __init__(self) -> None:
         self.saved_modes: list[bool] = []  # for nested set_grad_enabled blocks
+        self.saved_inference: list[tuple[bool, bool]] = []  # for nested inference_mode blocks
         self.module_path: list[str] = []  # filled by nn.Module.__call__ in anomaly mode
 
 
@@ -125,6 +130,47 @@ class enable_grad(set_grad_enabled):  # noqa: N801
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside `inference_mode()` (torch's name)."""
+    return _state.inference
+
+
+class inference_mode(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """`no_grad` for code that will never need a gradient: evaluation and serving.
+
+    As in torch, `inference_mode(False)` turns graph recording back on inside
+    an outer `inference_mode()`. Usable as `with`, `@inference_mode()` or bare
+    `@inference_mode`.
+
+    NOTE: torch also marks tensors made inside as inference tensors and makes
+    ops faster by skipping version counting; gradwork only stops recording the
+    graph (already the fast path here), and its tensors carry no inference flag.
+
+    Example:
+        >>> import gradwork as gw
+        >>> w = gw.ones(2, requires_grad=True)
+        >>> with gw.inference_mode():
+        ...     y = w * 2
+        >>> y.requires_grad, gw.is_inference_mode_enabled()
+        (False, False)
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # used as a bare decorator: `mode` is the function
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        _state.saved_inference.append((_state.grad_enabled, _state.inference))
+        _state.grad_enabled, _state.inference = not self.mode, self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled, _state.inference = _state.saved_inference.pop()
 
 
 # --------------------------------------------------------------------------
@@ -464,27 +510,33 @@ _FREED_STALE = (
 )
 
 
-def _topological_order(root: Function) -> list[Function]:
-    """Nodes reachable from `root`, each after every node that feeds it a gradient.
+def _topological_order(roots: list[Function]) -> list[Function]:
+    """Nodes reachable from `roots`, each after every node that feeds it a gradient.
 
     Iterative depth-first search, so a graph thousands of ops deep (a long
-    recurrent unroll) cannot hit Python's recursion limit.
+    recurrent unroll) cannot hit Python's recursion limit. Post-orders from
+    several roots that share one `visited` set, reversed, are still a
+    topological order.
     """
     order: list[Function] = []
-    visited = {root}
-    stack: list[tuple[Function, Iterator]] = [(root, iter(root.parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent is not None and parent not in visited:
-                visited.add(parent)
-                if parent.inputs is None:  # freed by an earlier backward
-                    raise RuntimeError(_FREED_STALE)
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    visited: set[Function] = set()
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack: list[tuple[Function, Iterator]] = [(root, iter(root.parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent is not None and parent not in visited:
+                    visited.add(parent)
+                    if parent.inputs is None:  # freed by an earlier backward
+                        raise RuntimeError(_FREED_STALE)
+                    stack.append((parent, iter(parent.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
@@ -554,46 +606,60 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
         return
     if root.inputs is None:
         raise RuntimeError(_FREED_TWICE)
-    if tensor._hooks:
-        grad = _run_hooks(tensor, grad)
-    if tensor._retains_grad:
-        tensor.grad = _make_tensor(grad)
-    _propagate(_topological_order(root), root, grad, retain_graph)
+    # The root's own hooks and retain_grad run in `_visit_output`, like any node's.
+    _propagate(_topological_order([root]), {root: grad}, retain_graph)
 
 
-def _propagate(order: list[Function], root: Function, grad: Any, retain_graph: bool) -> None:
-    # Nodes hash by identity, so they key the dict of gradients still to pass on.
-    pending = {root: grad}
+def _propagate(
+    order: list[Function], pending: dict, retain_graph: bool, capture: _Capture | None = None
+) -> None:
+    """Run each node's backward in `order`, handing gradients on to its inputs.
+
+    `pending` maps nodes (which hash by identity) to the gradient still to pass
+    them. Without `capture` the gradients reaching leaves go into `.grad`; with
+    it (`autograd.grad`) they are collected for its targets instead, no `.grad`
+    is touched, and only the nodes that lead to a target run.
+    """
     for node in order:
         grad = pending.pop(node, None)
         if grad is None:
             continue
         if node._output_ref is not None:  # hooks / retain_grad on a non-leaf
             grad = _visit_output(node, grad)
+        if capture is not None:
+            if node in capture.nodes:
+                capture.add(node, grad)
+            if node not in capture.needed:
+                continue
         if node.saved_versions:
             _check_saved_versions(node)
         grads = _run_backward(node, grad)
         if _anomaly_enabled:
             _check_backward(node, grad, grads)
-        handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
-        for tensor, parent, g, needed in zip(
-            node.inputs, node.parents, grads, node.needs_input_grad
-        ):
-            if not needed or g is None:
-                continue
-            if g.shape != tensor.array.shape:
-                g = unbroadcast(g, tensor.array.shape)
-            if parent is None:
-                # Fresh, unshared arrays go to .grad without a copy.
-                owned = g is not grad and g.base is None and id(g) not in handed_out
-                handed_out += (id(g),)
-                _accumulate_leaf(tensor, g, owned)
-            else:
-                previous = pending.get(parent)
-                pending[parent] = g if previous is None else previous + g
+        _hand_on(node, grad, grads, pending, capture)
         if not retain_graph:
             node.saved = node.saved_versions = ()
             node.inputs = node.parents = None  # frees the graph; marks the node as freed
+
+
+def _hand_on(node: Function, grad: Any, grads: tuple, pending: dict, capture: Any) -> None:
+    """Give each input's gradient to its parent node, or to the leaf (or capture)."""
+    handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
+    for tensor, parent, g, needed in zip(node.inputs, node.parents, grads, node.needs_input_grad):
+        if not needed or g is None:
+            continue
+        if g.shape != tensor.array.shape:
+            g = unbroadcast(g, tensor.array.shape)
+        if parent is not None:
+            previous = pending.get(parent)
+            pending[parent] = g if previous is None else previous + g
+        elif capture is not None:
+            capture.add(id(tensor), g)
+        else:
+            # Fresh, unshared arrays go to .grad without a copy.
+            owned = g is not grad and g.base is None and id(g) not in handed_out
+            handed_out += (id(g),)
+            _accumulate_leaf(tensor, g, owned)
 
 
 def _visit_output(node: Function, grad: Any) -> Any:
@@ -610,3 +676,162 @@ def _visit_output(node: Function, grad: Any) -> Any:
 def _track_output(node: Function, tensor: Any) -> None:
     """Let `backward` reach a non-leaf tensor (for its hooks or retain_grad)."""
     node._output_ref = weakref.ref(tensor)
+
+
+# --------------------------------------------------------------------------
+# autograd.grad: the same walk, collecting instead of accumulating
+# --------------------------------------------------------------------------
+class _Capture:
+    """The targets of `grad`: gradients that reach them are kept, and `.grad` is left alone.
+
+    A non-leaf target is found by its node (the gradient a node receives is
+    the gradient of its output tensor), a leaf by identity. `needed` holds the
+    nodes with a target somewhere below them: only those must run backward.
+    """
+
+    def __init__(self, inputs: tuple, order: list[Function]) -> None:
+        self.nodes = {t.grad_fn for t in inputs if t.grad_fn is not None}
+        self.leaves = {id(t) for t in inputs if t.grad_fn is None}
+        self.grads: dict = {}
+        self.needed: set[Function] = set()
+        for node in reversed(order):  # inputs' side first: a node's parents are settled
+            if any(self._leads_to_target(*edge) for edge in zip(node.inputs, node.parents)):
+                self.needed.add(node)
+
+    def _leads_to_target(self, tensor: Any, parent: Function | None) -> bool:
+        if parent is None:
+            return id(tensor) in self.leaves
+        return parent in self.nodes or parent in self.needed
+
+    def add(self, key: Any, g: Any) -> None:
+        previous = self.grads.get(key)
+        self.grads[key] = g if previous is None else previous + g
+
+
+def _as_tuple(values: Any) -> tuple:
+    return (values,) if isinstance(values, _tensor_type) else tuple(values)
+
+
+def _output_grads(outputs: tuple, grad_outputs: Any) -> list:
+    """The gradient to start from at each output, checked as torch checks it."""
+    given = [None] * len(outputs) if grad_outputs is None else list(_as_tuple(grad_outputs))
+    if len(given) != len(outputs):
+        raise RuntimeError(
+            f"grad: got {len(given)} grad_outputs for {len(outputs)} outputs; pass one per "
+            "output (None for a one-element output)"
+        )
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, given)):
+        if not isinstance(out, _tensor_type) or not out.requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        if g is None:
+            if out.array.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = np.ones(out.array.shape, out.array.dtype)
+        g = np.asarray(getattr(g, "array", g), dtype=out.array.dtype)
+        if g.shape != out.array.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                f"output[{i}] has a shape of {out.array.shape}."
+            )
+        grads.append(g)
+    return grads
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, leaving every `.grad` untouched.
+
+    Args:
+        outputs: a tensor or a sequence of tensors to differentiate.
+        inputs: a tensor or a sequence of tensors (leaves or not).
+        grad_outputs: d(loss)/d(output) for each output; None for one-element outputs.
+        retain_graph: keep the graph for another backward (default: `create_graph`).
+        create_graph: not supported: gradients are first-order arrays in gradwork.
+        only_inputs: ignored, as in torch (deprecated there).
+        allow_unused: return None for an input the outputs do not depend on,
+            instead of raising (default: `materialize_grads`).
+        is_grads_batched: not supported.
+        materialize_grads: return zeros instead of None for unused inputs.
+
+    Returns:
+        A tuple with one gradient tensor (or None) per input.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([1.0, 2.0], requires_grad=True)
+        >>> gw.autograd.grad((x * x).sum(), x)
+        (tensor([2., 4.]),)
+        >>> x.grad is None
+        True
+    """
+    if create_graph or is_grads_batched:
+        flag = "create_graph" if create_graph else "is_grads_batched"
+        raise NotImplementedError(
+            f"grad({flag}=True): gradwork computes first-order gradients on raw arrays "
+            "(DESIGN.md), so gradients of gradients are not available; use torch for "
+            "higher-order derivatives, or a finite difference of grad()."
+        )
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False."
+        )
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    for tensor in inputs:
+        if not isinstance(tensor, _tensor_type) or not tensor.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    capture = _walk_for_grad(outputs, _output_grads(outputs, grad_outputs), inputs, retain_graph)
+    return tuple(_captured(capture, tensor, i, allow_unused, materialize_grads)
+                 for i, tensor in enumerate(inputs))  # fmt: skip
+
+
+def _walk_for_grad(outputs: tuple, grads: list, inputs: tuple, retain_graph: Any) -> _Capture:
+    pending: dict = {}
+    for out, g in zip(outputs, grads):
+        if out.grad_fn is None:
+            continue  # a leaf output: seen below, if it is also an input
+        if out.grad_fn.inputs is None:
+            raise RuntimeError(_FREED_TWICE)
+        previous = pending.get(out.grad_fn)
+        pending[out.grad_fn] = g if previous is None else previous + g
+    order = _topological_order(list(pending))
+    capture = _Capture(inputs, order)
+    for out, g in zip(outputs, grads):
+        if out.grad_fn is None and id(out) in capture.leaves:
+            capture.add(id(out), g)  # d(x)/d(x) is the identity
+    _propagate(order, pending, bool(retain_graph), capture)
+    return capture
+
+
+def _captured(capture: _Capture, tensor: Any, index: int, allow_unused: bool,
+              materialize: bool) -> Any:  # fmt: skip
+    """The gradient `grad` returns for one input: hooked, cast, and never shared."""
+    leaf = tensor.grad_fn is None
+    g = capture.grads.get(id(tensor) if leaf else tensor.grad_fn)
+    if g is None:
+        if materialize:
+            return _make_tensor(np.zeros_like(tensor.array))
+        if allow_unused:
+            return None
+        raise RuntimeError(
+            f"The differentiated Tensor at index {index} appears to not have been used in the "
+            "graph. Set allow_unused=True if this is the desired behavior."
+        )
+    if leaf and tensor._hooks:  # a non-leaf's hooks already ran in `_visit_output`
+        g = _run_hooks(tensor, g)
+    # A copy: the array may be the caller's grad_output, or another input's gradient.
+    return _make_tensor(np.array(g, dtype=tensor.array.dtype, copy=True))

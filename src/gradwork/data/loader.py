@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from gradwork._random import generator as global_generator
+from gradwork.data import _workers
 from gradwork.data.collate import default_collate
 from gradwork.data.dataset import resolve_tensor_source
 from gradwork.tensor import Tensor
@@ -57,6 +59,24 @@ def _check_batch_size(batch_size: Any) -> None:
         )
 
 
+def _check_samplers(batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: Any,
+                    drop_last: bool, num_workers: Any) -> None:  # fmt: skip
+    """torch's rules for combining sampler, batch_sampler and the batching options."""
+    if sampler is not None and shuffle:
+        raise ValueError("sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
+                                      or drop_last):  # fmt: skip
+        raise ValueError(
+            "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+            "and drop_last"
+        )
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(
+            "num_workers option should be non-negative; use num_workers=0 to disable "
+            f"multiprocessing. Got {num_workers!r}"
+        )
+
+
 class DataLoader:
     """Iterate over a data set in batches.
 
@@ -64,8 +84,20 @@ class DataLoader:
         dataset: Any object with `len()` and integer indexing.
         batch_size: Samples per batch; None means the whole data set in one batch.
         shuffle: Draw a new permutation every epoch.
-        drop_last: Drop the last batch when it is smaller than `batch_size`.
+        sampler: An iterable of indices (torch's samplers work); excludes `shuffle`.
+        batch_sampler: An iterable of index lists, one per batch; excludes
+            batch_size, shuffle, sampler and drop_last, as in torch.
+        num_workers: Load batches in this many processes (forked; on platforms
+            without 'fork' they load in this process). Order, seeds and resume
+            are the same as with 0. A TensorDataset with the default collate is
+            always cut in this process: one NumPy index beats any worker.
         collate_fn: Turns a list of samples into a batch (default: `default_collate`).
+        pin_memory: Accepted; a no-op on the CPU (so are pin_memory_device,
+            timeout, prefetch_factor, in_order and multiprocessing_context).
+        drop_last: Drop the last batch when it is smaller than `batch_size`.
+        worker_init_fn: Called as `worker_init_fn(worker_id)` in each worker,
+            after gradwork's stream is seeded with `base_seed + worker_id`.
+        persistent_workers: Keep the worker processes between epochs.
         generator: A `numpy.random.Generator` to own (shared, not copied).
         seed: Seed for a fresh generator. With neither, one is seeded from
             gradwork's stream, so `gradwork.manual_seed` makes runs reproducible.
@@ -91,10 +123,22 @@ class DataLoader:
         self,
         dataset: Any,
         batch_size: int | None = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
+        shuffle: bool | None = None,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
         collate_fn: Callable | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable | None = None,
+        multiprocessing_context: Any = None,
         generator: np.random.Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
         seed: int | None = None,
         transform: Callable | None = None,
     ) -> None:
@@ -104,13 +148,25 @@ class DataLoader:
                 f"DataLoader: dataset must support len() and indexing, got "
                 f"{type(dataset).__name__}; wrap arrays in TensorDataset(x, y)."
             )
+        _check_samplers(batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers)
         self.dataset = dataset
-        self.batch_size = batch_size
+        self.batch_size = None if batch_sampler is not None else batch_size
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         self.transform = transform
         self.generator = make_generator(generator, seed, "DataLoader")
+        # NOTE: pin_memory (and its device), timeout, prefetch_factor and in_order are
+        # kept for torch's scripts and change nothing: CPU arrays need no pinning, and
+        # batches always arrive in order (reproducibility and resume depend on it).
+        self.num_workers, self.pin_memory, self.timeout = int(num_workers), pin_memory, timeout
+        self.worker_init_fn, self.persistent_workers = worker_init_fn, persistent_workers
+        self.multiprocessing_context, self.prefetch_factor = (
+            multiprocessing_context,
+            prefetch_factor,
+        )
+        self._pool = None
         self._epoch = 0
         self._position = 0
         self._in_progress = False
@@ -122,7 +178,10 @@ class DataLoader:
         return max(len(self.dataset), 1) if self.batch_size is None else int(self.batch_size)
 
     def __len__(self) -> int:
-        n, size = len(self.dataset), self._effective_batch_size()
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.dataset if self.sampler is None else self.sampler)
+        size = self._effective_batch_size()
         return n // size if self.drop_last else math.ceil(n / size)
 
     # -------------------------------------------------------------- iteration
@@ -133,9 +192,24 @@ class DataLoader:
             self._begin_epoch()
         # Replay the epoch's draws from its starting state (a no-op on a fresh epoch).
         self.generator.bit_generator.state = copy.deepcopy(self._epoch_state)
-        order = self.generator.permutation(len(self.dataset)) if self.shuffle else None
+        if self.sampler is None and self.batch_sampler is None:
+            order = self.generator.permutation(len(self.dataset)) if self.shuffle else None
+        else:  # torch's samplers draw from their own generators
+            order = None if self.batch_sampler is not None else np.fromiter(self.sampler, np.int64)
         transform_seed = int(self.generator.integers(2**63)) if self.transform else None
-        return self._batches(order, transform_seed)
+        return self._batches(self._index_batches(order), transform_seed)
+
+    def _index_batches(self, order: np.ndarray | None) -> list:
+        """The indices of every batch of the epoch, in order."""
+        if self.batch_sampler is not None:
+            return [np.asarray(list(batch), np.int64) for batch in self.batch_sampler]
+        n = len(self.dataset) if order is None else len(order)
+        size = self._effective_batch_size()
+        batches = []
+        for start in range(0, len(self) * size, size):
+            stop = min(start + size, n)
+            batches.append(np.arange(start, stop) if order is None else order[start:stop])
+        return batches
 
     def _begin_epoch(self) -> None:
         if self._in_progress:  # the previous epoch was abandoned part-way
@@ -144,21 +218,35 @@ class DataLoader:
         self._in_progress = True
         self._epoch_state = copy.deepcopy(self.generator.bit_generator.state)
 
-    def _batches(self, order: np.ndarray | None, transform_seed: int | None) -> Iterator[Any]:
-        size, n_batches = self._effective_batch_size(), len(self)
+    def _batches(self, index_batches: list, transform_seed: int | None) -> Iterator[Any]:
         source = resolve_tensor_source(self.dataset)
         fast = source is not None and self.collate_fn is default_collate
-        for batch_index in range(self._position, n_batches):
-            start = batch_index * size
-            stop = min(start + size, len(self.dataset))
-            indices = np.arange(start, stop) if order is None else order[start:stop]
-            batch = self._fast_batch(source, indices) if fast else self._slow_batch(indices)
+        todo = index_batches[self._position :]
+        if fast:  # one fancy index per field: faster than any worker
+            loaded = (self._fast_batch(source, indices) for indices in todo)
+        elif self.num_workers > 0:
+            loaded = self._worker_batches(todo)
+        else:
+            loaded = (self._slow_batch(indices) for indices in todo)
+        for batch_index, batch in enumerate(loaded, start=self._position):
             if self.transform is not None:
                 rng = np.random.default_rng([transform_seed, batch_index])
                 batch = _apply_to_inputs(self.transform, batch, rng)
             self._position = batch_index + 1
             yield batch
         self._end_epoch()
+
+    def _worker_batches(self, todo: list) -> Iterator[Any]:
+        """Batches loaded by `num_workers` processes, handed back in order."""
+        pool = self._pool or _workers.start_pool(self)
+        if self.persistent_workers and self._pool is None:
+            self._pool = pool
+            weakref.finalize(self, pool.terminate)  # the workers end with the loader
+        try:
+            yield from pool.imap(_workers.load_batch, todo)
+        finally:
+            if not self.persistent_workers:
+                pool.terminate()
 
     def _end_epoch(self) -> None:
         self._epoch += 1

@@ -18,30 +18,12 @@ import numpy as np
 from gradwork import _dtype, autograd
 from gradwork.nn import _state_dict
 from gradwork.nn._errors import LayerInputError
+from gradwork.nn._hooks import HookMethods, RemovableHandle  # noqa: F401 - re-exported
 from gradwork.nn.parameter import Parameter
 from gradwork.tensor import Tensor
 
 
-class RemovableHandle:
-    """Returned by the `register_*_hook` methods; `.remove()` takes the hook off."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict) -> None:
-        self.hooks, self.id = hooks, RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-class Module:
+class Module(HookMethods):
     """Base class of every layer and model: subclass it and write `forward`.
 
     Example:
@@ -71,6 +53,8 @@ class Module:
         setter(self, "_modules", OrderedDict())
         setter(self, "_forward_hooks", OrderedDict())
         setter(self, "_forward_pre_hooks", OrderedDict())
+        setter(self, "_backward_hooks", OrderedDict())
+        setter(self, "_backward_pre_hooks", OrderedDict())
         setter(self, "_registered_name", "")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -80,45 +64,25 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._forward_pre_hooks or self._forward_hooks or autograd._anomaly_enabled:
-            return self._call_with_extras(args, kwargs)
+        if (self._forward_pre_hooks or self._forward_hooks or autograd._anomaly_enabled
+                or self._backward_hooks or self._backward_pre_hooks):  # fmt: skip
+            return self._call_with_extras(args, kwargs)  # hooks: see _hooks.py
         try:
             return self.forward(*args, **kwargs)
         except LayerInputError as error:
             error.add_parent(self._registered_name)
             raise
 
-    def _call_with_extras(self, args: tuple, kwargs: dict) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+    def _forward_in_scope(self, args: tuple, kwargs: dict) -> Any:
+        """`forward`, named in anomaly mode's module path and in layer-input errors."""
         try:
             if autograd._anomaly_enabled and self._registered_name:
                 with autograd.module_scope(self._registered_name):
-                    output = self.forward(*args, **kwargs)
-            else:
-                output = self.forward(*args, **kwargs)
+                    return self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs)
         except LayerInputError as error:
             error.add_parent(self._registered_name)
             raise
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
-            if result is not None:
-                output = result
-        return output
-
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """`hook(module, args)` runs before forward; it may return replacement args."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
-
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """`hook(module, args, output)` runs after forward; it may return a new output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
 
     # ----------------------------------------------------------------- registry
     def __setattr__(self, name: str, value: Any) -> None:
