@@ -101,6 +101,31 @@ def torch_function(torch, fn):
     return Function()
 
 
+def scaled(scale, *shape):
+    return lambda rng: [rng.standard_normal(shape) * scale]
+
+
+def unpool_inputs(n, c, h, w, kernel, stride):
+    """Pooled values and valid max_pool2d indices (a random position in each window)."""
+
+    def make(rng):
+        rows = np.arange(h)[:, None] * stride + rng.integers(0, kernel, (n, c, h, w))
+        cols = np.arange(w)[None, :] * stride + rng.integers(0, kernel, (n, c, h, w))
+        width = (w - 1) * stride + kernel
+        return [rng.standard_normal((n, c, h, w)), rows * width + cols]
+
+    return make
+
+
+def kl_inputs(*shape, log_target=False):
+    def make(rng):
+        log_input = np.log(rng.dirichlet(np.ones(shape[-1]), shape[:-1]))
+        target = rng.dirichlet(np.ones(shape[-1]), shape[:-1])
+        return [log_input, np.log(target) if log_target else target]
+
+    return make
+
+
 def _step(torch, x):
     return (x >= 0).to(x.dtype)
 
@@ -186,6 +211,58 @@ LAYER_CASES = [
          lambda t: torch_basic_block(t, 2, 3, 2), normal(2, 2, 4, 4)),
     Case("BasicBlock", lambda: nn.BasicBlock(2, 2), lambda t: torch_basic_block(t, 2, 2, 1),
          normal(2, 2, 3, 3), label="identity"),
+    Case("MaxUnpool2d", lambda: nn.MaxUnpool2d(2), lambda t: t.nn.MaxUnpool2d(2),
+         unpool_inputs(2, 2, 2, 3, 2, 2)),
+    Case("MaxUnpool2d", lambda: nn.MaxUnpool2d(3, 2, 1), lambda t: t.nn.MaxUnpool2d(3, 2, 1),
+         lambda rng: [rng.standard_normal((2, 3, 3)),
+                      np.stack([rng.choice(25, (3, 3), replace=False) for _ in range(2)])],
+         label="unbatched-overlap"),
+    Case("Upsample", lambda: nn.Upsample(scale_factor=2), lambda t: t.nn.Upsample(scale_factor=2),
+         normal(2, 2, 3, 4)),
+    Case("Upsample", lambda: nn.Upsample(size=(5, 3)), lambda t: t.nn.Upsample(size=(5, 3)),
+         normal(1, 2, 3, 7), label="nearest-size"),
+    Case("Upsample", lambda: nn.Upsample(size=7), lambda t: t.nn.Upsample(size=7),
+         normal(2, 2, 3), label="nearest-1d"),
+    Case("Upsample", lambda: nn.Upsample(scale_factor=1.5, mode="nearest-exact"),
+         lambda t: t.nn.Upsample(scale_factor=1.5, mode="nearest-exact"), normal(1, 2, 4, 3),
+         label="nearest-exact"),
+    Case("Upsample", lambda: nn.Upsample(size=(5, 7), mode="bilinear"),
+         lambda t: t.nn.Upsample(size=(5, 7), mode="bilinear"), normal(2, 2, 3, 4),
+         label="bilinear"),
+    Case("Upsample", lambda: nn.Upsample(scale_factor=(1.7, 0.6), mode="bilinear",
+                                         align_corners=True),
+         lambda t: t.nn.Upsample(scale_factor=(1.7, 0.6), mode="bilinear", align_corners=True),
+         normal(2, 2, 3, 6), label="bilinear-align-corners"),
+    Case("Upsample", lambda: nn.Upsample(scale_factor=2.5, mode="linear"),
+         lambda t: t.nn.Upsample(scale_factor=2.5, mode="linear"), normal(2, 2, 4),
+         label="linear"),
+    Case("UpsamplingNearest2d", lambda: nn.UpsamplingNearest2d(scale_factor=3),
+         lambda t: t.nn.UpsamplingNearest2d(scale_factor=3), normal(1, 2, 2, 3)),
+    Case("UpsamplingBilinear2d", lambda: nn.UpsamplingBilinear2d(size=(4, 5)),
+         lambda t: t.nn.UpsamplingBilinear2d(size=(4, 5)), normal(2, 1, 3, 3)),
+    Case("Unfold", lambda: nn.Unfold(2), lambda t: t.nn.Unfold(2), normal(2, 3, 4, 5)),
+    Case("Unfold", lambda: nn.Unfold((2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+         lambda t: t.nn.Unfold((2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+         normal(3, 5, 6), label="general-unbatched"),
+    Case("Fold", lambda: nn.Fold((4, 5), (2, 2)), lambda t: t.nn.Fold((4, 5), (2, 2)),
+         normal(2, 12, 12)),
+    Case("Fold", lambda: nn.Fold((5, 6), (3, 2), dilation=(1, 2), padding=(1, 0), stride=2),
+         lambda t: t.nn.Fold((5, 6), (3, 2), dilation=(1, 2), padding=(1, 0), stride=2),
+         normal(2, 6, 6), label="general"),
+    Case("CosineSimilarity", lambda: nn.CosineSimilarity(), lambda t: t.nn.CosineSimilarity(),
+         two(3, 4)),
+    Case("CosineSimilarity", lambda: nn.CosineSimilarity(dim=-1),
+         lambda t: t.nn.CosineSimilarity(dim=-1),
+         lambda rng: [rng.standard_normal((3, 1, 4)), rng.standard_normal((2, 4))],
+         label="broadcast"),
+    Case("PairwiseDistance", lambda: nn.PairwiseDistance(), lambda t: t.nn.PairwiseDistance(),
+         two(3, 4)),
+    Case("PairwiseDistance", lambda: nn.PairwiseDistance(p=1.0, keepdim=True),
+         lambda t: t.nn.PairwiseDistance(p=1.0, keepdim=True), two(3, 4), label="p1-keepdim"),
+    Case("PairwiseDistance", lambda: nn.PairwiseDistance(p=3.0, eps=0.1),
+         lambda t: t.nn.PairwiseDistance(p=3.0, eps=0.1), two(2, 3, 4), label="p3"),
+    Case("PairwiseDistance", lambda: nn.PairwiseDistance(p=float("inf")),
+         lambda t: t.nn.PairwiseDistance(p=float("inf")), two(3, 4), label="inf"),
 ]  # fmt: skip
 
 ACTIVATION_CASES = [
@@ -209,6 +286,21 @@ ACTIVATION_CASES = [
          lambda rng: [rng.standard_normal(20) * 3]),
     Case("Step", lambda: nn.Step(), lambda t: torch_function(t, lambda x: _step(t, x) + x * 0),
          normal(3, 4)),
+    Case("Hardtanh", lambda: nn.Hardtanh(), lambda t: t.nn.Hardtanh(), scaled(2, 3, 4)),
+    Case("Hardtanh", lambda: nn.Hardtanh(-0.5, 2.0), lambda t: t.nn.Hardtanh(-0.5, 2.0),
+         scaled(2, 3, 4), label="bounds"),
+    Case("ReLU6", lambda: nn.ReLU6(), lambda t: t.nn.ReLU6(), scaled(5, 3, 4)),
+    Case("Hardswish", lambda: nn.Hardswish(), lambda t: t.nn.Hardswish(), scaled(4, 4, 5)),
+    Case("Hardsigmoid", lambda: nn.Hardsigmoid(), lambda t: t.nn.Hardsigmoid(),
+         scaled(4, 4, 5)),
+    Case("Mish", lambda: nn.Mish(), lambda t: t.nn.Mish(), scaled(4, 4, 5)),
+    Case("SELU", lambda: nn.SELU(), lambda t: t.nn.SELU(), scaled(2, 3, 4)),
+    Case("CELU", lambda: nn.CELU(0.5), lambda t: t.nn.CELU(0.5), scaled(2, 3, 4)),
+    Case("Softsign", lambda: nn.Softsign(), lambda t: t.nn.Softsign(), scaled(3, 3, 4)),
+    Case("LogSigmoid", lambda: nn.LogSigmoid(), lambda t: t.nn.LogSigmoid(), scaled(40, 4, 5)),
+    Case("Softmin", lambda: nn.Softmin(dim=1), lambda t: t.nn.Softmin(dim=1), normal(3, 4)),
+    Case("Softmin", lambda: nn.Softmin(dim=0), lambda t: t.nn.Softmin(dim=0), normal(2, 3, 4),
+         label="dim0"),
 ]  # fmt: skip
 
 LOSS_CASES = [
@@ -257,6 +349,13 @@ LOSS_CASES = [
          lambda t: t.nn.MultiMarginLoss(p=2, margin=0.5,
                                         weight=t.tensor([1.0, 2.0, 0.5], dtype=t.float64)),
          classes(4, 3), label="squared"),
+    Case("KLDivLoss", lambda: nn.KLDivLoss(reduction="batchmean"),
+         lambda t: t.nn.KLDivLoss(reduction="batchmean"), kl_inputs(4, 3)),
+    Case("KLDivLoss", lambda: nn.KLDivLoss(reduction="sum"),
+         lambda t: t.nn.KLDivLoss(reduction="sum"), kl_inputs(2, 3, 4), label="sum"),
+    Case("KLDivLoss", lambda: nn.KLDivLoss(reduction="none", log_target=True),
+         lambda t: t.nn.KLDivLoss(reduction="none", log_target=True),
+         kl_inputs(3, 4, log_target=True), label="log-target"),
 ]  # fmt: skip
 
 CASES = LAYER_CASES + ACTIVATION_CASES + LOSS_CASES

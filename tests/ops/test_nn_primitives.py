@@ -18,6 +18,12 @@ def _labels(n, c, seed=0):
     return np.random.default_rng(seed).integers(0, c, n)
 
 
+def _unpool_indices():
+    """Distinct flat indices into 4x5 planes, one per pooled value of (2, 3, 2, 2)."""
+    rng = np.random.default_rng(2)
+    return np.stack([rng.choice(20, 4, replace=False) for _ in range(6)]).reshape(2, 3, 2, 2)
+
+
 # (primitive, ours(*inputs), theirs(torch, F, *inputs), make_inputs)
 CASES = [
     (ops.Conv2d,
@@ -38,6 +44,18 @@ CASES = [
      lambda x: ops.AvgPool2d.apply(x, (3, 3), (2, 2), (1, 1), False, False),
      lambda t, F, x: F.avg_pool2d(x, 3, 2, 1, False, False),
      lambda: [randn64(2, 2, 5, 6)]),
+    (ops.MaxUnpool2d,
+     lambda x: ops.MaxUnpool2d.apply(x, indices=_unpool_indices(), out_hw=(4, 5)),
+     lambda t, F, x: F.max_unpool2d(x, t.tensor(_unpool_indices()), 2, output_size=(4, 5)),
+     lambda: [randn64(2, 3, 2, 2)]),
+    (ops.Unfold,
+     lambda x: ops.Unfold.apply(x, (2, 3), (2, 1), (1, 0), (1, 2)),
+     lambda t, F, x: F.unfold(x, (2, 3), (1, 2), (1, 0), (2, 1)),
+     lambda: [randn64(2, 3, 5, 6)]),
+    (ops.Fold,
+     lambda x: ops.Fold.apply(x, (5, 6), (2, 3), (2, 1), (1, 0), (1, 2), (3, 2)),
+     lambda t, F, x: F.fold(x, (5, 6), (2, 3), (1, 2), (1, 0), (2, 1)),
+     lambda: [randn64(2, 18, 6)]),
     (ops.BatchNorm,
      lambda x, w, b: ops.BatchNorm.apply(x, w, b, None, None, training=True),
      lambda t, F, x, w, b: F.batch_norm(x, None, None, w, b, True),

@@ -17,15 +17,25 @@ Example:
 from gradwork.nn import functional, init, utils, utils_rnn
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.activation import (
+    CELU,
     ELU,
     GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Step,
     Swish,
     Tanh,
@@ -33,14 +43,17 @@ from gradwork.nn.activation import (
 from gradwork.nn.blocks import BasicBlock, Residual
 from gradwork.nn.container import ModuleDict, ModuleList, Sequential
 from gradwork.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from gradwork.nn.distance import CosineSimilarity, PairwiseDistance
 from gradwork.nn.dropout import Dropout, Dropout2d
 from gradwork.nn.embedding import Embedding
+from gradwork.nn.fold import Fold, Unfold
 from gradwork.nn.linear import Flatten, Identity, Linear, Unflatten
 from gradwork.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     MultiMarginLoss,
@@ -57,25 +70,29 @@ from gradwork.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool2d,
 )
 from gradwork.nn.recurrent import GRU, LSTM, RNN, RNNBase
 from gradwork.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from gradwork.nn.summary import Summary, summary
+from gradwork.nn.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 # Layers, activations and losses: the test table has one entry for each of these.
 LAYERS = [
     "Identity", "Linear", "Flatten", "Unflatten", "Conv1d", "Conv2d", "ConvTranspose2d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d",
-    "GroupNorm", "Residual", "BasicBlock",
+    "GroupNorm", "Residual", "BasicBlock", "MaxUnpool2d", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "Unfold", "Fold", "CosineSimilarity", "PairwiseDistance",
 ]  # fmt: skip
 ACTIVATIONS = [
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh", "Softmax",
-    "LogSoftmax", "Softplus", "Step",
+    "LogSoftmax", "Softplus", "Step", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish",
+    "SELU", "CELU", "Softsign", "LogSigmoid", "Softmin",
 ]  # fmt: skip
 LOSSES = [
     "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
-    "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
+    "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss", "KLDivLoss",
 ]  # fmt: skip
 # Sequence models: tests/nn/test_recurrent.py, test_rnn_cell.py, test_embedding.py.
 SEQUENCE_LAYERS = ["Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
@@ -90,5 +107,8 @@ __all__ = [
     "Softmax", "LogSoftmax", "Softplus", "Step", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
-    "RNNCellBase", "utils", "utils_rnn",
+    "RNNCellBase", "utils", "utils_rnn", "MaxUnpool2d", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "Unfold", "Fold", "CosineSimilarity", "PairwiseDistance", "Hardtanh",
+    "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "SELU", "CELU", "Softsign", "LogSigmoid",
+    "Softmin", "KLDivLoss",
 ]  # fmt: skip

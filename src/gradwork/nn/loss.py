@@ -164,3 +164,27 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                    reduction=self.reduction)  # fmt: skip
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of the target from exp(input); input holds log-probabilities.
+
+    Args:
+        reduction: 'batchmean' (sum / batch size: the true KL divergence),
+            'sum', 'none' or 'mean' (sum / number of elements; warns, as torch).
+        log_target: the target holds log-probabilities too.
+
+    Example:
+        >>> import gradwork as gw
+        >>> loss = gw.nn.KLDivLoss(reduction="batchmean")
+        >>> loss(gw.tensor([[0.5, 0.5]]).log(), gw.tensor([[0.5, 0.5]]))
+        tensor(0.)
+    """
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:  # fmt: skip
+        super().__init__(size_average, reduce, "sum" if reduction == "batchmean" else reduction)
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -6,6 +6,7 @@ from typing import Any
 
 from gradwork.nn import functional as F
 from gradwork.nn._errors import LayerInputError
+from gradwork.nn.functional._conv_pool import pair
 from gradwork.nn.module import Module
 from gradwork.tensor import Tensor
 
@@ -20,6 +21,9 @@ def _check_dims(module: Module, input: Tensor, dims: tuple[int, ...], layout: st
 
 class MaxPool2d(Module):
     """Max over kernel_size windows (stride defaults to kernel_size).
+
+    With return_indices=True it returns (values, indices): the flat H*W
+    index of each maximum, which MaxUnpool2d takes.
 
     Example:
         >>> import gradwork as gw
@@ -71,10 +75,10 @@ class AvgPool2d(Module):
 class MaxPool1d(MaxPool2d):
     """Max over windows of (N, C, L) input."""
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
         _check_dims(self, input, (2, 3), "(N, C, L) or (C, L)")
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)  # fmt: skip
+                            self.ceil_mode, self.return_indices)  # fmt: skip
 
 
 class AvgPool1d(AvgPool2d):
@@ -125,3 +129,34 @@ class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
     def forward(self, input: Tensor) -> Any:  # noqa: A002
         _check_dims(self, input, (3, 4), "(N, C, H, W) or (C, H, W)")
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of MaxPool2d: values back at their indices, zeros elsewhere.
+
+    Shape:
+        input and indices (N, C, H_in, W_in) -> (N, C, H_out, W_out), with
+        H_out = (H_in - 1) * stride - 2 * padding + kernel_size unless
+        `output_size` (given to forward) picks another size the pool could have had.
+
+    Example:
+        >>> import gradwork as gw
+        >>> pool, unpool = gw.nn.MaxPool2d(2, return_indices=True), gw.nn.MaxUnpool2d(2)
+        >>> values, indices = pool(gw.randn(1, 1, 5, 5))
+        >>> unpool(values, indices, output_size=(5, 5)).shape
+        (1, 1, 5, 5)
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "MaxUnpool2d kernel_size")
+        self.stride = pair(kernel_size if stride is None else stride, "MaxUnpool2d stride")
+        self.padding = pair(padding, "MaxUnpool2d padding")
+
+    def forward(self, input: Tensor, indices: Any, output_size: Any = None) -> Tensor:  # noqa: A002
+        _check_dims(self, input, (3, 4), "(N, C, H, W) or (C, H, W)")
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -1,4 +1,7 @@
-"""Pooling primitives: 2-D max and average pooling over strided windows.
+"""Pooling primitives: 2-D max and average pooling over strided windows, and their kin.
+
+Also here: max unpooling (a scatter) and unfold/fold (im2col and col2im as
+ops, reusing the convolution's helpers), with max pooling's argmax rule.
 
 Fused for speed. Both walk the kh*kw kernel positions; at each position the
 inputs seen by every window form ONE strided slice of the padded input, so a
@@ -12,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function
+from gradwork.ops.conv import col2im, im2col
 
 
 def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -172,3 +176,105 @@ def _scatter(geometry, grad, mask_of):
             np.multiply(grad, mask_of(index), out=image[index])
     ph, pw = padding
     return image[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
+
+
+def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+    """Flat (row * W + col) index, within its (H, W) plane, of each window's maximum.
+
+    Not a primitive (indices take no gradient): torch's CPU rule on the raw
+    input, so it works with or without a graph. The FIRST maximum of the
+    window wins and a NaN beats everything; a window of only -inf names its
+    first element inside the image, never the padding.
+    """
+    out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
+    padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
+    best = np.full((*x.shape[:2], *out_hw), -np.inf, dtype=x.dtype)
+    winner = np.full(best.shape, -1, dtype=np.int64)
+    for k, index in enumerate(_slices(kernel, stride, dilation, out_hw)):
+        seen = padded[index]
+        better = (seen > best) | np.isnan(seen)
+        np.copyto(best, seen, where=better)
+        winner[better] = k
+    row_in, col_in = np.divmod(winner, kernel[1])
+    starts = [np.arange(o) * s - p for o, s, p in zip(out_hw, stride, padding)]
+    rows = starts[0][:, None] + row_in * dilation[0]
+    cols = starts[1][None, :] + col_in * dilation[1]
+    # first in-image position of each window: its start, moved on by whole dilations
+    first = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation)]
+    fallback = first[0][:, None] * x.shape[3] + first[1][None, :]
+    return np.where(winner < 0, fallback, rows * x.shape[3] + cols)
+
+
+class MaxUnpool2d(Function):
+    """The partial inverse of max pooling: each value goes to its flat index in a zero plane.
+
+    A primitive because a scatter cannot be composed from the others; its
+    backward is the matching gather. x (N, C, h, w) and indices of its shape,
+    each in [0, H*W); out_hw = (H, W). NOTE: when indices repeat, the last
+    value written wins in forward (as torch's CPU kernel) but every copy
+    reads the gradient in backward (as torch).
+    """
+
+    @staticmethod
+    def forward(ctx, x, indices, out_hw):
+        planes = x.reshape(-1, x.shape[-2] * x.shape[-1])
+        flat_index = indices.reshape(planes.shape)
+        out = np.zeros_like(x, shape=(planes.shape[0], out_hw[0] * out_hw[1]))
+        np.put_along_axis(out, flat_index, planes, axis=1)
+        ctx.save_for_backward(flat_index)
+        ctx.x_shape = x.shape
+        return out.reshape(*x.shape[:-2], *out_hw)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (flat_index,) = ctx.saved
+        planes = grad.reshape(flat_index.shape[0], -1)
+        return np.take_along_axis(planes, flat_index, axis=1).reshape(ctx.x_shape)
+
+
+class Unfold(Function):
+    """im2col: x (N, C, H, W) -> (N, C*kh*kw, L), each column one (dilated) block.
+
+    Fused for speed (one strided copy; composed from slices it would cost
+    kh*kw graph nodes); the backward is col2im, one strided add per kernel
+    position. Rows are ordered (channel, ki, kj), columns row-major over the
+    block grid, as torch's.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation):
+        columns, out_hw = im2col(x, kernel, stride, padding, dilation, 1)
+        ctx.geometry = (x.shape, kernel, stride, padding, dilation, out_hw)
+        blocks = columns.reshape(columns.shape[1], x.shape[0], -1)
+        return np.ascontiguousarray(blocks.transpose(1, 0, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_shape, kernel, stride, padding, dilation, out_hw = ctx.geometry
+        columns = grad.transpose(1, 0, 2).reshape(1, grad.shape[1], -1)
+        image = col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw)
+        return np.ascontiguousarray(image)
+
+
+class Fold(Function):
+    """col2im: blocks (N, C*kh*kw, L) summed into an (N, C, H, W) image; Unfold's adjoint.
+
+    Fused for speed, like Unfold; `out_hw` is the image size, `blocks_hw`
+    the (rows, cols) of the block grid (L = rows * cols).
+    """
+
+    @staticmethod
+    def forward(ctx, columns, out_hw, kernel, stride, padding, dilation, blocks_hw):
+        n, rows, _ = columns.shape
+        channels = rows // (kernel[0] * kernel[1])
+        ctx.geometry = (kernel, stride, padding, dilation)
+        flat = columns.transpose(1, 0, 2).reshape(1, rows, -1)
+        image = col2im(flat, (n, channels, *out_hw), kernel, stride, padding, dilation, blocks_hw)
+        return np.ascontiguousarray(image)
+
+    @staticmethod
+    def backward(ctx, grad):
+        kernel, stride, padding, dilation = ctx.geometry
+        columns, _ = im2col(grad, kernel, stride, padding, dilation, 1)
+        blocks = columns.reshape(columns.shape[1], grad.shape[0], -1)
+        return np.ascontiguousarray(blocks.transpose(1, 0, 2))

@@ -12,15 +12,25 @@ Example:
 from gradwork.functions import pad
 from gradwork.nn.embedding import embedding  # noqa: E402 - beside its layer, like torch
 from gradwork.nn.functional._activation import (
+    celu,
     elu,
     gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
     silu,
     softmax,
+    softmin,
     softplus,
+    softsign,
     step,
     swish,
     tanh,
@@ -36,12 +46,16 @@ from gradwork.nn.functional._conv_pool import (
     linear,
     max_pool1d,
     max_pool2d,
+    max_unpool2d,
 )
+from gradwork.nn.functional._distance import cosine_similarity, normalize, pairwise_distance
+from gradwork.nn.functional._fold import fold, unfold
 from gradwork.nn.functional._loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     multi_margin_loss,
@@ -57,6 +71,7 @@ from gradwork.nn.functional._norm_dropout import (
     layer_norm,
     one_hot,
 )
+from gradwork.nn.functional._upsample import interpolate
 
 __all__ = [
     "embedding", "pad", "relu", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
@@ -66,5 +81,7 @@ __all__ = [
     "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm", "instance_norm",
     "dropout", "dropout2d", "one_hot", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
-    "multi_margin_loss",
+    "multi_margin_loss", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish", "selu",
+    "celu", "softsign", "logsigmoid", "softmin", "normalize", "cosine_similarity",
+    "pairwise_distance", "kl_div", "interpolate", "unfold", "fold", "max_unpool2d",
 ]  # fmt: skip

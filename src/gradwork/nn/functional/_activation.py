@@ -7,6 +7,7 @@ overwrites an input, so the result is always a new tensor.
 from __future__ import annotations
 
 import math
+import warnings
 
 from gradwork import ops
 from gradwork.tensor import Tensor
@@ -112,3 +113,110 @@ def step(
     if surrogate not in STEP_SURROGATES:
         raise ValueError(f"step: surrogate must be one of {STEP_SURROGATES}, got {surrogate!r}")
     return ops.Step.apply(input, threshold=threshold, surrogate=surrogate, beta=beta)
+
+
+def hardtanh(
+    input: Tensor,  # noqa: A002
+    min_val: float = -1.0,
+    max_val: float = 1.0,
+    inplace: bool = False,
+) -> Tensor:
+    """x clamped to [min_val, max_val].
+
+    NOTE: the gradient is 1 only strictly inside the interval, 0 at the bounds
+    (torch's hardtanh_backward); a plain clamp would pass it at the bounds.
+
+    Example:
+        >>> import gradwork as gw
+        >>> hardtanh(gw.tensor([-2.0, 0.5, 3.0]))
+        tensor([-1. ,  0.5,  1. ])
+    """
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    inside = (input.array > min_val) & (input.array < max_val)
+    return ops.Where.apply(inside, input, input.detach().clamp(min_val, max_val))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), gradient 0 at both kinks as in torch."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """relu6(x + 3) / 6: a piecewise-linear sigmoid (gradient 1/6 strictly inside (-3, 3))."""
+    return hardtanh(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * relu6(x + 3) / 6 (MobileNetV3).
+
+    NOTE: written piecewise so the gradient at the kinks is torch's: 0 at
+    x = -3 and 1 at x = 3 (the product rule over relu6 would give other values).
+
+    Example:
+        >>> import gradwork as gw
+        >>> hardswish(gw.tensor([-4.0, 0.0, 1.0, 4.0]))
+        tensor([-0.    ,  0.    ,  0.6667,  4.    ])
+    """
+    x = input.array
+    middle = input * (input + 3.0) / 6.0
+    upper = ops.Where.apply(x < 3.0, middle, input)
+    return ops.Where.apply(x > -3.0, upper, input * 0.0)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * tanh(softplus(x)) (Misra, 2019)."""
+    return input * ops.Tanh.apply(softplus(input))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else alpha * (exp(x / alpha) - 1); its gradient at 0 is 1."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    negative = ((input.clamp(max=0.0) / alpha).exp() - 1.0) * alpha  # clamped: see elu
+    return ops.Where.apply(input.array > 0, input, negative)
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1.0)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """log(sigmoid(x)), stable for large |x| (no exp overflow, no log of 0).
+
+    For x < 0 it is x - log1p(exp(x)), else -log1p(exp(-x)); each branch sees
+    its input clamped to its own side, so the other branch cannot overflow.
+
+    Example:
+        >>> import gradwork as gw
+        >>> logsigmoid(gw.tensor([-1000.0, 0.0, 1000.0]))
+        tensor([-1.0000e+03, -6.9315e-01, -0.0000e+00])
+    """
+    negative_side = input.clamp(max=0.0)
+    positive_side = input.clamp(min=0.0)
+    negative = negative_side - ops.Log1p.apply(negative_side.exp())
+    positive = -ops.Log1p.apply((-positive_side).exp())
+    return ops.Where.apply(input.array < 0, negative, positive)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype: object = None) -> Tensor:  # fmt: skip
+    """softmax(-x) along `dim` (torch's implicit dim, with its warning, when None)."""
+    if dim is None:
+        warnings.warn(
+            "Implicit dimension choice for softmin has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=_stacklevel,
+        )
+    return (-input).softmax(_dim(input, dim), dtype)

@@ -137,7 +137,17 @@ def max_pool2d(
     ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Any:
-    """Max over (dilated) windows; with return_indices also the flat H*W index of each max."""
+    """Max over (dilated) windows; with return_indices also the flat H*W index of each max.
+
+    The indices (int64, torch's: the first maximum of each window, counted
+    row-major within its (H, W) plane) are computed with or without a graph.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([[[[1.0, 5.0], [7.0, 2.0]]]])
+        >>> max_pool2d(x, 2, return_indices=True)
+        (tensor([[[[7.]]]]), tensor([[[[2]]]]))
+    """
     kernel, stride, padding, dilation = _pool_arguments(
         "max_pool2d", kernel_size, stride, padding, dilation
     )
@@ -148,35 +158,70 @@ def max_pool2d(
     out = _batched(input, pool)
     if not return_indices:
         return out
-    indices = _max_indices(out, kernel, stride, padding, dilation, input.shape[-1])
-    return out, indices
+    batched = input.array[None] if input.ndim == 3 else input.array
+    indices = ops.pool.max_pool2d_indices(batched, kernel, stride, padding, dilation, ceil_mode)
+    return out, Tensor(indices[0] if input.ndim == 3 else indices)
 
 
-def _max_indices(out, kernel, stride, padding, dilation, width):
-    """Flat (row * W + col) input index of each window's first maximum, like torch."""
-    node = out.grad_fn
-    if node is None:  # computed without a graph: nothing kept the padded input
-        raise NotImplementedError(
-            "max_pool2d(return_indices=True) needs the graph: call it with grad enabled "
-            "on an input that requires grad"
+def max_unpool2d(input: Tensor, indices: Any, kernel_size: Any, stride: Any = None,  # noqa: A002
+                 padding: Any = 0, output_size: Any = None) -> Tensor:  # fmt: skip
+    """Undo max_pool2d: each value goes back to the flat index max_pool2d returned; zeros elsewhere.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([[[[1.0, 5.0], [7.0, 2.0]]]])
+        >>> values, indices = max_pool2d(x, 2, return_indices=True)
+        >>> max_unpool2d(values, indices, 2)
+        tensor([[[[0., 0.],
+                  [7., 0.]]]])
+    """
+    kernel = pair(kernel_size, "max_unpool2d kernel_size")
+    stride = kernel if stride is None else pair(stride, "max_unpool2d stride")
+    padding = pair(padding, "max_unpool2d padding")
+    out_hw = _unpool_output_size(input, kernel, stride, padding, output_size)
+    index = np.asarray(getattr(indices, "array", indices))
+    if index.shape != tuple(input.shape):
+        raise RuntimeError(
+            f"max_unpool2d: Expected shape of indices to be same as that of the input tensor "
+            f"({tuple(input.shape)}) but got indices tensor with shape {index.shape}"
         )
-    padded, values = node.saved
-    batched = values.reshape(-1, 1, *values.shape[-2:]) if values.ndim == 3 else values
-    winner = np.full(batched.shape, -1, dtype=np.int64)
-    positions = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
-    for k, (i, j) in enumerate(positions):
-        top, left = i * dilation[0], j * dilation[1]
-        seen = padded[
-            ...,
-            top : top + stride[0] * (batched.shape[-2] - 1) + 1 : stride[0],
-            left : left + stride[1] * (batched.shape[-1] - 1) + 1 : stride[1],
-        ]
-        found = (winner < 0) & (seen.reshape(batched.shape) == batched)
-        winner[found] = k
-    row_in, col_in = np.divmod(winner, kernel[1])
-    rows = np.arange(out.shape[-2])[:, None] * stride[0] - padding[0] + row_in * dilation[0]
-    cols = np.arange(out.shape[-1])[None, :] * stride[1] - padding[1] + col_in * dilation[1]
-    return Tensor((rows * width + cols).reshape(out.shape))
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"max_unpool2d: indices must be int64, got {index.dtype}")
+    bad = (index < 0) | (index >= out_hw[0] * out_hw[1])
+    if bad.any():
+        raise RuntimeError(
+            f"Found an invalid max index: {index[bad].flat[0]} (output volumes are of size "
+            f"{out_hw[0]}x{out_hw[1]}); pass the indices max_pool2d returned and its input size"
+        )
+    return ops.MaxUnpool2d.apply(input, indices=index.astype(np.int64), out_hw=out_hw)
+
+
+def _unpool_output_size(input, kernel, stride, padding, output_size):
+    """(H, W) of max_unpool2d's output: torch's default, or output_size checked against it."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(
+            f"max_unpool2d: Expected 3D or 4D tensor, but got a tensor of shape "
+            f"{tuple(input.shape)}"
+        )
+    default = [(size - 1) * s + k - 2 * p
+               for size, k, s, p in zip(input.shape[-2:], kernel, stride, padding)]  # fmt: skip
+    if output_size is None:
+        return tuple(default)
+    sizes = list(output_size)
+    if len(sizes) == 4:
+        sizes = sizes[2:]
+    if len(sizes) != 2:
+        raise ValueError(
+            "output_size should be a sequence containing 2 or 4 elements, but it has a length "
+            f"of '{len(sizes)}'"
+        )
+    for d, (want, s) in enumerate(zip(sizes, stride)):
+        if not default[d] - s < want < default[d] + s:
+            raise ValueError(
+                f'invalid output_size "{list(sizes)}" (dim {d} must be between '
+                f"{default[d] - s} and {default[d] + s})"
+            )
+    return tuple(int(v) for v in sizes)
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
@@ -188,10 +233,15 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 
 def max_pool1d(input: Tensor, kernel_size: int, stride: Any = None, padding: int = 0,  # noqa: A002
-               dilation: int = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip
+               dilation: int = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    """Max over windows of (N, C, L) or (C, L) input; indices count along L."""
     stride = kernel_size if stride is None else _single(stride)
     out = max_pool2d(input.unsqueeze(-2), (1, _single(kernel_size)), (1, stride),
-                     (0, _single(padding)), (1, _single(dilation)), ceil_mode)  # fmt: skip
+                     (0, _single(padding)), (1, _single(dilation)), ceil_mode,
+                     return_indices)  # fmt: skip
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
     return out.squeeze(-2)
 
 
@@ -255,4 +305,5 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
 __all__ = [
     "pair", "linear", "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d",
     "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "output_size",
+    "max_unpool2d",
 ]  # fmt: skip

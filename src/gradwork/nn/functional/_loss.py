@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork._tensor_math import operand
+from gradwork._tensor_math import operand, promote
 from gradwork.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -210,3 +210,47 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     if unbatched and reduction == "none":
         per_sample = per_sample[0]
     return _reduce(per_sample, reduction)
+
+
+def kl_div(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,  # noqa: A002
+           reduction: str = "mean", log_target: bool = False) -> Tensor:  # fmt: skip
+    """KL(target || exp(input)) pointwise: input holds log-probabilities.
+
+    The pointwise loss is target * (log(target) - input), 0 where target is 0
+    (torch's xlogy), or exp(target) * (target - input) when `log_target`.
+    reduction='batchmean' divides the sum by the batch size (the true KL
+    divergence); 'mean' divides by the number of elements and warns, as torch.
+
+    Example:
+        >>> import gradwork as gw
+        >>> logp = gw.tensor([[0.5, 0.5]]).log()
+        >>> kl_div(logp, gw.tensor([[1.0, 0.0]]), reduction="batchmean")
+        tensor(0.6931)
+    """
+    if reduction not in (*REDUCTIONS, "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    _check("kl_div", "sum", size_average, reduce)
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            UserWarning,
+            stacklevel=2,
+        )
+    input, target = promote(input, target)
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = _xlogx(target) - target * input
+    if reduction == "batchmean":
+        total = pointwise.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(pointwise, reduction)
+
+
+def _xlogx(x: Tensor) -> Tensor:
+    """x * log(x), 0 where x == 0 (torch's xlogy(x, x)); the log sees 1 there, so no nan."""
+    nonzero = x.array != 0
+    return ops.Where.apply(nonzero, x * ops.Where.apply(nonzero, x, 1.0).log(), 0.0)
