@@ -1,7 +1,8 @@
 """gradwork.train: the `Trainer` loop, callbacks, metrics, checkpoints and run folders.
 
 The loop is only the loop; progress display, logging, checkpoints, early
-stopping and learning-rate schedules are callbacks (see `callbacks.py`).
+stopping, learning-rate schedules, Ctrl-C handling and the run summary are
+callbacks (see `callbacks.py`).
 """
 
 from gradwork.train import metrics
@@ -19,8 +20,10 @@ from gradwork.train._accumulators import (
     TopKAccuracy,
     get_metric,
 )
+from gradwork.train._interrupt import InterruptHandler
 from gradwork.train._model_checkpoint import ModelCheckpoint
 from gradwork.train._progress import ProgressBar
+from gradwork.train._summary import RunSummary
 from gradwork.train.callbacks import (
     Callback,
     CallbackList,
@@ -45,6 +48,8 @@ __all__ = [
     "ProgressBar",
     "CSVLogger",
     "TerminateOnNaN",
+    "InterruptHandler",
+    "RunSummary",
     "Metric",
     "Accuracy",
     "TopKAccuracy",

@@ -7,9 +7,12 @@ and metrics, `val_*` entries after validation, and `lr`). A training step runs
 there and the weights not yet updated: the place to read or change gradients),
 `optimizer.step()`, then `on_batch_end`. Numbers a callback adds to the epoch
 logs in `on_epoch_end` reach `History` and the run folder's summary too. A callback stops
-training by setting `self.trainer.stop_training = True`; it is checked after
-every batch and every epoch. A callback with state that matters for resuming
-returns it from `state_dict()`, and the checkpoint carries it.
+training by setting `self.trainer.stop_training = True`, or asks for a
+KeyboardInterrupt by setting `self.trainer.interrupt_requested = True` (what
+`InterruptHandler` does on Ctrl-C); both flags are checked after every batch and
+every epoch. When training fails or is interrupted, `on_exception` runs instead of
+`on_train_end`, and the exception is raised again. A callback with state that
+matters for resuming returns it from `state_dict()`, and the checkpoint carries it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class Callback:
 
     def on_after_backward(self, batch: int, logs: dict | None = None) -> None:
         """After `loss.backward()`, before `optimizer.step()`: gradients are populated."""
+
+    def on_exception(self, exception: BaseException, logs: dict | None = None) -> None:
+        """Training failed or was interrupted (instead of `on_train_end`); it raises again."""
 
     def state_dict(self) -> dict:
         return {}
@@ -94,6 +100,10 @@ class CallbackList(Callback):
     def on_epoch_end(self, epoch, logs=None):
         for callback in self.callbacks:
             callback.on_epoch_end(epoch, logs)
+
+    def on_exception(self, exception, logs=None):
+        for callback in self.callbacks:
+            callback.on_exception(exception, logs)
 
     def on_batch_begin(self, batch, logs=None):
         for hook in self._batch_begin:

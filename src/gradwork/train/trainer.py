@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,14 @@ from gradwork import autograd
 from gradwork.tensor import Tensor
 from gradwork.train import _state
 from gradwork.train._accumulators import Metric, get_metric
+from gradwork.train._interrupt import InterruptHandler
 from gradwork.train._model_checkpoint import ModelCheckpoint
 from gradwork.train._progress import ProgressBar
+from gradwork.train._sealed_test import SealedTest
+from gradwork.train._summary import RunSummary
 from gradwork.train.callbacks import Callback, CallbackList, CSVLogger, History, LRSchedulerCallback
 from gradwork.train.checkpoint import load_checkpoint, save_checkpoint
-from gradwork.train.run import RunFolder, best_and_last
+from gradwork.train.run import RunFolder
 
 
 class Trainer:
@@ -32,12 +33,13 @@ class Trainer:
         loss: `loss(output, target)` returning a scalar Tensor, or a dict of named
             scalar terms that are summed (each term is logged as `loss_<name>`).
         metrics: names (see `gradwork.train.METRIC_NAMES`) or `Metric` objects.
-        callbacks: extra callbacks, called in order (checkpoints last).
+        callbacks: extra callbacks, called in order (`InterruptHandler` first,
+            checkpoints and `RunSummary` last).
         scheduler: a learning-rate scheduler, stepped each `scheduler_interval`
             (ReduceLROnPlateau gets `scheduler_monitor`).
         run_dir: a run folder; the trainer then logs history.csv, keeps
-            checkpoints/last.npz and best.npz, records test evaluations and
-            writes summary.json.
+            checkpoints/last.npz and best.npz (also on Ctrl-C), records test
+            evaluations and writes summary.json.
         batch_size: the batch size used when `fit`/`evaluate` get a Dataset.
         progress: add a `ProgressBar`.
 
@@ -80,35 +82,51 @@ class Trainer:
             extra.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
         if progress:
             extra.append(ProgressBar())
-        self._auto_checkpoint = self._run_callbacks(extra)
-        # History runs after the other callbacks, so it records the numbers they add
-        # to the epoch logs; checkpoints run last, to capture everything done this epoch.
-        checkpoints = [c for c in extra if isinstance(c, ModelCheckpoint)]
-        others = [c for c in extra if not isinstance(c, ModelCheckpoint)]
-        self.callbacks = CallbackList([*others, self.history, *checkpoints])
+        self._auto_checkpoint = self._add_defaults(extra)
+        self.callbacks = CallbackList(sorted([*extra, self.history], key=self._call_order))
         self.callbacks.set_trainer(self)
         self.epoch = self.batch = self.global_step = 0
         self.epochs: int | None = None
         self.steps_per_epoch: int | None = None
-        self.stop_training = False
+        # The flags callbacks set: stop after this batch, or raise KeyboardInterrupt there.
+        self.stop_training = self.interrupt_requested = False
+        self.interrupt_checkpoint: Path | None = None  # where InterruptHandler saved
         self.train_seconds = 0.0
-        self.tests: list[dict] = self.run.test_records() if self.run else []
+        self._sealed_test = SealedTest(self.run)
         self._epoch_finished = False
         self._sums = _state.EpochSums()
         self._pending: dict | None = None
         self._loader: Any = None
-        self._interrupt_requested = self._hard_interrupt = False
-        self.interrupt_checkpoint: Path | None = None
 
-    def _run_callbacks(self, extra: list) -> ModelCheckpoint | None:
-        """With a run folder: log history.csv and keep checkpoints (unless the user does)."""
+    def _add_defaults(self, extra: list) -> ModelCheckpoint | None:
+        """Ctrl-C handling; with a run folder, history.csv, checkpoints and summary.json.
+
+        A kind the user passed is not added again. Returns the checkpoint added, if any.
+        """
+        path = self.run.last_checkpoint if self.run else None
+        if not any(isinstance(c, InterruptHandler) for c in extra):
+            extra.append(InterruptHandler(path))
         if self.run is None:
             return None
         extra.append(CSVLogger(self.run.history_csv, append=True))
+        if not any(isinstance(c, RunSummary) for c in extra):
+            extra.append(RunSummary(self.run))
         if any(isinstance(c, ModelCheckpoint) for c in extra):
             return None
         extra.append(ModelCheckpoint(self.run.checkpoints, monitor=self.monitor))
         return extra[-1]
+
+    def _call_order(self, callback: Callback) -> int:
+        # Ctrl-C is deferred from the start and the handler restored first at the end;
+        # History follows the other callbacks, so it records the numbers they add to the
+        # epoch logs; checkpoints capture everything done this epoch; the summary, all of it.
+        if isinstance(callback, InterruptHandler):
+            return 0
+        if callback is self.history:
+            return 2
+        if isinstance(callback, ModelCheckpoint):
+            return 3
+        return 4 if isinstance(callback, RunSummary) else 1
 
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Any, val: Any = None, epochs: int = 1) -> History:
@@ -116,32 +134,36 @@ class Trainer:
 
         Stopping (a callback sets `stop_training`) is checked after every batch and
         every epoch; a stop in the middle of an epoch skips that epoch's end-of-epoch
-        hooks, and a checkpoint then resumes from the same batch.
-        Ctrl-C finishes the current batch, saves `last.npz` in the run folder, and
-        raises KeyboardInterrupt.
+        hooks, and a checkpoint then resumes from the same batch. So is
+        `interrupt_requested`, which raises KeyboardInterrupt there: Ctrl-C finishes
+        the current batch, saves `last.npz` in the run folder (`InterruptHandler`),
+        and raises KeyboardInterrupt.
         """
         self._loader = self._as_loader(train, shuffle=True)
         val_loader = None if val is None else self._as_loader(val, shuffle=False)
-        self.epochs, self.stop_training = epochs, False
-        self.steps_per_epoch = _length(self._loader)
+        self.epochs, self.steps_per_epoch = epochs, _length(self._loader)
+        self.stop_training = self.interrupt_requested = False
         if val is None and self._auto_checkpoint and self.monitor.startswith("val_"):
             # No validation data: the run folder's "best" follows the training quantity.
             self._auto_checkpoint.set_monitor(self.monitor[len("val_") :])
         self._apply_pending()
-        self.callbacks.on_train_begin()
-        start = time.perf_counter()
-        with self._deferred_interrupt():
-            try:
-                while self.epoch < epochs and not self.stop_training:
-                    self._run_epoch(val_loader)
-            except KeyboardInterrupt:
-                self.train_seconds += time.perf_counter() - start
-                self._save_after_interrupt()
-                raise
-        self.train_seconds += time.perf_counter() - start
+        try:
+            self.callbacks.on_train_begin()
+            self._run_epochs(val_loader)
+        except BaseException as exception:
+            self.callbacks.on_exception(exception)
+            raise
         self.callbacks.on_train_end()
-        self._write_summary("stopped" if self.stop_training else "completed")
         return self.history
+
+    def _run_epochs(self, val_loader: Any) -> None:
+        start = time.perf_counter()
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                self._run_epoch(val_loader)
+        finally:
+            # Counted before callbacks hear of an interrupt: the checkpoint they save holds it.
+            self.train_seconds += time.perf_counter() - start
 
     def _run_epoch(self, val_loader: Any) -> None:
         if self.batch == 0:
@@ -158,15 +180,18 @@ class Trainer:
             self.batch += 1
             self.global_step += 1
             self.callbacks.on_batch_end(index, logs)
-            if self._interrupt_requested:
-                raise KeyboardInterrupt
+            self._raise_if_interrupted()
             if self.stop_training:
                 return
         logs = self._epoch_logs(val_loader)
         self._epoch_finished = True
         self.callbacks.on_epoch_end(self.epoch, logs)
         self.epoch, self.batch, self._epoch_finished = self.epoch + 1, 0, False
-        if self._interrupt_requested:
+        self._raise_if_interrupted()
+
+    def _raise_if_interrupted(self) -> None:
+        # Raised only here, between steps, so a checkpoint saved on the way out is exact.
+        if self.interrupt_requested:
             raise KeyboardInterrupt
 
     def _train_step(self, index: int, x: Any, y: Any) -> dict:
@@ -256,29 +281,18 @@ class Trainer:
         """Evaluate the sealed test set: once per run, recorded in the run folder.
 
         Raises:
-            RuntimeError: on a second call without `force=True`.
+            RuntimeError: on a second call without `force=True` (see `SealedTest`).
         """
-        if self.tests and not force:
-            first = self.tests[0]
-            raise RuntimeError(
-                f"Trainer.test: the test set is sealed and was already evaluated in this run "
-                f"(at {first['time']}, epoch {first['epoch']}). Choose models and settings "
-                "on validation data (trainer.evaluate(val)); if you really must look again, "
-                "call test(data, force=True), which is recorded in the run folder."
-            )
-        metrics = self.evaluate(data)
-        if self.run is not None:
-            record = self.run.record_test(metrics, forced=bool(self.tests), epoch=self.epoch)
-            self.run.update_summary()
-        else:
-            record = {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "forced": bool(self.tests),
-                "epoch": self.epoch,
-                "metrics": metrics,
-            }
-        self.tests.append(record)
-        return metrics
+        return self._sealed_test.evaluate(self.evaluate, data, epoch=self.epoch, force=force)
+
+    @property
+    def tests(self) -> list[dict]:
+        """Every evaluation of the sealed test set in this run, oldest first."""
+        return self._sealed_test.records
+
+    @tests.setter
+    def tests(self, records: list[dict]) -> None:
+        self._sealed_test.records = list(records)
 
     # -------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -320,7 +334,7 @@ class Trainer:
         self.epoch, self.batch = int(position["epoch"]), int(position["batch"])
         self.global_step = int(position["global_step"])
         self.train_seconds = float(state["train_seconds"])
-        self.tests = list(state["tests"]) or self.tests
+        self._sealed_test.load(state["tests"])
         if state["epoch_sums"] is not None:
             self._sums.load_state_dict(state["epoch_sums"])
             for metric, metric_state in zip(self.metrics, state["metrics"]):
@@ -341,29 +355,6 @@ class Trainer:
         _state.set_rng_state(self._pending["rng"])
         self._pending = None
 
-    def _save_after_interrupt(self) -> None:
-        if self.run is not None and not self._hard_interrupt:
-            self.interrupt_checkpoint = self.save(self.run.last_checkpoint)
-            self._write_summary("interrupted")
-
-    def _write_summary(self, status: str) -> None:
-        if self.run is None:
-            return
-        modes = {
-            c.monitor: c.mode
-            for c in self.callbacks.callbacks
-            if hasattr(c, "monitor") and hasattr(c, "mode")
-        }
-        best, last = best_and_last(self.history.history, modes)
-        self.run.update_summary(
-            status=status,
-            epochs_completed=self.epoch,
-            global_step=self.global_step,
-            best=best,
-            last=last,
-            durations={"train_seconds": round(self.train_seconds, 3)},
-        )
-
     # ------------------------------------------------------------------ helpers
     def _as_loader(self, data: Any, shuffle: bool) -> Any:
         """A DataLoader, an iterable of batches, or a Dataset wrapped in a default loader."""
@@ -374,37 +365,6 @@ class Trainer:
         from gradwork.data import DataLoader
 
         return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle)
-
-    def _deferred_interrupt(self) -> Any:
-        return _DeferredInterrupt(self)
-
-
-class _DeferredInterrupt:
-    """Turn the first Ctrl-C into a request served at the next batch boundary.
-
-    NOTE: an interrupt in the middle of a step would leave the loader one batch
-    ahead of the optimizer; deferring it keeps the checkpoint exact. A second
-    Ctrl-C interrupts at once (without a checkpoint being exact).
-    """
-
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer, self.previous = trainer, None
-
-    def __enter__(self) -> None:
-        self.trainer._interrupt_requested = self.trainer._hard_interrupt = False
-        is_main = threading.current_thread() is threading.main_thread()
-        if is_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.trainer._interrupt_requested:
-            self.trainer._hard_interrupt = True
-            raise KeyboardInterrupt
-        self.trainer._interrupt_requested = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def _length(loader: Any) -> int | None:
