@@ -125,7 +125,7 @@ class Tensor(
         """Keep `.grad` on this non-leaf tensor after backward."""
         if self.grad_fn is not None:
             self._retains_grad = True
-            autograd._track_output(self.grad_fn, self)
+            autograd.track_output(self.grad_fn, self)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
@@ -134,7 +134,7 @@ class Tensor(
         if self._hooks is None:
             self._hooks = {}
         if self.grad_fn is not None:
-            autograd._track_output(self.grad_fn, self)
+            autograd.track_output(self.grad_fn, self)
         handle = _HookHandle(self._hooks)
         self._hooks[handle.id] = hook
         return handle
@@ -314,4 +314,4 @@ def _from_op(data: Any, grad_fn: autograd.Function | None = None) -> Tensor:
 
 # The engine wraps each op's output in a Tensor; it sits below this module, so
 # the class is handed to it here, once (the one upward reference, by design).
-autograd._set_tensor_factory(_from_op, Tensor)
+autograd.set_tensor_factory(_from_op, Tensor)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import _dtype, autograd
+from gradwork.autograd import anomaly
 from gradwork.nn import _state_dict
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn._hooks import HookMethods, RemovableHandle  # noqa: F401 - re-exported
@@ -64,7 +65,7 @@ class Module(HookMethods):
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if (self._forward_pre_hooks or self._forward_hooks or autograd._anomaly_enabled
+        if (self._forward_pre_hooks or self._forward_hooks or anomaly.enabled
                 or self._backward_hooks or self._backward_pre_hooks):  # fmt: skip
             return self._call_with_extras(args, kwargs)  # hooks: see _hooks.py
         try:
@@ -76,7 +77,7 @@ class Module(HookMethods):
     def _forward_in_scope(self, args: tuple, kwargs: dict) -> Any:
         """`forward`, named in anomaly mode's module path and in layer-input errors."""
         try:
-            if autograd._anomaly_enabled and self._registered_name:
+            if anomaly.enabled and self._registered_name:
                 with autograd.module_scope(self._registered_name):
                     return self.forward(*args, **kwargs)
             return self.forward(*args, **kwargs)
