@@ -67,6 +67,25 @@ def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool
     return _filled(fill_value, t.shape, dtype or t.dtype, requires_grad)
 
 
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given size whose values are not to be relied on (zeros here).
+
+    torch leaves the memory uninitialised; gradwork fills it with zeros, which
+    costs little and makes a bug that reads it reproducible.
+
+    Example:
+        >>> import gradwork as gw
+        >>> gw.empty(2, 3).shape
+        (2, 3)
+    """
+    return _filled(0, size, dtype, requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`empty` with the shape (and, unless given, the dtype) of `t`."""
+    return _filled(0, t.shape, dtype or t.dtype, requires_grad)
+
+
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Values from start (inclusive) to end (exclusive); int64 for integer arguments."""

@@ -1,9 +1,452 @@
-"""Primitives for scans, sorting and scatter (cumsum, sort, scatter_add, ...).
+"""Primitives for scans and scatter: cumsum, cumprod, scatter, scatter_reduce.
 
 Only what can't be composed from existing primitives, each with the reason in
-its docstring. `PRIMITIVES` lists them for gradwork.ops.PRIMITIVES.
+its docstring. Sorting, flipping, rolling, diagonals and the like are composed
+in gradwork._tensor_scan from gather, index_select, getitem and cat, so they
+get their gradients for free. `PRIMITIVES` lists these for gradwork.ops.PRIMITIVES.
+
+The Tensor methods check dims, dtypes, shapes and index bounds before calling
+these, so the primitives see valid input only.
 """
 
 from __future__ import annotations
 
-PRIMITIVES: tuple = ()
+import math
+
+import numpy as np
+
+from gradwork.autograd import Function
+from gradwork.ops.dims import normalize_dim
+
+
+def _reverse_cumsum(a, axis):
+    """sum_{j >= k} a_j along `axis`: the adjoint of cumsum."""
+    return np.flip(np.cumsum(np.flip(a, axis), axis=axis), axis)
+
+
+class CumSum(Function):
+    """Running sum along `dim` (speed: one NumPy pass, where a composite needs a matmul)."""
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        return np.cumsum(a, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # out_j = sum_{k <= j} a_k, so a_k reaches every out_j with j >= k.
+        return _reverse_cumsum(grad, ctx.dim)
+
+
+class CumProd(Function):
+    """Running product along `dim` (speed, and an exact gradient where the input holds zeros)."""
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        out = np.cumprod(a, axis=dim)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved
+        if a.shape[ctx.dim] <= 1:  # out is a itself (torch passes the gradient, even at nan)
+            return grad
+        if np.all(a != 0):
+            # d out_j / d a_k = out_j / a_k for j >= k.
+            return _reverse_cumsum(grad * out, ctx.dim) / a
+        # NOTE: with a zero, out_j / a_k is 0/0. Write d out_j / d a_k as
+        # prefix_{k-1} * prod_{k<i<=j} a_i and sum over j by the recurrence
+        # s_k = grad_k + a_{k+1} * s_{k+1}: no division at all (torch is exact too).
+        x, g = np.moveaxis(a, ctx.dim, 0), np.moveaxis(grad, ctx.dim, 0)
+        suffix = np.empty_like(g)
+        running = np.zeros_like(g[0])
+        for k in reversed(range(len(x))):
+            running = g[k] + (x[k + 1] * running if k + 1 < len(x) else 0)
+            suffix[k] = running
+        prefix = np.concatenate([np.ones_like(x[:1]), np.cumprod(x, axis=0)[:-1]])
+        # torch's split, kept so that nan and inf spread alike: before the first zero,
+        # the division formula; at it, the product above; past it, exactly 0.
+        zeros_so_far = np.cumsum(x == 0, axis=0)
+        before = zeros_so_far == 0
+        ahead = np.where(before, g * np.moveaxis(out, ctx.dim, 0), 0)
+        divided = _reverse_cumsum(ahead, 0) / np.where(before, x, 1)
+        exact = np.where(zeros_so_far - (x == 0) > 0, 0, prefix * suffix)
+        return np.moveaxis(np.where(before, divided, exact), 0, ctx.dim)
+
+
+def _trim(index, ndim, dim=None):
+    """The leading corner of an array that `index` covers (torch lets index be smaller),
+    whole along `dim` (where the index values point)."""
+    return tuple(
+        slice(None) if d == dim or d >= index.ndim else slice(0, index.shape[d])
+        for d in range(ndim)
+    )
+
+
+def _grid(index, dim):
+    """Advanced index of the positions `index` names along `dim` (for ufunc.at)."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[dim] = index
+    return tuple(grid)
+
+
+def _scattered(shape, index, dim):
+    """Boolean mask of the positions of an array of `shape` that `index` writes to."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[_grid(index, dim)] = True
+    return mask
+
+
+class Scatter(Function):
+    """`out = a` with `out[index[i]][j] = src[i][j]` along `dim` (dim 0 shown).
+
+    A primitive because its gradient is a gather (for src) and a masked copy
+    (for a): composing it from where/add would need the mask as a graph input.
+    `src` may be a number (torch's `value=`).
+    """
+
+    @staticmethod
+    def forward(ctx, a, src, dim, index):
+        ctx.dim, ctx.index, ctx.src_shape = dim, index, np.shape(src)
+        out = a.copy()
+        values = src[_trim(index, np.ndim(src))] if np.ndim(src) else src
+        # NOTE: a repeated index keeps the last write, as torch's CPU loop does.
+        np.put_along_axis(out[_trim(index, a.ndim, dim)], index, values, axis=dim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_a = grad_src = None
+        if ctx.needs_input_grad[0]:  # overwritten positions get no gradient
+            grad_a = np.array(grad, copy=True)
+            np.put_along_axis(grad_a[_trim(ctx.index, grad.ndim, ctx.dim)], ctx.index, 0, ctx.dim)
+        if ctx.needs_input_grad[1]:
+            grad_src = np.zeros_like(grad, shape=ctx.src_shape)
+            picked = np.take_along_axis(
+                grad[_trim(ctx.index, grad.ndim, ctx.dim)], ctx.index, ctx.dim
+            )
+            grad_src[_trim(ctx.index, len(ctx.src_shape))] = picked
+        return grad_a, grad_src
+
+
+_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply,
+           "amax": np.maximum, "amin": np.minimum}  # fmt: skip
+
+
+def _identity(reduce, dtype):
+    """The start value of a reduction that leaves `self` out (include_self=False)."""
+    if reduce in ("sum", "mean"):
+        return np.zeros((), dtype)
+    if reduce == "prod":
+        return np.ones((), dtype)
+    if dtype.kind == "f":
+        return np.array(-np.inf if reduce == "amax" else np.inf, dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    if info is None:  # bool
+        return np.array(reduce == "amin")
+    return np.array(info.min if reduce == "amax" else info.max, dtype)
+
+
+class ScatterReduce(Function):
+    """torch.scatter_reduce: fold src into a along `dim` at `index` ('sum', 'prod',
+    'mean', 'amax', 'amin'), with or without a's own value.
+
+    A primitive for speed (one `ufunc.at` pass) and for torch's gradients:
+    amax/amin share the gradient evenly among ties, prod is exact with zeros.
+    """
+
+    @staticmethod
+    def forward(ctx, a, src, dim, index, reduce="sum", include_self=True):
+        ctx.dim, ctx.index, ctx.reduce, ctx.src_shape = dim, index, reduce, src.shape
+        src = src[_trim(index, src.ndim)]  # only the corner that index covers takes part
+        grid = _grid(index, dim)
+        # Where self takes part: everywhere, or (include_self=False) where nothing lands.
+        ctx.own = np.ones(a.shape, bool) if include_self else ~_scattered(a.shape, index, dim)
+        out = np.where(ctx.own, a, _identity(reduce, a.dtype))
+        _UFUNCS[reduce].at(out, grid, src)
+        if reduce == "mean":
+            count = ctx.own.astype(np.int64)
+            np.add.at(count, grid, 1)
+            ctx.count = np.maximum(count, 1)
+            # torch floors an integer mean.
+            out = out / ctx.count if out.dtype.kind in "fc" else out // ctx.count
+            out = out.astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, src, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, src, out = ctx.saved
+        take = _taker(ctx.index, ctx.dim)
+        if ctx.reduce in ("sum", "mean"):
+            grad = grad / ctx.count if ctx.reduce == "mean" else grad
+            grad_a, grad_src = grad * ctx.own, take(grad)
+        elif ctx.reduce == "prod":
+            grad_a, grad_src = _prod_grads(ctx, a, src, grad, take)
+        else:  # amax/amin: the gradient is shared by every element equal to the result.
+            wins_a = ctx.own & (a == out)
+            wins_src = src == take(out)
+            ties = wins_a.astype(grad.dtype)
+            np.add.at(ties, _grid(ctx.index, ctx.dim), wins_src)
+            share = grad / np.maximum(ties, 1)
+            grad_a, grad_src = share * wins_a, take(share) * wins_src
+        if grad_src.shape != ctx.src_shape:  # src was larger than index: the rest gets 0
+            full = np.zeros_like(grad_src, shape=ctx.src_shape)
+            full[_trim(ctx.index, full.ndim)] = grad_src
+            grad_src = full
+        return grad_a, grad_src
+
+
+def _taker(index, dim):
+    """x -> x's values at the positions `index` names (a gather along `dim`)."""
+    return lambda x: np.take_along_axis(x[_trim(index, x.ndim, dim)], index, dim)
+
+
+def _prod_grads(ctx, a, src, grad, take):
+    """Gradients of a scatter product, exact with zeros.
+
+    With no zero among an output's factors, d out / d e = out / e. With one
+    zero, only that factor gets a gradient: the product of the others. With
+    two or more, every factor's gradient is 0.
+    """
+    grid = _grid(ctx.index, ctx.dim)
+    mine = np.where(ctx.own, a, 1)
+    nonzero = np.where(mine == 0, 1, mine)
+    zeros = (mine == 0).astype(np.int64)
+    np.multiply.at(nonzero, grid, np.where(src == 0, 1, src))
+    np.add.at(zeros, grid, src == 0)
+
+    def factor_grad(e, others, zero_count, g):
+        safe = np.where(e == 0, 1, e)
+        lone_zero = (zero_count == 1) & (e == 0)
+        return g * np.where(zero_count == 0, others / safe, np.where(lone_zero, others, 0))
+
+    grad_a = factor_grad(a, nonzero, zeros, grad) * ctx.own
+    grad_src = factor_grad(src, take(nonzero), take(zeros), take(grad))
+    return grad_a, grad_src
+
+
+PRIMITIVES: tuple = (CumSum, CumProd, Scatter, ScatterReduce)
+
+
+# ------------------------------------------------------------------------
+# Index computations and argument checks for gradwork._tensor_scan, on raw
+# arrays: which positions sort, topk and cummax pick, and torch's errors for
+# scatter and index_add.
+# ------------------------------------------------------------------------
+def running_index(data, running, dim):
+    """Where each running max/min came from: the LAST position holding it (torch's ties).
+
+    NOTE: a NaN takes over the running value, and each later NaN moves the index on.
+    """
+    hit = data == running
+    if data.dtype.kind in "fc":
+        hit |= np.isnan(data)
+    positions = np.arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
+    return np.maximum.accumulate(np.where(hit, positions, 0), axis=dim)
+
+
+def sort_indices(data, dim, descending):
+    """Stable argsort along `dim`; NaN counts as the largest value, as in torch."""
+    if not descending:
+        return np.argsort(data, axis=dim, kind="stable")
+    # Sort the reversed array and reverse back: equal values keep their order,
+    # which negating (impossible for bool and unsigned) would not give either.
+    backwards = np.argsort(np.flip(data, dim), axis=dim, kind="stable")
+    return data.shape[dim] - 1 - np.flip(backwards, dim)
+
+
+def topk_indices(data, k, dim, largest):
+    """The positions of the k largest (smallest) along `dim`, in torch's order.
+
+    Without ties any correct order is torch's. With ties, torch's CPU kernel
+    returns whatever libstdc++'s nth_element and sort leave in front; rows with
+    ties replay those (see _libstdcxx_topk_order) so the indices match torch's.
+    """
+    order = sort_indices(data, dim, descending=largest)
+    picked = np.take(order, np.arange(k), axis=dim)
+    ranked = np.moveaxis(np.take_along_axis(data, order, dim), dim, -1)
+    same = ranked[..., 1:] == ranked[..., :-1]
+    if data.dtype.kind == "f":
+        same |= np.isnan(ranked[..., 1:]) & np.isnan(ranked[..., :-1])
+    tied = same.any(-1).reshape(-1)
+    length = data.shape[dim]
+    if not tied.any() or k == 0 or k * 64 <= length or length > 4096:
+        return picked  # NOTE: torch's partial_sort path for small k is not replayed
+    rows = np.moveaxis(data, dim, -1).reshape(-1, length)
+    out = np.moveaxis(picked, dim, -1).reshape(-1, k).copy()
+    for row in np.flatnonzero(tied):
+        replayed = _libstdcxx_topk_order(rows[row].tolist(), k, largest)
+        if replayed is not None:
+            out[row] = replayed
+    return np.moveaxis(out.reshape(np.moveaxis(picked, dim, -1).shape), -1, dim)
+
+
+def _libstdcxx_topk_order(values, k, largest):  # noqa: C901 - one algorithm, kept whole
+    """torch's CPU topk on one row with ties: libstdc++'s nth_element(k - 1) (introselect)
+    then sort of the first k - 1, on positions compared by value. None where it would
+    take a path not replayed here (heap select, introsort of more than 16)."""
+    n = len(values)
+    nan = [v != v for v in values]
+    if largest:
+
+        def comp(x, y):  # x before y
+            return (nan[x] and not nan[y]) or values[x] > values[y]
+    else:
+
+        def comp(x, y):
+            return (not nan[x] and nan[y]) or values[x] < values[y]
+
+    q = list(range(n))
+
+    def insertion_sort(first, last):
+        for i in range(first + 1, last):
+            val = q[i]
+            if comp(val, q[first]):
+                q[first + 1 : i + 1] = q[first:i]
+                q[first] = val
+            else:
+                j = i
+                while comp(val, q[j - 1]):
+                    q[j] = q[j - 1]
+                    j -= 1
+                q[j] = val
+
+    def median_to_first(result, a, b, c):
+        if comp(q[a], q[b]):
+            if comp(q[b], q[c]):
+                pick = b
+            elif comp(q[a], q[c]):
+                pick = c
+            else:
+                pick = a
+        elif comp(q[a], q[c]):
+            pick = a
+        elif comp(q[b], q[c]):
+            pick = c
+        else:
+            pick = b
+        q[result], q[pick] = q[pick], q[result]
+
+    def partition(first, last, pivot):
+        while True:
+            while comp(q[first], q[pivot]):
+                first += 1
+            last -= 1
+            while comp(q[pivot], q[last]):
+                last -= 1
+            if not first < last:
+                return first
+            q[first], q[last] = q[last], q[first]
+            first += 1
+
+    first, last, nth = 0, n, k - 1
+    depth = 2 * int(math.log2(n)) if n else 0
+    while last - first > 3:
+        if depth == 0:
+            return None  # heap select: not emulated
+        depth -= 1
+        mid = first + (last - first) // 2
+        median_to_first(first, first + 1, mid, last - 1)
+        cut = partition(first + 1, last, first)
+        if cut <= nth:
+            first = cut
+        else:
+            last = cut
+    insertion_sort(first, last)
+    if k - 1 > 16:
+        return None
+    insertion_sort(0, max(k - 1, 0))
+    return q[:k]
+
+
+def _integer_index(index, name):
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index.dtype}")
+    return index
+
+
+def _check_bounds(index, size, dim):
+    bad = (index < 0) | (index >= size)
+    if bad.any():
+        raise RuntimeError(
+            f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} with size {size}"
+        )
+
+
+def check_scatter(tensor, dim, index, source, name):
+    """torch's checks for scatter/scatter_add/scatter_reduce; returns (dim, index array)."""
+    index = _integer_index(index, name)
+    dim = normalize_dim(dim, tensor.ndim)
+    low_rank = index.ndim <= 1 and tensor.ndim <= 1
+    if index.ndim != tensor.ndim and not low_rank:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if source is not None and index.ndim != source.ndim and not (low_rank and source.ndim <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    if source is not None and source.dtype != tensor.dtype:
+        raise RuntimeError(
+            f"{name}(): Expected self.dtype to be equal to src.dtype, got {tensor.dtype} and "
+            f"{source.dtype}; convert src with .to(self.dtype)"
+        )
+    if index.size == 0:
+        return dim, index
+    if tensor.ndim and source is not None and source.ndim:
+        too_big = any(n > m for d, (n, m) in enumerate(zip(index.shape, tensor.shape)) if d != dim)
+        if too_big or any(n > m for n, m in zip(index.shape, source.shape)):
+            raise RuntimeError(
+                f"Expected index {list(index.shape)} to be no larger than self "
+                f"{list(tensor.shape)} apart from dimension {dim} and to be no larger size "
+                f"than src {list(source.shape)}"
+            )
+    _check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
+    return dim, index
+
+
+def check_index_add(tensor, dim, index, source):
+    """torch's checks for index_add; returns (dim, index array)."""
+    if index.ndim > 1:
+        raise IndexError(
+            f"index_add_(): Index is supposed to be a vector, but got dim: {index.ndim}"
+        )
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index, got {index.dtype}")
+    dim = normalize_dim(dim, tensor.ndim)
+    if source.dtype != tensor.dtype:
+        raise RuntimeError(
+            f"index_add_(): self ({tensor.dtype}) and source ({source.dtype}) must have the "
+            "same scalar type"
+        )
+    index = index.reshape(-1)
+    if tensor.ndim == 0 or source.ndim == 0:
+        expected = 1
+    else:
+        expected = source.shape[dim] if source.ndim == tensor.ndim else -1
+    if (
+        source.ndim
+        and tensor.ndim
+        and (
+            source.ndim != tensor.ndim
+            or any(n != m for d, (n, m) in enumerate(zip(source.shape, tensor.shape)) if d != dim)
+        )
+    ):
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(tensor.shape)} source.shape = "
+            f"{list(source.shape)}"
+        )
+    if len(index) != expected and tensor.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if len(index) != expected:
+        raise RuntimeError(
+            f"index_add_(): Number of indices ({len(index)}) should be equal to "
+            f"source.size(dim): ({expected}), for dim: {dim}"
+        )
+    if 0 in tensor.shape:  # an empty self: torch checks no bounds
+        return dim, index
+    size = tensor.shape[dim] if tensor.ndim else 1
+    if tensor.ndim <= 1 and ((index < 0) | (index >= size)).any():  # torch's 1-D kernel
+        raise IndexError(f"index out of range in self: indices must lie in [0, {size})")
+    _check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
+    return dim, index
