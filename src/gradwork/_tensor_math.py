@@ -211,9 +211,9 @@ class MathMethods:
     def sub(self, other, *, alpha: float = 1):
         return self - (other if alpha == 1 else operand(other) * alpha)
 
-    mul, div, pow, matmul = __mul__, __truediv__, __pow__, __matmul__
+    mul, pow, matmul = __mul__, __pow__, __matmul__
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
-    true_divide, multiply, subtract, divide = div, mul, sub, div
+    true_divide, multiply, subtract = __truediv__, mul, sub
     less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
     def neg(self):
