@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, ops
+from gradwork.autograd import ShapeError
 from gradwork._dtype import DEFAULT_FLOAT, float_result, int64, result_type
 from gradwork.ops.dims import normalize_dim, normalize_dims
 
@@ -79,7 +80,10 @@ def _raw(value: Any) -> Any:
 def _compare(compare: np.ufunc, a: Any, b: Any) -> Any:
     """A comparison after promotion (no gradient): `int_tensor < 0.5` compares as floats."""
     a, b = promote(a, b)
-    return _no_grad(compare(_raw(a), _raw(b)))
+    try:
+        return _no_grad(compare(_raw(a), _raw(b)))
+    except ValueError as error:  # NumPy's shape mismatch; torch raises RuntimeError
+        raise ShapeError(f"{compare.__name__}: {error}") from None
 
 
 def _check_integer_power(base: Any, exponent: Any) -> None:

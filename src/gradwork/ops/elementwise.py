@@ -258,7 +258,8 @@ class Clamp(Function):
         ctx.save_for_backward(a)
         ctx.low, ctx.high = low, high
         if low is not None and high is not None and low > high:
-            return np.full_like(a, high)  # torch: every element becomes max
+            # torch: every element becomes max, but a NaN stays NaN.
+            return np.minimum(np.maximum(a, low), high)
         return np.clip(a, low, high)
 
     @staticmethod
@@ -335,7 +336,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
-        return _split_between(grad, a > b, a == b)
+        return _split_between(grad, ~(a < b), ~(b < a), a == b)
 
 
 class Minimum(Function):
@@ -349,13 +350,19 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
-        return _split_between(grad, a < b, a == b)
+        return _split_between(grad, ~(a > b), ~(b > a), a == b)
 
 
-def _split_between(grad, a_wins, tie):
-    """Route grad to the winning operand; NOTE: a tie gives each half (torch)."""
-    share_a = np.where(tie, 0.5, a_wins).astype(grad.dtype)
-    return grad * share_a, grad * (1 - share_a)
+def _split_between(grad, a_keeps, b_keeps, tie):
+    """Route grad to the operand that was kept; NOTE: a tie gives each half (torch).
+
+    Written as "not beaten" rather than "won" because a NaN beats nothing and
+    loses to nothing: as in torch, both operands of a NaN comparison get the
+    whole gradient.
+    """
+    share_a = np.where(tie, 0.5, a_keeps).astype(grad.dtype)
+    share_b = np.where(tie, 0.5, b_keeps).astype(grad.dtype)
+    return grad * share_a, grad * share_b
 
 
 class Where(Function):
