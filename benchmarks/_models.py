@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 def mlp(nn, sizes=(784, 256, 128, 10)):
     layers = [nn.Flatten()]
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
 

@@ -25,7 +25,7 @@ SIZES = (784, 256, 128, 10)
 def initial_weights(seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     weights = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:], strict=True):
         bound = 1 / np.sqrt(fan_in)
         weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
         weights.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
@@ -50,7 +50,7 @@ def numpy_epoch(params, x, y, order, lr, batch):
         g2 = (g3 @ w3) * (h2 > 0)
         g1 = (g2 @ w2) * (h1 > 0)
         grads = (g1.T @ xb, g1.sum(0), g2.T @ h1, g2.sum(0), g3.T @ h2, g3.sum(0))
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p -= lr * g
 
 
@@ -96,7 +96,7 @@ def main() -> None:
         start = time.perf_counter()
         gradwork_epoch(autodiff, x_train, y_train, order, lr, batch)
         times["gradwork"].append(time.perf_counter() - start)
-    drift = max(float(np.abs(a - p.array).max()) for a, p in zip(plain, autodiff))
+    drift = max(float(np.abs(a - p.array).max()) for a, p in zip(plain, autodiff, strict=True))
     print(
         f"MLP 784-256-128-10, SGD lr={lr}, batch {batch}, 8,000 MNIST images, {args.epochs} epochs"
     )

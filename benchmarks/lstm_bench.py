@@ -51,7 +51,7 @@ class NumpyAdam:
         self.step_count += 1
         beta1, beta2 = self.betas
         correction1, correction2 = 1 - beta1**self.step_count, 1 - beta2**self.step_count
-        for p, (m, v) in zip(self.parameters, self.moments):
+        for p, (m, v) in zip(self.parameters, self.moments, strict=True):
             g = p.grad.array
             m *= beta1
             m += (1 - beta1) * g

@@ -46,7 +46,7 @@ def optimizer(model, lr: float):
 
 def mlp(sizes: list[int], activation, init=None) -> nn.Sequential:
     layers = []
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
+    for fan_in, fan_out in zip(sizes, sizes[1:], strict=False):
         layers += [nn.Linear(fan_in, fan_out), activation()]
     model = nn.Sequential(*layers[:-1])  # no activation after the last layer
     if init is not None:

@@ -89,7 +89,7 @@ def evaluate(model: Seq2Seq, batch: dict) -> dict:
     model.train()
     target = batch["target"]
     real = target != PAD
-    exact = np.array([np.array_equal(w, t) for w, t in zip(written, target)])
+    exact = np.array([np.array_equal(w, t) for w, t in zip(written, target, strict=True)])
     return {
         "sequence_accuracy": float(exact.mean()),
         "token_accuracy": float((written == target)[real].mean()),

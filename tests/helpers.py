@@ -48,7 +48,7 @@ def assert_parity(
     weights = np.random.default_rng(1).standard_normal(out.shape)
     (out * gw.tensor(weights, dtype=out.dtype)).sum().backward()
     (expected * torch.tensor(weights, dtype=expected.dtype)).sum().backward()
-    for i, (x, t) in enumerate(zip(inputs, torch_inputs)):
+    for i, (x, t) in enumerate(zip(inputs, torch_inputs, strict=True)):
         if isinstance(x, gw.Tensor) and x.requires_grad:
             expected_grad = t.grad.numpy() if t.grad is not None else np.zeros(x.shape)
             got = x.grad.array if x.grad is not None else np.zeros(x.shape)

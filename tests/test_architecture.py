@@ -26,10 +26,18 @@ MODULE_LAYER = {
     "_tensor_pointwise": "tensor",
     "_tensor_scan": "tensor",
     "_tensor_linalg": "tensor",
+    "linalg": "tensor",
     "_tensor_shape": "tensor",
     "_function_forms": "tensor",
     "functions": "tensor",
     "creation": "tensor",
+    "_device": "autograd",
+    "cuda": "autograd",
+    "accelerator": "autograd",
+    "backends": "autograd",
+    "_safetensors": "autograd",
+    "serialization": "tensor",
+    "utils": "data",
     "__init__": "cli",  # the package root re-exports everything
     "__main__": "cli",
 }

@@ -64,12 +64,21 @@ from gradwork.tensor import Tensor
 
 # --- exports of the everyday torch surface, one block per family ---------
 # (pointwise math, scans and sorting, linear algebra, plumbing: save/load, devices)
+# isort: split
+from gradwork import linalg  # noqa: E402 - linear algebra
+from gradwork._device import device  # noqa: E402 - plumbing: devices
+from gradwork._tensor_linalg import einsum, std_mean, var_mean  # noqa: E402 - linear algebra
+from gradwork._tensor_scan import meshgrid  # scans and sorting
+from gradwork.autograd import inference_mode, is_inference_mode_enabled  # noqa: E402 - plumbing
+from gradwork.creation import empty, empty_like  # scans and sorting: creation
+from gradwork.serialization import load, save  # noqa: E402 - plumbing: save/load
 
 __version__ = "0.1.0"
 
 # Subpackages load on first use (`gw.nn`, `gw.optim`, ...), as `torch.nn` does,
 # without making `import gradwork` pay for all of them.
-_SUBPACKAGES = {"nn", "optim", "data", "train", "diagnose", "tune", "cli", "ops"}
+_SUBPACKAGES = {"nn", "optim", "data", "train", "diagnose", "tune", "cli", "ops", "linalg"}
+_SUBPACKAGES |= {"utils", "cuda", "accelerator", "backends"}  # torch's module paths
 
 
 def __getattr__(name: str):
@@ -90,4 +99,7 @@ __all__ = [
     "detect_anomaly", "is_anomaly_enabled", "manual_seed", "get_rng_state", "set_rng_state",
     "float16", "float32", "float64", "half", "double", "int8", "int16", "int32", "int64",
     "long", "uint8", "bool", "result_type", "promote_types", "can_cast", *_METHOD_FORMS,
+    "einsum", "std_mean", "var_mean", "linalg",
+    "meshgrid", "empty", "empty_like",
+    "device", "inference_mode", "is_inference_mode_enabled", "save", "load",
 ]  # fmt: skip

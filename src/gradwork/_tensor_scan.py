@@ -153,7 +153,7 @@ class ScanMethods:
         if self.ndim == 0:
             raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
         out = self
-        for shift, dim in zip(shifts, dims):
+        for shift, dim in zip(shifts, dims, strict=False):
             dim = normalize_dim(dim, self.ndim)
             length = self.shape[dim]
             cut = length - shift % length if length else 0
@@ -173,13 +173,13 @@ class ScanMethods:
                 f"dimensions of tensor: got sizes {sizes} for shape {tuple(self.shape)}"
             )
         shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
-        target = tuple(r * n for r, n in zip(sizes, shape))
+        target = tuple(r * n for r, n in zip(sizes, shape, strict=False))
         if any(n < 0 for n in target):
             raise RuntimeError(f"Trying to create tensor with negative dimension: {list(target)}")
         sizes = tuple(max(r, 0) for r in sizes)  # a -1 repeat of an empty dim is allowed
         # (n0, n1) -> (1, n0, 1, n1) -> expand to (r0, n0, r1, n1) -> (r0*n0, r1*n1).
         paired = tuple(x for n in shape for x in (1, n))
-        stretched = tuple(x for r, n in zip(sizes, shape) for x in (r, n))
+        stretched = tuple(x for r, n in zip(sizes, shape, strict=False) for x in (r, n))
         return self.reshape(paired).expand(stretched).reshape(target)
 
     def repeat_interleave(self, repeats: Any, dim: int | None = None, *, output_size=None):
@@ -443,10 +443,10 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     if indexing == "xy" and len(tensors) >= 2:  # Cartesian: the first two dims swap
         axes[0], axes[1] = 1, 0
     shape = [0] * len(tensors)
-    for axis, size in zip(axes, sizes):
+    for axis, size in zip(axes, sizes, strict=False):
         shape[axis] = size
     grids = []
-    for t, axis in zip(tensors, axes):
+    for t, axis in zip(tensors, axes, strict=False):
         column = [1] * len(tensors)
         column[axis] = -1
         grids.append(t.reshape(column).expand(shape))

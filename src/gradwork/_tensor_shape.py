@@ -94,8 +94,6 @@ class ShapeMethods:
         out = ops.Reshape.apply(self, _sizes(shape))
         return _remember_view(out, self, lambda new, old: new.reshape(old.shape))
 
-    view = reshape
-
     def view_as(self, other):
         return self.reshape(other.shape)
 
@@ -196,7 +194,7 @@ class ShapeMethods:
                 f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} "
                 f"with size {size}"
             )
-        for d, (n_index, n_self) in enumerate(zip(index.shape, self.shape)):
+        for d, (n_index, n_self) in enumerate(zip(index.shape, self.shape, strict=False)):
             if d != dim and n_index > n_self and index.size:
                 raise RuntimeError(
                     f"Size does not match at dimension {d} expected index {list(index.shape)} "

@@ -42,7 +42,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     dim = normalize_dim(dim, tensors[0].ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != tensors[0].ndim or any(
-            a != b for d, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if d != dim
+            a != b
+            for d, (a, b) in enumerate(zip(t.shape, tensors[0].shape, strict=False))
+            if d != dim
         ):
             raise ShapeError(
                 f"cat: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}; "
@@ -119,7 +121,7 @@ def _crop_negative(input: Tensor, widths: list) -> tuple[Tensor, list]:
     if all(lo >= 0 and hi >= 0 for lo, hi in widths):
         return input, widths
     crops = []
-    for n, (lo, hi) in zip(input.shape, widths):
+    for n, (lo, hi) in zip(input.shape, widths, strict=False):
         start, stop = max(-lo, 0), n - max(-hi, 0)
         if stop < start:
             raise RuntimeError(

@@ -134,7 +134,7 @@ def test_matches_torch_on_a_small_network():
     their_loss, their_hidden = loss(torch, *theirs)
     mine = autograd.grad(our_loss, [ours[1], our_hidden, ours[2]])
     expected = torch.autograd.grad(their_loss, [theirs[1], their_hidden, theirs[2]])
-    for a, b in zip(mine, expected):
+    for a, b in zip(mine, expected, strict=True):
         np.testing.assert_allclose(a.array, b.numpy(), rtol=1e-10)
 
 

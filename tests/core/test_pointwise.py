@@ -117,7 +117,7 @@ EDGE_GRADIENTS = [
 @pytest.mark.parametrize("name, call, values", EDGE_GRADIENTS, ids=[e[0] for e in EDGE_GRADIENTS])
 def test_edge_gradients_match_torch(name, call, values, torch):
     ours = _gradients(gw, call, *values)
-    for got, expected in zip(ours, _gradients(torch, call, *values)):
+    for got, expected in zip(ours, _gradients(torch, call, *values), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 

@@ -21,7 +21,9 @@ def test_state_dict_round_trip(tmp_path):
     gw.save(model.state_dict(), tmp_path / "model.pt")
     other = gw.nn.Sequential(gw.nn.Linear(3, 4), gw.nn.BatchNorm1d(4))
     other.load_state_dict(gw.load(tmp_path / "model.pt"))
-    for (name, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), other.state_dict().items(), strict=True
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
     assert (tmp_path / "model.pt").exists()  # no suffix added
 

@@ -75,7 +75,7 @@ def test_stratified_split_keeps_class_proportions(counts):
     assert_partition([p.indices for p in parts], n)
     plain = train_val_test_split(dataset(n), fractions)
     assert [len(p) for p in parts] == [len(p) for p in plain]  # same totals as unstratified
-    for part, fraction in zip(parts, fractions):
+    for part, fraction in zip(parts, fractions, strict=True):
         per_class = np.bincount(labels[part.indices], minlength=len(counts))
         ideal = np.asarray(counts) * fraction
         assert np.all(np.abs(per_class - ideal) < 1.0 + 1e-9), (per_class, ideal)

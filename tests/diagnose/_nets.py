@@ -30,7 +30,7 @@ class SGD:
 def mlp(sizes, activation, std=None) -> nn.Sequential:
     """Linear layers at even indices (0, 2, 4, ...) with `activation` between them."""
     layers = []
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
+    for fan_in, fan_out in zip(sizes, sizes[1:], strict=False):
         linear = nn.Linear(fan_in, fan_out)
         if std is not None:
             nn.init.normal_(linear.weight, std=std)

@@ -250,7 +250,7 @@ def check_results(what: str, ours: Any, theirs: Any) -> None:
         not isinstance(ours, tuple | list) or len(ours) != len(theirs)
     ):
         raise ValueDiscrepancy(f"{what}\n  gradwork {show(ours)}\n  torch    {show(theirs)}")
-    for i, (got, expected) in enumerate(zip(parts(ours), parts(theirs))):
+    for i, (got, expected) in enumerate(zip(parts(ours), parts(theirs), strict=True)):
         label = what if not isinstance(theirs, tuple | list) else f"{what} [output {i}]"
         check_value(label, got, expected)
 
@@ -299,7 +299,7 @@ def close(got: np.ndarray, expected: np.ndarray, dtype: str, slack: float = 1) -
 
 def check_gradients(what: str, ours: Outcome, theirs: Outcome) -> None:
     """Same requires_grad on every output, and the same input gradients of (out * w).sum()."""
-    pairs = list(zip(parts(ours.result), parts(theirs.result)))
+    pairs = list(zip(parts(ours.result), parts(theirs.result), strict=True))
     for got, expected in pairs:
         flag = bool(getattr(got, "requires_grad", False))
         if is_tensor(expected) and flag != expected.requires_grad:
@@ -324,7 +324,7 @@ def check_gradients(what: str, ours: Outcome, theirs: Outcome) -> None:
 
 
 def check_leaf_gradients(what: str, ours: list, theirs: list, precision: str) -> None:
-    for i, (leaf, expected) in enumerate(zip(ours, theirs)):
+    for i, (leaf, expected) in enumerate(zip(ours, theirs, strict=True)):
         got = gradient(leaf)
         want = gradient(expected)
         label = f"{what}\n  gradient of leaf {i}"
@@ -343,7 +343,9 @@ def backward(lib: Any, outputs: list, weights: list[np.ndarray]) -> Exception | 
     """Backpropagate sum((out * w).sum()); return the exception it raises, if any."""
     try:
         with quiet():
-            losses = [(out * lib.from_numpy(w)).sum() for out, w in zip(outputs, weights)]
+            losses = [
+                (out * lib.from_numpy(w)).sum() for out, w in zip(outputs, weights, strict=True)
+            ]
             loss = losses[0]
             for extra in losses[1:]:
                 loss = loss + extra

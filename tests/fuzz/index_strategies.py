@@ -47,7 +47,7 @@ def index_expressions(draw: Callable, shape: tuple[int, ...], kinds: tuple[str, 
         plan = [k if k != "ellipsis" or i == first else "none" for i, k in enumerate(plan)]
     widths = [draw(st.integers(1, 2)) if k == "mask" else WIDTHS.get(k, 1) for k in plan]
     components = []
-    for kind, sizes in zip(plan, _sizes_indexed(shape, plan, widths)):
+    for kind, sizes in zip(plan, _sizes_indexed(shape, plan, widths), strict=True):
         components.append(draw(COMPONENTS[kind](sizes)))
     if len(components) == 1 and draw(st.booleans()):
         return components[0]  # x[i] rather than x[(i,)]

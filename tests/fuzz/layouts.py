@@ -192,7 +192,7 @@ def split_inputs(draw: Callable, spec: Any) -> tuple[list, dict]:
         return [x], {"split_size_or_sections": draw(st.integers(0 if rarely(draw) else 1, 5)),
                      "dim": dim}  # fmt: skip
     cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
-    sections = [b - a for a, b in zip([0, *cuts], [*cuts, length])]
+    sections = [b - a for a, b in zip([0, *cuts], [*cuts, length], strict=True)]
     if rarely(draw):
         sections.append(1)
     return [x], {"split_size_or_sections": sections, "dim": dim}

@@ -64,7 +64,7 @@ def test_state_dict_round_trip(case):
     state = first.state_dict()
     assert all(isinstance(v, gw.Tensor) and not v.requires_grad for v in state.values())
     second.load_state_dict(state)
-    for (name, a), b in zip(state.items(), second.state_dict().values()):
+    for (name, a), b in zip(state.items(), second.state_dict().values(), strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)
     first.eval(), second.eval()
     inputs = _inputs(case)
@@ -103,7 +103,7 @@ def test_torch_parity_training_step(case, torch):
     weights = np.random.default_rng(1).standard_normal(out.shape)
     (out * gw.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
-    for i, (x, t) in enumerate(zip(inputs, torch_inputs)):
+    for i, (x, t) in enumerate(zip(inputs, torch_inputs, strict=True)):
         if x.requires_grad:
             want = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
             got = np.zeros(x.shape) if x.grad is None else x.grad.array

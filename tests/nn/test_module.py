@@ -100,7 +100,7 @@ def test_double_keeps_parameter_identity_and_converts_buffers():
     model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     parameters = list(model.parameters())
     assert model.double() is model
-    assert all(a is b for a, b in zip(parameters, model.parameters()))
+    assert all(a is b for a, b in zip(parameters, model.parameters(), strict=True))
     assert all(p.dtype == np.float64 and isinstance(p, nn.Parameter) for p in parameters)
     assert model[1].running_mean.dtype == np.float64
     assert model[1].num_batches_tracked.dtype == np.int64  # integers stay integers

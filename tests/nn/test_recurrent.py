@@ -108,7 +108,7 @@ def test_torch_parity(torch, name, kind):
 
     rng = np.random.default_rng(5)
     loss, torch_loss = 0, 0
-    for mine, reference in zip([out, *finals], [expected, *expected_finals]):
+    for mine, reference in zip([out, *finals], [expected, *expected_finals], strict=True):
         np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-10)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
@@ -116,9 +116,11 @@ def test_torch_parity(torch, name, kind):
     loss.backward()
     torch_loss.backward()
     np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), atol=1e-10)
-    for mine, reference in zip(states, torch_states):
+    for mine, reference in zip(states, torch_states, strict=True):
         np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-10)
-    for (key, parameter), (_, reference) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (key, parameter), (_, reference) in zip(
+        ours.named_parameters(), theirs.named_parameters(), strict=True
+    ):
         np.testing.assert_allclose(
             parameter.grad.array, reference.grad.numpy(), atol=1e-10, err_msg=key
         )

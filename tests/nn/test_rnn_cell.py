@@ -51,16 +51,18 @@ def test_torch_parity(torch, name, unbatched, with_state):
     outputs, expected = call(ours, x, states), call(theirs, tx, torch_states)
     rng = np.random.default_rng(2)
     loss = torch_loss = 0
-    for mine, reference in zip(outputs, expected):
+    for mine, reference in zip(outputs, expected, strict=True):
         np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-12)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
     loss.backward()
     torch_loss.backward()
-    for mine, reference in zip([x, *states], [tx, *torch_states]):
+    for mine, reference in zip([x, *states], [tx, *torch_states], strict=True):
         np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-12)
-    for (key, parameter), (_, reference) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (key, parameter), (_, reference) in zip(
+        ours.named_parameters(), theirs.named_parameters(), strict=True
+    ):
         np.testing.assert_allclose(
             parameter.grad.array, reference.grad.numpy(), atol=1e-12, err_msg=key
         )

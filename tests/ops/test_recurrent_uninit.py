@@ -122,7 +122,7 @@ def test_poisoned_buffers_change_nothing(monkeypatch, name, direction, fill):
     monkeypatch.setattr(recurrent, "np", _poisoned_numpy(fill))
     with np.errstate(all="raise"):
         got = _run_op(name, batch_sizes, reverse)
-    for mine, reference in zip(got, expected):
+    for mine, reference in zip(got, expected, strict=True):
         np.testing.assert_array_equal(mine, reference)
 
 
@@ -134,7 +134,7 @@ def test_padding_values_change_nothing(name, direction):
     expected = _run_op(name, batch_sizes, reverse)
     with np.errstate(all="raise"):
         got = _run_op(name, batch_sizes, reverse, padding=HUGE)
-    for mine, reference in zip(got, expected):
+    for mine, reference in zip(got, expected, strict=True):
         np.testing.assert_array_equal(mine, reference)
 
 
@@ -163,7 +163,7 @@ def test_lstm_packed_gradients_match_torch(torch, bidirectional):
     )
 
     loss, torch_loss = 0, 0
-    for mine, reference in zip([output.data, h_n, c_n], [expected.data, th_n, tc_n]):
+    for mine, reference in zip([output.data, h_n, c_n], [expected.data, th_n, tc_n], strict=True):
         np.testing.assert_allclose(mine.detach().numpy(), reference.detach().numpy(), atol=1e-12)
         weights = rng.standard_normal(tuple(mine.shape))
         loss = loss + (mine * gw.tensor(weights)).sum()
@@ -173,9 +173,11 @@ def test_lstm_packed_gradients_match_torch(torch, bidirectional):
     torch_loss.backward()
 
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)
-    for mine, reference in zip(hx, thx):
+    for mine, reference in zip(hx, thx, strict=True):
         np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), atol=1e-12)
-    for (key, parameter), (_, reference) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (key, parameter), (_, reference) in zip(
+        ours.named_parameters(), theirs.named_parameters(), strict=True
+    ):
         np.testing.assert_allclose(
             parameter.grad.numpy(), reference.grad.numpy(), atol=1e-12, err_msg=key
         )

@@ -140,7 +140,7 @@ class Problem:
         ]
 
     def named_parameters(self) -> list[tuple[str, Any]]:
-        return list(zip(self.arrays, self.params))
+        return list(zip(self.arrays, self.params, strict=True))
 
     def loss(self) -> Any:
         w1, b1, w2 = self.params

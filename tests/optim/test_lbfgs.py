@@ -81,7 +81,7 @@ def test_trajectory_matches_torch(case, torch):
     theirs = _run(torch, torch.optim, problem, kwargs, steps)
     assert ours[2] == theirs[2]  # the same number of evaluations and iterations
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9, atol=1e-12)
-    for a, b in zip(ours[1], theirs[1]):
+    for a, b in zip(ours[1], theirs[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     assert ours[0][-1] < ours[0][0]
 
@@ -105,14 +105,14 @@ def test_loads_torch_state_mid_run(line_search_fn, torch):
         nonlocal torch_values
         run = _run(torch, torch.optim, "least_squares", kwargs, 3)
         torch_values = run[1]
-        for p, v in zip(params, torch_values):
+        for p, v in zip(params, torch_values, strict=True):
             p.array[...] = v
         opt.load_state_dict(saved)
 
     ours = _run(gw, optim, "least_squares", kwargs, 6, checkpoint_at=3, load=load)
     assert torch_values is not None
     np.testing.assert_allclose(ours[0][3:], theirs[0][3:], rtol=1e-9)
-    for a, b in zip(ours[1], theirs[1]):
+    for a, b in zip(ours[1], theirs[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -128,7 +128,7 @@ def test_state_dict_round_trip_and_copy():
 
     def load(opt, params):
         part = _run(gw, optim, "rosenbrock4", kwargs, 3)
-        for p, v in zip(params, part[1]):
+        for p, v in zip(params, part[1], strict=True):
             p.array[...] = v
         opt.load_state_dict(saved)
 

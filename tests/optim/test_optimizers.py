@@ -19,10 +19,12 @@ IDS = [case.id for case in OPTIMIZER_CASES]
 def test_trajectory_matches_torch(case, torch):
     ours = run(gw, optim, case)
     theirs = run(torch, torch.optim, case)
-    for name, a, b in zip(Problem(gw).arrays, ours, theirs):
+    for name, a, b in zip(Problem(gw).arrays, ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=name)
     start = Problem(gw).arrays.values()
-    assert any(not np.allclose(a, s) for a, s in zip(ours, start)), "the parameters never moved"
+    assert any(not np.allclose(a, s) for a, s in zip(ours, start, strict=True)), (
+        "the parameters never moved"
+    )
 
 
 @pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=IDS)
@@ -31,7 +33,7 @@ def test_flat_path_equals_per_parameter_path(case, monkeypatch):
     flat = run(gw, optim, case)
     monkeypatch.setattr(optimizer_module, "can_flatten", lambda params: False)
     each = run(gw, optim, case)
-    for a, b in zip(flat, each):
+    for a, b in zip(flat, each, strict=True):
         np.testing.assert_array_equal(a, b)
     assert problem.params  # the problem was built
 
@@ -43,7 +45,7 @@ def test_chunked_flat_update_equals_per_parameter_path(case, monkeypatch):
     chunked = run(gw, optim, case)
     monkeypatch.setattr(optimizer_module, "can_flatten", lambda params: False)
     each = run(gw, optim, case)
-    for a, b in zip(chunked, each):
+    for a, b in zip(chunked, each, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -55,7 +57,7 @@ def test_missing_gradients_are_skipped_like_torch(case, torch):
 
     ours = run(gw, optim, case, skip_grad=skip)
     theirs = run(torch, torch.optim, case, skip_grad=skip)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -90,7 +92,7 @@ def test_reassigned_data_rebuilds_the_buffer(torch):
                 problem.params[2].data = problem.params[2].data.clone()  # a user swaps the array
         results.append(problem.values())
     assert opt is not None and old is not None
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -112,11 +114,11 @@ def test_float32_parameters_stay_float32(torch):
     theirs = Problem(torch, dtype="float32")
     opts = [optim.Adam(ours.params, **case.kwargs), torch.optim.Adam(theirs.params, **case.kwargs)]
     for _ in range(10):
-        for problem, opt in zip((ours, theirs), opts):
+        for problem, opt in zip((ours, theirs), opts, strict=True):
             opt.zero_grad()
             problem.backward()
             opt.step()
-    for a, b in zip(ours.values(), theirs.values()):
+    for a, b in zip(ours.values(), theirs.values(), strict=True):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -197,7 +199,7 @@ def test_param_groups_get_their_own_hyperparameters(torch):
             problem.backward()
             opt.step()
         results.append(problem.values())
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 

@@ -42,7 +42,7 @@ def test_initial_lr_is_recorded_like_torch(case, torch):
     opt, _ = _ours(case)
     torch_opt = scheduler_optimizer(torch.optim, torch, case.optimizer)
     (case.torch_build or case.build)(torch.optim.lr_scheduler, torch_opt)
-    for group, reference in zip(opt.param_groups, torch_opt.param_groups):
+    for group, reference in zip(opt.param_groups, torch_opt.param_groups, strict=True):
         assert ("initial_lr" in group) == ("initial_lr" in reference)
         assert group.get("initial_lr") == reference.get("initial_lr")
 

@@ -30,13 +30,13 @@ def test_round_trip_mid_run_continues_identically(case):
     _steps(problem, opt, 15, sign)
 
     resumed = Problem(gw)
-    for p, v in zip(resumed.params, values):
+    for p, v in zip(resumed.params, values, strict=True):
         p.array[...] = v
     opt2 = getattr(optim, case.name)(resumed.params, lr=0.5)  # other lr: the checkpoint's wins
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == case.kwargs["lr"]
     _steps(resumed, opt2, 15, sign)
-    for a, b in zip(problem.values(), resumed.values()):
+    for a, b in zip(problem.values(), resumed.values(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -46,7 +46,7 @@ def test_state_dict_format_is_torchs(torch):
         optim.Adam(ours.params, lr=0.01, amsgrad=True),
         torch.optim.Adam(theirs.params, lr=0.01, amsgrad=True),
     ]
-    for problem, opt in zip((ours, theirs), opts):
+    for problem, opt in zip((ours, theirs), opts, strict=True):
         _steps(problem, opt, 3)
     mine, reference = opts[0].state_dict(), opts[1].state_dict()
     assert set(mine) == {"state", "param_groups"}
@@ -79,7 +79,7 @@ def test_named_parameters_are_recorded_and_load_by_name():
     _steps(problem, opt, 5)
     saved = copy.deepcopy(opt.state_dict())
     assert saved["param_groups"][0]["param_names"] == list(problem.arrays)
-    values = dict(zip(problem.arrays, problem.values()))
+    values = dict(zip(problem.arrays, problem.values(), strict=True))
     _steps(problem, opt, 5)
 
     # The same model, but its parameters now come in the reverse order.
@@ -91,7 +91,7 @@ def test_named_parameters_are_recorded_and_load_by_name():
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["param_names"] == [name for name, _ in reordered]
     _steps(resumed, opt2, 5)
-    for a, b in zip(problem.values(), resumed.values()):
+    for a, b in zip(problem.values(), resumed.values(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -143,13 +143,13 @@ def test_loads_a_real_torch_state_dict(name, kwargs, torch):
     torch_opt = getattr(torch.optim, name)(theirs.params, **kwargs)
     _steps(theirs, torch_opt, 6)
     ours = Problem(gw)
-    for p, v in zip(ours.params, theirs.values()):
+    for p, v in zip(ours.params, theirs.values(), strict=True):
         p.array[...] = v
     opt = getattr(optim, name)(ours.params, lr=1.0)
     opt.load_state_dict(torch_opt.state_dict())  # torch tensors, tensor steps
     _steps(theirs, torch_opt, 10)
     _steps(ours, opt, 10)
-    for a, b in zip(ours.values(), theirs.values()):
+    for a, b in zip(ours.values(), theirs.values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -190,7 +190,7 @@ def test_adagrad_state_exists_before_the_first_step(torch):
 def test_nadam_state_is_torchs(torch):
     ours, theirs = Problem(gw), Problem(torch)
     opts = [optim.NAdam(ours.params, lr=0.05), torch.optim.NAdam(theirs.params, lr=0.05)]
-    for problem, opt in zip((ours, theirs), opts):
+    for problem, opt in zip((ours, theirs), opts, strict=True):
         _steps(problem, opt, 4)
     mine, reference = opts[0].state_dict()["state"], opts[1].state_dict()["state"]
     for index in range(3):

@@ -48,7 +48,7 @@ def test_after_backward_runs_between_backward_and_step_with_the_batch_logs():
         (hook, b) for b in range(4) for hook in ("batch_begin", "after_backward", "batch_end")
     ]
     assert names == expected * 2
-    for begin, after, end in zip(spy.events[0::3], spy.events[1::3], spy.events[2::3]):
+    for begin, after, end in zip(spy.events[0::3], spy.events[1::3], spy.events[2::3], strict=True):
         assert after[3] is not None and np.abs(after[3]).sum() > 0  # gradients are there
         assert np.array_equal(after[2], begin[2])  # ... and the weights not yet updated
         np.testing.assert_allclose(end[2], after[2] - 0.05 * after[3], rtol=1e-6)

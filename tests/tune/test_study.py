@@ -95,7 +95,7 @@ def test_objective_gets_trial_by_name_or_annotation_and_seed_is_stable():
     seeds = [t.seed for t in first.trials]
     assert seeds == [t.seed for t in second.trials] and len(set(seeds)) == 4
     assert [t.value for t in first.trials] == [
-        s % 7 + t.params["x"] for s, t in zip(seeds, first.trials)
+        s % 7 + t.params["x"] for s, t in zip(seeds, first.trials, strict=True)
     ]
 
 

@@ -176,7 +176,9 @@ def _propagate(
 def _hand_on(node: Function, grad: Any, grads: tuple, pending: dict, capture: Any) -> None:
     """Give each input's gradient to its parent node, or to the leaf (or capture)."""
     handed_out: tuple = ()  # ids of arrays this node gave to leaves: spot one given twice
-    for tensor, parent, g, needed in zip(node.inputs, node.parents, grads, node.needs_input_grad):
+    for tensor, parent, g, needed in zip(
+        node.inputs, node.parents, grads, node.needs_input_grad, strict=False
+    ):
         if not needed or g is None:
             continue
         if g.shape != tensor.array.shape:
@@ -226,7 +228,10 @@ class _Capture:
         self.grads: dict = {}
         self.needed: set[Function] = set()
         for node in reversed(order):  # inputs' side first: a node's parents are settled
-            if any(self._leads_to_target(*edge) for edge in zip(node.inputs, node.parents)):
+            if any(
+                self._leads_to_target(*edge)
+                for edge in zip(node.inputs, node.parents, strict=False)
+            ):
                 self.needed.add(node)
 
     def _leads_to_target(self, tensor: Any, parent: Function | None) -> bool:
@@ -252,7 +257,7 @@ def _output_grads(outputs: tuple, grad_outputs: Any) -> list:
             "output (None for a one-element output)"
         )
     grads = []
-    for i, (out, g) in enumerate(zip(outputs, given)):
+    for i, (out, g) in enumerate(zip(outputs, given, strict=False)):
         if not isinstance(out, function._tensor_type) or not out.requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
@@ -332,7 +337,7 @@ def grad(
 
 def _walk_for_grad(outputs: tuple, grads: list, inputs: tuple, retain_graph: Any) -> _Capture:
     pending: dict = {}
-    for out, g in zip(outputs, grads):
+    for out, g in zip(outputs, grads, strict=False):
         if out.grad_fn is None:
             continue  # a leaf output: seen below, if it is also an input
         if out.grad_fn.inputs is None:
@@ -341,7 +346,7 @@ def _walk_for_grad(outputs: tuple, grads: list, inputs: tuple, retain_graph: Any
         pending[out.grad_fn] = g if previous is None else previous + g
     order = _topological_order(list(pending))
     capture = _Capture(inputs, order)
-    for out, g in zip(outputs, grads):
+    for out, g in zip(outputs, grads, strict=False):
         if out.grad_fn is None and id(out) in capture.leaves:
             capture.add(id(out), g)  # d(x)/d(x) is the identity
     _propagate(order, pending, bool(retain_graph), capture)

@@ -199,7 +199,10 @@ def _table(history: dict, columns: list[str], rows: list, marked: int | None) ->
         star = "*" if index == marked else ""
         cells.append([f"{index + 1}{star}", *(_fmt(history[c][index]) for c in columns)])
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return ["  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in cells]
+    return [
+        "  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=False))
+        for row in cells
+    ]
 
 
 def sparkline(values: list[float], width: int = 40) -> str:

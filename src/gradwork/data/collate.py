@@ -55,7 +55,7 @@ def _collate_sequence(samples: Sequence[Any]) -> Any:
             f"default_collate: samples have different numbers of fields "
             f"({sorted({len(s) for s in samples})}); every sample must have the same structure"
         )
-    fields = [default_collate(list(field)) for field in zip(*samples)]
+    fields = [default_collate(list(field)) for field in zip(*samples, strict=False)]
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple
         return type(first)(*fields)
     return tuple(fields) if isinstance(first, tuple) else fields

@@ -105,7 +105,7 @@ def _find(root: Path, name: str) -> Path | None:
 
 def _locate(root: Path, names: list[str], owner: str) -> list[Path]:
     found = [_find(root, name) for name in names]
-    missing = [str(root / name) for name, path in zip(names, found) if path is None]
+    missing = [str(root / name) for name, path in zip(names, found, strict=False) if path is None]
     if missing:
         raise FileNotFoundError(
             f"{owner}: missing {', '.join(missing)}. Pass download=True to fetch them "

@@ -68,7 +68,10 @@ def random_split(
     else:
         order = make_generator(generator, seed, "random_split").permutation(n)
     bounds = np.cumsum([0, *sizes])
-    return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
+    return [
+        Subset(dataset, order[start:stop])
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=False)
+    ]
 
 
 def _check_fractions(fractions: Sequence[float], owner: str) -> None:
@@ -135,7 +138,9 @@ def train_val_test_split(
     if stratify is None:
         order = rng.permutation(n)
         bounds = np.cumsum([0, *totals])
-        return tuple(Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+        return tuple(
+            Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=False)
+        )
     labels = _labels_array(stratify, n, "train_val_test_split")
     classes, encoded = np.unique(labels, return_inverse=True)
     sizes = _stratified_sizes(np.bincount(encoded), fractions, totals)
@@ -143,7 +148,7 @@ def train_val_test_split(
     for c in range(len(classes)):
         members = rng.permutation(np.flatnonzero(encoded == c))
         bounds = np.cumsum([0, *sizes[c]])
-        for part, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for part, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=False)):
             parts[part].append(members[a:b])
     # Shuffle within each part so classes are not in blocks.
     return tuple(Subset(dataset, rng.permutation(np.concatenate(p))) for p in parts)

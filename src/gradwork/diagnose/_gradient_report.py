@@ -93,7 +93,10 @@ class GradientReport(FindingsReport):
             for row in self.rows
         ]
         widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in table]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
+            for line in table
+        ]
         steps = f"{len(self.total_norms)} recorded step(s)"
         verdict = [str(f) for f in self.findings] or ["✓ gradient norms look healthy"]
         return "\n".join([f"Gradient flow over {steps}", *lines, *verdict])
@@ -150,7 +153,7 @@ def _geometric_growth(totals: list[float], factor: float) -> float | None:
     """The growth factor of the total norm when it rose steadily by at least `factor`."""
     if len(totals) < 4 or not all(math.isfinite(t) for t in totals) or totals[0] <= 0:
         return None
-    rises = sum(later > earlier for earlier, later in zip(totals, totals[1:]))
+    rises = sum(later > earlier for earlier, later in zip(totals, totals[1:], strict=False))
     growth = totals[-1] / totals[0]
     # NOTE: "steadily" = at least 3 of 4 steps rise, so one noisy step does not hide it.
     if growth >= factor and rises >= 0.75 * (len(totals) - 1):

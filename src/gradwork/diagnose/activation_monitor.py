@@ -93,7 +93,10 @@ class ActivationReport(FindingsReport):
             for row in self.rows if row.calls
         ]  # fmt: skip
         widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in table]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
+            for line in table
+        ]
         verdict = [str(f) for f in self.findings] or ["✓ activations look healthy"]
         return "\n".join(["Activations", *lines, *verdict])
 

@@ -138,10 +138,12 @@ def line_chart(
         (80, 120, 3)
     """
     canvas = Canvas(width, height)
-    points = [(x, y) for xs, ys, *_ in series for x, y in zip(xs, ys) if np.isfinite(y)]
+    points = [
+        (x, y) for xs, ys, *_ in series for x, y in zip(xs, ys, strict=False) if np.isfinite(y)
+    ]
     if not points:
         return canvas
-    xs_all, ys_all = zip(*points)
+    xs_all, ys_all = zip(*points, strict=False)
     x_low, x_high = float(min(xs_all)), float(max(xs_all))
     y_low, y_high = float(min(ys_all)), float(max(ys_all))
     # NOTE: a flat series would divide by zero; widen its range symmetrically.
@@ -164,9 +166,9 @@ def line_chart(
     canvas.text(left, bottom + 8, _label(x_low))
     canvas.text(right - 4 * 2 * len(_label(x_high)), bottom + 8, _label(x_high))
     for xs, ys, color, style in series:
-        pixels = [to_pixel(x, y) for x, y in zip(xs, ys) if np.isfinite(y)]
+        pixels = [to_pixel(x, y) for x, y in zip(xs, ys, strict=False) if np.isfinite(y)]
         if style == "line":
-            for (a, b), (c, d) in zip(pixels[:-1], pixels[1:]):
+            for (a, b), (c, d) in zip(pixels[:-1], pixels[1:], strict=False):
                 canvas.line(a, b, c, d, color)
         else:
             for a, b in pixels:

@@ -232,7 +232,7 @@ def _through_junction(tensors: list, on_backward: Callable) -> list:
 
 def _pack(grads: list, positions: list, size: int) -> tuple:
     packed: list = [None] * size
-    for position, g in zip(positions, grads):
+    for position, g in zip(positions, grads, strict=False):
         packed[position] = None if g is None else Tensor(g)
     return tuple(packed)
 
@@ -256,7 +256,9 @@ class BackwardHook:
             return args
         tensors = [args[i] for i in self.input_positions]
         args = list(args)
-        for i, piece in zip(self.input_positions, _through_junction(tensors, self._input_grads)):
+        for i, piece in zip(
+            self.input_positions, _through_junction(tensors, self._input_grads), strict=False
+        ):
             args[i] = piece
         return tuple(args)
 
@@ -270,7 +272,7 @@ class BackwardHook:
             return output
         self.n_outputs, self.output_positions = len(items), positions
         pieces = _through_junction([items[i] for i in positions], self._output_grads)
-        for i, piece in zip(positions, pieces):
+        for i, piece in zip(positions, pieces, strict=False):
             items[i] = piece
         if single:
             return items[0]

@@ -101,7 +101,9 @@ class _ConvNd(Module):
         return _pad(input, amounts, mode=self.padding_mode), 0
 
     def _same(self) -> tuple:
-        return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel_size, self.dilation))
+        return tuple(
+            d * (k - 1) // 2 for k, d in zip(self.kernel_size, self.dilation, strict=False)
+        )
 
     def extra_repr(self) -> str:
         n = self._spatial
@@ -249,7 +251,12 @@ class ConvTranspose2d(_ConvNd):
         smallest = [
             (n - 1) * s - 2 * p + d * (k - 1) + 1
             for n, s, p, d, k in zip(
-                input.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size
+                input.shape[-2:],
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.kernel_size,
+                strict=False,
             )  # fmt: skip
         ]
-        return tuple(want - low for want, low in zip(size, smallest))
+        return tuple(want - low for want, low in zip(size, smallest, strict=False))

@@ -171,7 +171,7 @@ class RNNBase(Module):
                 initial = tuple(s[index] for s in states)
                 output, last = self._run_direction(x, suffix, initial, batch_sizes, direction)
                 outputs.append(output)
-                for kept, state in zip(finals, last):
+                for kept, state in zip(finals, last, strict=False):
                     kept.append(state)
             x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
         return x, tuple(stack(kept) for kept in finals)
@@ -209,7 +209,7 @@ class RNNBase(Module):
         if self.mode == "LSTM" and len(given) != 2:
             raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
         expected = shape[:1] + shape[2:] if unbatched else shape
-        for name, state in zip(("h_0", "c_0"), given):
+        for name, state in zip(("h_0", "c_0"), given, strict=False):
             if tuple(state.shape) != expected:
                 raise ValueError(
                     f"{type(self).__name__}: {name} has shape {tuple(state.shape)}, expected "

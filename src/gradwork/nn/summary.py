@@ -57,11 +57,11 @@ class Summary:
              f"{row.trainable:,}", f"{row.non_trainable:,}", f"{row.mult_adds:,}")
             for row in self.rows
         ]  # fmt: skip
-        widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
+        widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=False)]
         rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
 
         def render(cells):
-            return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+            return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
 
         text = [f"{self.model} summary for input {self.input_shape}", rule, render(header), rule]
         text += [render(cells) for cells in lines]
@@ -144,7 +144,10 @@ def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
     dtype = _dtype.as_dtype(dtype) if dtype is not None else (
         first.dtype if first is not None else _dtype.float32)  # fmt: skip
     result = Summary(type(model).__name__, shape)
-    trainable, non_trainable = zip(*(_counts(m) for m in model.modules())) or ((0,), (0,))
+    trainable, non_trainable = zip(*(_counts(m) for m in model.modules()), strict=False) or (
+        (0,),
+        (0,),
+    )
     result.trainable, result.non_trainable = sum(trainable), sum(non_trainable)
     entered: list[Any] = []
     handles = []

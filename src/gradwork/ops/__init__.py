@@ -28,7 +28,7 @@ from gradwork.ops.elementwise import (
     Where,
 )
 from gradwork.ops.embedding import EmbeddingLookup
-from gradwork.ops.linalg import Linear, MatMul
+from gradwork.ops.linalg import Einsum, Linear, MatMul, SingularValues, VectorNorm
 from gradwork.ops.loss import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
@@ -50,7 +50,7 @@ from gradwork.ops.movement import (
 )
 from gradwork.ops.norm import BatchNorm, Normalize
 from gradwork.ops.pointwise import PRIMITIVES as _POINTWISE
-from gradwork.ops.pool import AvgPool2d, MaxPool2d
+from gradwork.ops.pool import AvgPool2d, Fold, MaxPool2d, MaxUnpool2d, Unfold
 from gradwork.ops.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from gradwork.ops.reduce import Amax, Amin, LogSoftmax, LogSumExp, Mean, Prod, Sum
 from gradwork.ops.scan import PRIMITIVES as _SCAN
@@ -61,9 +61,9 @@ PRIMITIVES = (
     Relu, Sigmoid, Tanh, Maximum, Minimum, Where,
     Sum, Mean, Amax, Amin, Prod, LogSumExp, LogSoftmax,
     Reshape, Permute, Expand, Cast, GetItem, SetItem, IndexSelect, Gather, ConstantPad, Cat, Stack,
-    MatMul, Linear,
+    MatMul, Linear, Einsum, VectorNorm, SingularValues,
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
-    Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm, Normalize,
+    Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, MaxUnpool2d, Unfold, Fold, BatchNorm, Normalize,
     CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
     *_POINTWISE,  # ops/pointwise.py
     *_SCAN,  # ops/scan.py

@@ -64,5 +64,5 @@ def single_threaded_blas() -> Iterator[None]:
     try:
         yield
     finally:
-        for (_, set_), count in zip(_controls, previous):
+        for (_, set_), count in zip(_controls, previous, strict=False):
             set_(count)

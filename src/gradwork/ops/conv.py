@@ -48,7 +48,7 @@ def im2col(x, kernel, stride, padding, dilation, groups):
     n, c, h, w = x.shape
     out_hw = tuple(
         output_size(s, k, st, p, d)
-        for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation)
+        for s, k, st, p, d in zip((h, w), kernel, stride, padding, dilation, strict=False)
     )
     view = _window_view(_pad(x, padding), kernel, stride, dilation, out_hw)
     columns = np.ascontiguousarray(view)  # the one copy
@@ -153,7 +153,7 @@ def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
         b = b.transpose(0, 2, 1)
     if a.shape[0] == 1:
         return (a[0] @ b[0])[None]
-    return np.stack([x @ y for x, y in zip(a, b)])
+    return np.stack([x @ y for x, y in zip(a, b, strict=False)])
 
 
 def _to_nchw(flat, n, out_hw, width=None):
@@ -222,7 +222,9 @@ class Conv2d(Function):
 
 
 def _check_transposed_size(in_hw, kernel, stride, padding, dilation, out_hw):
-    for size, k, s, p, d, out in zip(in_hw, kernel, stride, padding, dilation, out_hw):
+    for size, k, s, p, d, out in zip(
+        in_hw, kernel, stride, padding, dilation, out_hw, strict=False
+    ):
         smallest = (size - 1) * s - 2 * p + d * (k - 1) + 1
         if not 0 <= out - smallest < max(s, d) or out <= 0:
             raise ValueError(

@@ -180,8 +180,8 @@ class ConstantPad(Function):
 
     @staticmethod
     def forward(ctx, a, widths, value=0.0):
-        shape = tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, widths))
-        ctx.inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, widths))
+        shape = tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, widths, strict=False))
+        ctx.inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, widths, strict=False))
         out = np.full_like(a, value, shape=shape)
         out[ctx.inner] = a
         return out

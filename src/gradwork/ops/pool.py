@@ -32,13 +32,16 @@ def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
 def _geometry(x, kernel, stride, padding, dilation, ceil_mode):
     return tuple(
         pool_output_size(s, k, st, p, d, ceil_mode)
-        for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)
+        for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation, strict=False)
     )
 
 
 def _padded(x, padding, out_hw, kernel, stride, dilation, fill):
     """x padded by `padding` (and on the bottom/right as far as ceil_mode windows reach)."""
-    extent = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_hw, stride, dilation, kernel)]
+    extent = [
+        (o - 1) * s + d * (k - 1) + 1
+        for o, s, d, k in zip(out_hw, stride, dilation, kernel, strict=False)
+    ]
     ph, pw = padding
     height = max(extent[0], x.shape[2] + ph)
     width = max(extent[1], x.shape[3] + pw)
@@ -63,7 +66,7 @@ def _slices(kernel, stride, dilation, out_hw):
 
 
 def _overlapping(kernel, stride, dilation):
-    return any(d * (k - 1) + 1 > s for k, s, d in zip(kernel, stride, dilation))
+    return any(d * (k - 1) + 1 > s for k, s, d in zip(kernel, stride, dilation, strict=False))
 
 
 class MaxPool2d(Function):
@@ -164,7 +167,7 @@ def _scatter(geometry, grad, mask_of):
     overlap = _overlapping(kernel, stride, dilation)
     # When the windows tile the padded image exactly (e.g. 2x2, stride 2, even
     # sizes) the writes below reach every element once: no zero fill needed.
-    tiles = tuple(padded_shape[2:]) == tuple(o * s for o, s in zip(out_hw, stride))
+    tiles = tuple(padded_shape[2:]) == tuple(o * s for o, s in zip(out_hw, stride, strict=False))
     fill = np.empty_like if tiles and not overlap and kernel == stride else np.zeros_like
     image = fill(grad, shape=(*x_shape[:2], *padded_shape[2:]))
     for index in _slices(kernel, stride, dilation, out_hw):
@@ -196,11 +199,11 @@ def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_
         np.copyto(best, seen, where=better)
         winner[better] = k
     row_in, col_in = np.divmod(winner, kernel[1])
-    starts = [np.arange(o) * s - p for o, s, p in zip(out_hw, stride, padding)]
+    starts = [np.arange(o) * s - p for o, s, p in zip(out_hw, stride, padding, strict=False)]
     rows = starts[0][:, None] + row_in * dilation[0]
     cols = starts[1][None, :] + col_in * dilation[1]
     # first in-image position of each window: its start, moved on by whole dilations
-    first = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation)]
+    first = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation, strict=False)]
     fallback = first[0][:, None] * x.shape[3] + first[1][None, :]
     return np.where(winner < 0, fallback, rows * x.shape[3] + cols)
 

@@ -393,8 +393,12 @@ def check_scatter(tensor, dim, index, source, name):
     if index.size == 0:
         return dim, index
     if tensor.ndim and source is not None and source.ndim:
-        too_big = any(n > m for d, (n, m) in enumerate(zip(index.shape, tensor.shape)) if d != dim)
-        if too_big or any(n > m for n, m in zip(index.shape, source.shape)):
+        too_big = any(
+            n > m
+            for d, (n, m) in enumerate(zip(index.shape, tensor.shape, strict=False))
+            if d != dim
+        )
+        if too_big or any(n > m for n, m in zip(index.shape, source.shape, strict=False)):
             raise RuntimeError(
                 f"Expected index {list(index.shape)} to be no larger than self "
                 f"{list(tensor.shape)} apart from dimension {dim} and to be no larger size "
@@ -428,7 +432,11 @@ def check_index_add(tensor, dim, index, source):
         and tensor.ndim
         and (
             source.ndim != tensor.ndim
-            or any(n != m for d, (n, m) in enumerate(zip(source.shape, tensor.shape)) if d != dim)
+            or any(
+                n != m
+                for d, (n, m) in enumerate(zip(source.shape, tensor.shape, strict=False))
+                if d != dim
+            )
         )
     ):
         raise RuntimeError(

@@ -55,7 +55,7 @@ class FlatGroup:
         self.buffer = np.empty_like(self.params[0].array, shape=(self.offsets[-1],))
         np.concatenate([p.array.reshape(-1) for p in self.params], out=self.buffer)
         self.param_views = self.views_of(self.buffer)
-        for p, view in zip(self.params, self.param_views):
+        for p, view in zip(self.params, self.param_views, strict=False):
             p.array = view
         self.grad = np.empty_like(self.buffer)
         # NOTE: uninitialised parameters' slices hold init values from here on,
@@ -74,7 +74,7 @@ class FlatGroup:
         """One view of `flat` per parameter, shaped like that parameter."""
         return [
             flat[start:stop].reshape(p.array.shape)
-            for p, start, stop in zip(self.params, self.offsets, self.offsets[1:])
+            for p, start, stop in zip(self.params, self.offsets, self.offsets[1:], strict=False)
         ]
 
     def adopt(self, param_state: dict, index: int) -> None:
@@ -95,7 +95,7 @@ class FlatGroup:
         """Whether the group still has these parameters, each still on its view of the buffer."""
         if len(params) != len(self.params):
             return False
-        for p, mine, view in zip(params, self.params, self.param_views):
+        for p, mine, view in zip(params, self.params, self.param_views, strict=False):
             if p is not mine or p.array is not view:
                 return False
         return True

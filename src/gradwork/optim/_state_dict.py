@@ -50,7 +50,7 @@ def unpack(optimizer: Any, state_dict: dict[str, Any]) -> defaultdict:
             "loaded state dict has a different number of parameter groups "
             f"({len(saved_groups)} saved, {len(groups)} in this optimizer)"
         )
-    for group, saved in zip(groups, saved_groups):
+    for group, saved in zip(groups, saved_groups, strict=False):
         if len(group["params"]) != len(saved["params"]):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match the size "
@@ -64,7 +64,7 @@ def unpack(optimizer: Any, state_dict: dict[str, Any]) -> defaultdict:
             state[key] = copy.deepcopy(entries)  # not ours: kept as is, like torch
             continue
         state[param] = _convert(entries, param)
-    for group, saved in zip(groups, saved_groups):
+    for group, saved in zip(groups, saved_groups, strict=False):
         params, names = group["params"], group.get("param_names")
         group.clear()
         group.update({k: v for k, v in saved.items() if k not in ("params", "param_names")})
@@ -82,11 +82,13 @@ def _param_map(groups: list[dict], saved_groups: list[dict]) -> dict[int, Any]:
     if not by_name:
         saved_ids = [_as_key(i) for g in saved_groups for i in g["params"]]
         params = [p for g in groups for p in g["params"]]
-        return dict(zip(saved_ids, params))
-    param_named = {n: p for g in groups for n, p in zip(g["param_names"], g["params"])}
+        return dict(zip(saved_ids, params, strict=False))
+    param_named = {
+        n: p for g in groups for n, p in zip(g["param_names"], g["params"], strict=False)
+    }
     mapping = {}
     for saved in saved_groups:
-        for index, name in zip(saved["params"], saved["param_names"]):
+        for index, name in zip(saved["params"], saved["param_names"], strict=False):
             if name not in param_named:
                 raise ValueError(
                     f"Optimizer.load_state_dict: the saved state has a parameter named "

@@ -100,7 +100,7 @@ class LBFGS(Optimizer):
             offset += size
 
     def _set_param(self, arrays: list[np.ndarray]) -> None:
-        for p, array in zip(self._params, arrays):
+        for p, array in zip(self._params, arrays, strict=False):
             p.array[...] = array
             p._version_counter.value += 1
 

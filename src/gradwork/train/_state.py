@@ -81,5 +81,5 @@ def load_callback_states(callbacks: list, states: list[dict]) -> None:
             f"this trainer has {present}; build the trainer with the same callbacks, in the "
             "same order, to resume exactly"
         )
-    for callback, state in zip(stateful, states):
+    for callback, state in zip(stateful, states, strict=False):
         callback.load_state_dict(state["state"])

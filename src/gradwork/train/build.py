@@ -125,7 +125,7 @@ def load_splits(config: dict) -> tuple[tuple, dict]:
         )
     except ValueError as error:
         raise ConfigError(f"data.split: {error}") from None
-    info["sizes"] = dict(zip(("train", "val", "test"), (len(s) for s in splits)))
+    info["sizes"] = dict(zip(("train", "val", "test"), (len(s) for s in splits), strict=False))
     return splits, info
 
 

@@ -337,7 +337,7 @@ class Trainer:
         self._sealed_test.load(state["tests"])
         if state["epoch_sums"] is not None:
             self._sums.load_state_dict(state["epoch_sums"])
-            for metric, metric_state in zip(self.metrics, state["metrics"]):
+            for metric, metric_state in zip(self.metrics, state["metrics"], strict=False):
                 metric.load_state_dict(metric_state)
         self._pending = {"rng": state["rng"], "loader": state["loader"]}
         return self

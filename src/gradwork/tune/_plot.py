@@ -42,7 +42,7 @@ def plot_history(
     numbers, values, best = history_points(study)
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED and t.intermediate]
     steps_x, steps_y = [], []
-    for number, value in zip(numbers, best):
+    for number, value in zip(numbers, best, strict=False):
         if steps_y:
             steps_x.append(number)
             steps_y.append(steps_y[-1])  # NOTE: hold the old best until the trial that beat it

@@ -93,7 +93,7 @@ class Space(Mapping):
     def decode(self, unit: Any) -> dict[str, Any]:
         """Real values (active parameters only) for a point of the unit cube."""
         params: dict[str, Any] = {}
-        for name, position in zip(self._names, np.asarray(unit, dtype=float)):
+        for name, position in zip(self._names, np.asarray(unit, dtype=float), strict=False):
             if self.is_active(name, params):
                 params[name] = self._distributions[name].decode(float(position))
         return params

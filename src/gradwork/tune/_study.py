@@ -27,8 +27,11 @@ class TrialsTable(list):
         widths = [
             max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)
         ]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)).rstrip()]
+        lines += [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+            for row in cells
+        ]
         return "\n".join(lines)
 
 

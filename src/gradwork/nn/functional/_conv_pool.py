@@ -38,7 +38,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def _same_padding(kernel, dilation, stride, name):
     if any(s != 1 for s in stride):
         raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=False)]
     return [t // 2 for t in totals], [t - t // 2 for t in totals]
 
 
@@ -94,7 +94,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                                 output_padding, groups, dilation)[0]  # fmt: skip
     stride, padding = pair(stride), pair(padding)
     output_padding, dilation = pair(output_padding), pair(dilation)
-    for op, s, d in zip(output_padding, stride, dilation):
+    for op, s, d in zip(output_padding, stride, dilation, strict=False):
         if op >= max(s, d):
             raise ValueError(
                 f"conv_transpose2d: output_padding {output_padding} must be smaller than "
@@ -103,7 +103,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     out_hw = tuple(
         (size - 1) * s - 2 * p + d * (k - 1) + op + 1
         for size, s, p, d, k, op in zip(
-            input.shape[2:], stride, padding, dilation, weight.shape[2:], output_padding
+            input.shape[2:],
+            stride,
+            padding,
+            dilation,
+            weight.shape[2:],
+            output_padding,
+            strict=False,
         )  # fmt: skip
     )
     return ops.ConvTranspose2d.apply(input, weight, bias, stride=stride, padding=padding,
@@ -114,7 +120,7 @@ def _pool_arguments(name, kernel_size, stride, padding, dilation=1):
     kernel = pair(kernel_size, name)
     stride = kernel if stride is None or stride == [] or stride == () else pair(stride, name)
     padding, dilation = pair(padding, name), pair(dilation, name)
-    for p, k, d in zip(padding, kernel, dilation):
+    for p, k, d in zip(padding, kernel, dilation, strict=False):
         if p > (d * (k - 1) + 1) // 2:
             raise ValueError(
                 f"{name}: padding {padding} must be at most half of the (effective) kernel "
@@ -204,7 +210,8 @@ def _unpool_output_size(input, kernel, stride, padding, output_size):
             f"{tuple(input.shape)}"
         )
     default = [(size - 1) * s + k - 2 * p
-               for size, k, s, p in zip(input.shape[-2:], kernel, stride, padding)]  # fmt: skip
+               for size, k, s, p in zip(input.shape[-2:], kernel, stride, padding,
+                                        strict=False)]  # fmt: skip
     if output_size is None:
         return tuple(default)
     sizes = list(output_size)
@@ -215,7 +222,7 @@ def _unpool_output_size(input, kernel, stride, padding, output_size):
             "output_size should be a sequence containing 2 or 4 elements, but it has a length "
             f"of '{len(sizes)}'"
         )
-    for d, (want, s) in enumerate(zip(sizes, stride)):
+    for d, (want, s) in enumerate(zip(sizes, stride, strict=False)):
         if not default[d] - s < want < default[d] + s:
             raise ValueError(
                 f'invalid output_size "{list(sizes)}" (dim {d} must be between '

@@ -26,7 +26,8 @@ def _geometry(name: str, kernel_size, dilation, padding, stride):
 
 def _blocks(name, size, kernel, dilation, padding, stride):
     blocks = tuple(_blocks_along(s, k, st, p, d)
-                   for s, k, st, p, d in zip(size, kernel, stride, padding, dilation))  # fmt: skip
+                   for s, k, st, p, d in zip(size, kernel, stride, padding, dilation,
+                                             strict=False))  # fmt: skip
     if min(blocks) < 1:
         raise RuntimeError(
             f"{name}: Given input with spatial size {tuple(size)}, kernel_size={kernel}, "

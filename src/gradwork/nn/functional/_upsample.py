@@ -118,7 +118,7 @@ def _output_geometry(input, size, scale_factor, recompute_scale_factor):
             "scale_factor in (s1, s2, ...,sK) format."
         )
     factors = [float(f) for f in (factors or [scale_factor] * spatial)]
-    sizes = [math.floor(float(n) * f) for n, f in zip(in_sizes, factors)]
+    sizes = [math.floor(float(n) * f) for n, f in zip(in_sizes, factors, strict=False)]
     return sizes, ([None] * spatial if recompute_scale_factor else factors)
 
 

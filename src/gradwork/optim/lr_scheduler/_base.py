@@ -73,7 +73,7 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self._get_closed_form_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        for group, lr in zip(self.optimizer.param_groups, values, strict=False):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 

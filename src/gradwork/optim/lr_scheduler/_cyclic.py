@@ -80,7 +80,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self._jump(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=False):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -135,7 +135,7 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
-            for lr, group in zip(base_lrs, optimizer.param_groups):
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=False):
                 group["lr"] = lr
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
@@ -158,7 +158,7 @@ class CyclicLR(LRScheduler):
         self.max_momentums = _per_group("max_momentum", optimizer, peak)
         if last_epoch == -1:
             for high, low, group in zip(
-                self.max_momentums, self.base_momentums, optimizer.param_groups
+                self.max_momentums, self.base_momentums, optimizer.param_groups, strict=False
             ):
                 _set_momentum(group, high, self.use_beta1)
                 group["max_momentum"], group["base_momentum"] = high, low
@@ -172,10 +172,13 @@ class CyclicLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
-        lrs = [self.schedule(low, high)(step) for low, high in zip(self.base_lrs, self.max_lrs)]
+        lrs = [
+            self.schedule(low, high)(step)
+            for low, high in zip(self.base_lrs, self.max_lrs, strict=False)
+        ]
         if self.cycle_momentum:
             for group, low, high in zip(
-                self.optimizer.param_groups, self.base_momentums, self.max_momentums
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums, strict=False
             ):
                 _set_momentum(group, self.schedule(high, low)(step), self.use_beta1)
         return lrs

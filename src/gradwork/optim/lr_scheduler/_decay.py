@@ -141,7 +141,8 @@ class CosineAnnealingLR(LRScheduler):
             # NOTE: at the bottom of the cosine the ratio below is 0/0; step up explicitly.
             rise = (1 - math.cos(math.pi / self.T_max)) / 2
             return [
-                group["lr"] + (base - eta_min) * rise for base, group in zip(self.base_lrs, groups)
+                group["lr"] + (base - eta_min) * rise
+                for base, group in zip(self.base_lrs, groups, strict=False)
             ]
         now = 1 + math.cos(math.pi * epoch / self.T_max)
         before = 1 + math.cos(math.pi * (epoch - 1) / self.T_max)
@@ -219,7 +220,10 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _get_closed_form_lr(self) -> list[float]:
-        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+        return [
+            base * fn(self.last_epoch)
+            for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=False)
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         """As torch: functions are not saved, but a callable object's attributes are."""
@@ -234,7 +238,7 @@ class LambdaLR(LRScheduler):
         state = dict(state_dict)
         saved = state.pop("lr_lambdas")
         self.__dict__.update(state)
-        for fn, attributes in zip(self.lr_lambdas, saved):
+        for fn, attributes in zip(self.lr_lambdas, saved, strict=False):
             if attributes is not None:
                 fn.__dict__.update(attributes)
 

@@ -77,7 +77,9 @@ class OneCycleLR(LRScheduler):
             three_phase,
         )
         if last_epoch == -1:
-            for group, peak in zip(optimizer.param_groups, _per_group("max_lr", optimizer, max_lr)):
+            for group, peak in zip(
+                optimizer.param_groups, _per_group("max_lr", optimizer, max_lr), strict=False
+            ):
                 group["initial_lr"] = peak / div_factor
                 group["max_lr"] = peak
                 group["min_lr"] = group["initial_lr"] / final_div_factor
@@ -96,7 +98,7 @@ class OneCycleLR(LRScheduler):
             return
         bases = _per_group("base_momentum", optimizer, base)
         peaks = _per_group("max_momentum", optimizer, peak)
-        for group, low, high in zip(optimizer.param_groups, bases, peaks):
+        for group, low, high in zip(optimizer.param_groups, bases, peaks, strict=False):
             _set_momentum(group, high, self.use_beta1)
             group["max_momentum"], group["base_momentum"] = high, low
 

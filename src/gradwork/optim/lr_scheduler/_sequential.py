@@ -106,7 +106,7 @@ class SequentialLR(LRScheduler):
         state = dict(state_dict)
         children = state.pop("_schedulers")
         self.__dict__.update(state)
-        for scheduler, saved in zip(self._schedulers, children):
+        for scheduler, saved in zip(self._schedulers, children, strict=False):
             scheduler.load_state_dict(saved)
 
 

@@ -129,7 +129,7 @@ class Grid(Algorithm):
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         taken = self.taken(pending)
-        for key, params in zip(self._keys, self.configurations):
+        for key, params in zip(self._keys, self.configurations, strict=False):
             if key not in taken:
                 return dict(params)
         return None
