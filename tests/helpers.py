@@ -11,7 +11,7 @@ import gradwork as gw
 
 def randn64(*shape: int, requires_grad: bool = True, low: float | None = None) -> gw.Tensor:
     """A float64 leaf of standard-normal values (shifted to stay above `low` if given)."""
-    data = gw._random.generator().standard_normal(shape)
+    data = gw.random.generator().standard_normal(shape)
     if low is not None:
         data = np.abs(data) + low
     return gw.tensor(data, dtype=gw.float64, requires_grad=requires_grad)

@@ -9,28 +9,8 @@ Example:
     tensor([30.])
 """
 
-from gradwork._dtype import (
-    bool_ as bool,  # noqa: A004 - torch's name
-)
-from gradwork._dtype import (
-    can_cast,
-    double,
-    float16,
-    float32,
-    float64,
-    half,
-    int8,
-    int16,
-    int32,
-    int64,
-    long,
-    promote_types,
-    result_type,
-    uint8,
-)
 from gradwork._function_forms import *  # noqa: F403 - sum, mean, exp, ... (function forms)
 from gradwork._function_forms import _METHOD_FORMS
-from gradwork._random import get_rng_state, manual_seed, set_rng_state
 from gradwork.autograd import (
     Function,
     detect_anomaly,
@@ -59,7 +39,27 @@ from gradwork.creation import (
     zeros,
     zeros_like,
 )
+from gradwork.dtypes import (
+    bool_ as bool,  # noqa: A004 - torch's name
+)
+from gradwork.dtypes import (
+    can_cast,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    uint8,
+)
 from gradwork.functions import cat, concatenate, is_tensor, pad, stack, where
+from gradwork.random import get_rng_state, manual_seed, set_rng_state
 from gradwork.tensor import Tensor
 
 # --- exports of the everyday torch surface, one block per family ---------

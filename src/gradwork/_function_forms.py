@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.tensor import Tensor
 
 
@@ -18,7 +18,7 @@ def _method_form(name: str):
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
         if not isinstance(input, Tensor):
             # torch's inference: a Python float is a float32 scalar, an int int64.
-            input = Tensor(_dtype.infer_array(input))  # noqa: A001
+            input = Tensor(dtypes.infer_array(input))  # noqa: A001
         return getattr(input, name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, autograd, ops
+from gradwork import autograd, dtypes, ops
 from gradwork._tensor_math import _refuse_bool_subtraction
 from gradwork._tensor_shape import torch_index
 
@@ -58,7 +58,7 @@ def _check_not_leaf(tensor: Any) -> None:
 
 
 def _check_castable(result: np.dtype, target: np.dtype) -> None:
-    if not _dtype.can_cast(result, target):
+    if not dtypes.can_cast(result, target):
         raise RuntimeError(
             f"result type {result} can't be cast to the desired output type {target}: "
             f"an in-place op keeps the tensor's dtype; convert first (t = t.float()) or "
@@ -130,7 +130,7 @@ def _ufunc_inplace(tensor: Any, ufunc: np.ufunc, other: Any, compute: Callable) 
     """`tensor op= other` for an arithmetic ufunc, on either path."""
     if _needs_graph(tensor, (other,)):
         return _record_inplace(tensor, compute)
-    result = _dtype.result_type(tensor, other)
+    result = dtypes.result_type(tensor, other)
     _check_castable(result, tensor.array.dtype)
     operand = _raw(other)
     if not isinstance(operand, bool | int | float):
@@ -185,7 +185,7 @@ class InPlaceMethods:
 
     def div_(self, other):
         if self.array.dtype.kind not in "fc":
-            _check_castable(_dtype.DEFAULT_FLOAT, self.array.dtype)
+            _check_castable(dtypes.DEFAULT_FLOAT, self.array.dtype)
         return _ufunc_inplace(self, np.true_divide, other, lambda old: old / other)
 
     def pow_(self, exponent):

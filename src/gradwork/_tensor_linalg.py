@@ -11,16 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, linalg, ops
+from gradwork import dtypes, linalg, ops
 from gradwork._tensor_math import _cast, _is_tensor, _require_floating
 from gradwork.ops.dims import normalize_dims
 from gradwork.ops.linalg import explicit_equation
 
 # torch's legacy type names, by dtype: t.type() -> 'gradwork.FloatTensor'.
 _TYPE_NAMES = {
-    _dtype.float32: "FloatTensor", _dtype.float64: "DoubleTensor", _dtype.float16: "HalfTensor",
-    _dtype.int64: "LongTensor", _dtype.int32: "IntTensor", _dtype.int16: "ShortTensor",
-    _dtype.int8: "CharTensor", _dtype.uint8: "ByteTensor", _dtype.bool_: "BoolTensor",
+    dtypes.float32: "FloatTensor", dtypes.float64: "DoubleTensor", dtypes.float16: "HalfTensor",
+    dtypes.int64: "LongTensor", dtypes.int32: "IntTensor", dtypes.int16: "ShortTensor",
+    dtypes.int8: "CharTensor", dtypes.uint8: "ByteTensor", dtypes.bool_: "BoolTensor",
 }  # fmt: skip
 _TYPES_BY_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
@@ -144,7 +144,7 @@ class LinalgMethods:
 
     # ------------------------------------------------------------- dtype views
     def half(self):
-        return self.to(_dtype.float16)
+        return self.to(dtypes.float16)
 
     def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any):
         """No argument: the type name ('gradwork.FloatTensor'); a dtype or type name:
@@ -239,13 +239,13 @@ def _einsum_dtype(operands: tuple, equation: str, summed: dict) -> np.dtype:
     if len(operands) == 1:
         dtype = operands[0].dtype
         # NOTE: one operand summed is torch's sum: ints and bools add up in int64.
-        return _dtype.int64 if summed and dtype.kind in "biu" else dtype
+        return dtypes.int64 if summed and dtype.kind in "biu" else dtype
     # NOTE: torch gives an empty contraction (size 0) the last operand's dtype; we promote.
     if any(n > 1 and sum(c in t for t in terms) > 1 for c, n in summed.items()):
         for x in operands[1:]:
             _same_dtype(operands[0], x, "expected scalar type {} but found {}")
         _refuse_bool("bmm", *operands)
-    return _dtype.result_type(*operands)
+    return dtypes.result_type(*operands)
 
 
 def _sublist_form(arguments: tuple) -> tuple[str, tuple]:

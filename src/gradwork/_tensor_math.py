@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, ops
-from gradwork._dtype import DEFAULT_FLOAT, float_result, int64, result_type
 from gradwork.autograd import ShapeError
+from gradwork.dtypes import DEFAULT_FLOAT, float_result, int64, result_type
 from gradwork.ops.dims import normalize_dim, normalize_dims
 
 # What max(dim)/min(dim) return, like torch.return_types.max.

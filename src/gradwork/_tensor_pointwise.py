@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, ops
-from gradwork._dtype import result_type
 from gradwork._tensor_inplace import _replace
 from gradwork._tensor_math import _floating, _is_tensor, _raw, operand, promote
+from gradwork.dtypes import result_type
 from gradwork.ops import pointwise
 
 _ROUNDING_MODES = (None, "trunc", "floor")

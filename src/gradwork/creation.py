@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
-from gradwork._random import generator
+from gradwork import dtypes
 from gradwork._tensor_shape import _sizes
+from gradwork.random import generator
 from gradwork.tensor import Tensor
 
 
@@ -26,7 +26,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """
     if isinstance(data, Tensor):
         data = data.array
-    return Tensor(_dtype.infer_array(data, dtype), requires_grad=requires_grad)
+    return Tensor(dtypes.infer_array(data, dtype), requires_grad=requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -37,7 +37,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def _filled(fill, size, dtype, requires_grad) -> Tensor:
-    dtype = _dtype.DEFAULT_FLOAT if dtype is None else _dtype.as_dtype(dtype)
+    dtype = dtypes.DEFAULT_FLOAT if dtype is None else dtypes.as_dtype(dtype)
     return Tensor(np.full(_sizes(size), fill, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -51,7 +51,7 @@ def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if dtype is None:  # torch infers the dtype from the fill value
-        dtype = _dtype.infer_array(fill_value).dtype
+        dtype = dtypes.infer_array(fill_value).dtype
     return _filled(fill_value, (size,) if isinstance(size, int) else size, dtype, requires_grad)
 
 
@@ -101,18 +101,18 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     values = np.arange(start, end, step)
     if dtype is None:
         is_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
-        dtype = _dtype.int64 if is_int else _dtype.DEFAULT_FLOAT
-    return Tensor(values.astype(_dtype.as_dtype(dtype)), requires_grad=requires_grad)
+        dtype = dtypes.int64 if is_int else dtypes.DEFAULT_FLOAT
+    return Tensor(values.astype(dtypes.as_dtype(dtype)), requires_grad=requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None) -> Tensor:
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
-    return Tensor(np.linspace(start, end, steps, dtype=_dtype.as_dtype(dtype or _dtype.float32)))
+    return Tensor(np.linspace(start, end, steps, dtype=dtypes.as_dtype(dtype or dtypes.float32)))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     for name, size in (("n", n), ("m", m)):
         if size is not None and size < 0:
             raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {size}")
@@ -121,13 +121,13 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1), from gradwork's seeded stream."""
-    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     return Tensor(generator().random(_sizes(size)).astype(dtype), requires_grad=requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal, from gradwork's seeded stream."""
-    dtype = _dtype.as_dtype(dtype or _dtype.DEFAULT_FLOAT)
+    dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     values = generator().standard_normal(_sizes(size))
     return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
@@ -141,7 +141,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     values = generator().integers(
         low, high, size=_sizes((size,) if isinstance(size, int) else size)
     )
-    return Tensor(values.astype(_dtype.as_dtype(dtype or _dtype.int64)))
+    return Tensor(values.astype(dtypes.as_dtype(dtype or dtypes.int64)))
 
 
 def rand_like(t: Tensor, dtype: Any = None) -> Tensor:

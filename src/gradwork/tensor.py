@@ -17,14 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, autograd
+from gradwork import autograd, dtypes
 from gradwork._tensor_inplace import InPlaceMethods
 from gradwork._tensor_linalg import LinalgMethods
-from gradwork._tensor_math import MathMethods
+from gradwork._tensor_math import MathMethods, operand, promote
 from gradwork._tensor_pointwise import PointwiseMethods
 from gradwork._tensor_scan import ScanMethods
-from gradwork._tensor_shape import ShapeMethods
+from gradwork._tensor_shape import ShapeMethods, index_array
 from gradwork.ops import Cast
+
+# Helpers the layers above (nn, ...) use to treat operands as Tensor methods do.
+__all__ = ["Tensor", "index_array", "operand", "promote"]
 
 
 class Tensor(
@@ -50,7 +53,7 @@ class Tensor(
     __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.array = data if dtype is None and _is_array(data) else _dtype.infer_array(data, dtype)
+        self.array = data if dtype is None and _is_array(data) else dtypes.infer_array(data, dtype)
         self.grad_fn = None
         self.grad = None
         self._requires_grad = False
@@ -198,7 +201,7 @@ class Tensor(
             target = target.dtype
         if target is None or isinstance(target, str) and target.startswith("cpu"):
             return self
-        dtype = _dtype.as_dtype(target)
+        dtype = dtypes.as_dtype(target)
         if dtype == self.array.dtype:
             return self
         if dtype.kind not in "fc":
@@ -206,19 +209,19 @@ class Tensor(
         return Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
-        return self.to(_dtype.float32)
+        return self.to(dtypes.float32)
 
     def double(self) -> Tensor:
-        return self.to(_dtype.float64)
+        return self.to(dtypes.float64)
 
     def long(self) -> Tensor:
-        return self.to(_dtype.int64)
+        return self.to(dtypes.int64)
 
     def int(self) -> Tensor:
-        return self.to(_dtype.int32)
+        return self.to(dtypes.int32)
 
     def bool(self) -> Tensor:
-        return self.to(_dtype.bool_)
+        return self.to(dtypes.bool_)
 
     def cpu(self) -> Tensor:
         return self
@@ -268,7 +271,7 @@ class Tensor(
             np.asarray(self.array), separator=", ", prefix="tensor(", precision=4
         )
         extras = []
-        if self.array.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
+        if self.array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype=gradwork.{self.array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradwork as gw
-from gradwork import _random, train
+from gradwork import random, train
 
 
 class TinyLinear:
@@ -41,7 +41,7 @@ class TinyLinear:
 
     def __call__(self, x):
         if self.training and self.dropout:
-            keep = _random.generator().random(x.shape) >= self.dropout
+            keep = random.generator().random(x.shape) >= self.dropout
             x = x * gw.tensor(keep.astype(np.float32) / (1 - self.dropout))
         return x @ self.weight + self.bias
 

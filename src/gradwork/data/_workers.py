@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork._random import manual_seed
+from gradwork.random import manual_seed
 
 _loader: Any = None  # in a worker: the DataLoader it loads for (inherited through fork)
 

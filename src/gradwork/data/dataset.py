@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.tensor import Tensor
 
 
@@ -45,7 +45,7 @@ def _as_tensor(value: Any, position: int) -> Tensor:
         return Tensor(value)  # shares memory, keeps the dtype
     try:
         # NOTE: Python lists follow gradwork's rules: floats become float32, ints int64.
-        return Tensor(_dtype.infer_array(value))
+        return Tensor(dtypes.infer_array(value))
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"TensorDataset: argument {position} could not be turned into an array "

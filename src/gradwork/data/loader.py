@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from gradwork._random import generator as global_generator
 from gradwork.data import _workers
 from gradwork.data.collate import default_collate
 from gradwork.data.dataset import resolve_tensor_source
+from gradwork.random import generator as global_generator
 from gradwork.tensor import Tensor
 
 

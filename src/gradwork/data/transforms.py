@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork._random import generator as global_generator
+from gradwork.random import generator as global_generator
 from gradwork.tensor import Tensor
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random
+from gradwork import random
 from gradwork.autograd import enable_grad
 from gradwork.diagnose import _data_checks, _training_checks
 from gradwork.diagnose._gradient_report import GradientReport
@@ -99,7 +99,7 @@ def doctor(
         (True, True)
     """
     inputs, targets = _first_batch(data)
-    state = _random.get_rng_state()
+    state = random.get_rng_state()
     try:
         clone, clone_optimizer = copy.deepcopy((model, optimizer))
         # NOTE: a diverging run overflows on purpose; its numbers are the
@@ -108,7 +108,7 @@ def doctor(
             return _examine(clone, loss_fn, inputs, targets, clone_optimizer, steps, lr,
                             overfit_size, min_reduction, update_ratio_range)  # fmt: skip
     finally:
-        _random.set_rng_state(state)
+        random.set_rng_state(state)
 
 
 def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduction, band):

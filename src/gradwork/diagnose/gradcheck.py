@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random
+from gradwork import random
 from gradwork.autograd import no_grad
 from gradwork.tensor import Tensor
 
@@ -107,13 +107,13 @@ def gradcheck(
 
     # Every evaluation replays the same random stream, so a stochastic fn
     # (dropout) draws the same mask each time and stays differentiable.
-    stream = _random.get_rng_state()
+    stream = random.get_rng_state()
     output = fn(*leaves)
-    after_first_call = _random.get_rng_state()
+    after_first_call = random.get_rng_state()
     weights = np.random.default_rng(seed).standard_normal(output.shape)
 
     def projected() -> float:
-        _random.set_rng_state(stream)
+        random.set_rng_state(stream)
         with no_grad():
             return float((fn(*leaves).data * weights).sum())
 
@@ -123,7 +123,7 @@ def gradcheck(
     report = GradcheckReport(
         [_check_one(name, t, projected, eps, atol, rtol) for name, t in checked]
     )
-    _random.set_rng_state(after_first_call)
+    random.set_rng_state(after_first_call)
     if raise_exception and not report.passed:
         raise GradcheckError(report)
     return report

@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random, ops
-from gradwork._tensor_shape import index_array
+from gradwork import ops, random
 from gradwork.nn.module import Module
 from gradwork.nn.parameter import Parameter
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, index_array
 
 __all__ = ["Embedding", "embedding"]
 
@@ -126,7 +125,7 @@ class Embedding(Module):
 
     def reset_parameters(self) -> None:
         """torch's default: N(0, 1), with the padding row zeroed."""
-        draw = _random.generator().standard_normal(self.weight.shape)
+        draw = random.generator().standard_normal(self.weight.shape)
         self.weight.array[...] = draw.astype(self.weight.dtype)
         if self.padding_idx is not None:
             self.weight.array[self.padding_idx] = 0

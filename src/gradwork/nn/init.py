@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random
+from gradwork import random
 from gradwork.tensor import Tensor
 
 __all__ = [
@@ -54,12 +54,12 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill(tensor, _random.generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, random.generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, _random.generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, random.generator().normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -147,7 +147,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     """
     if a >= b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    generator = _random.generator()
+    generator = random.generator()
     values = generator.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
     for _ in range(1000):
@@ -166,7 +166,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions, got {tensor.shape}")
     rows = tensor.shape[0]
     cols = tensor.array.size // rows if rows else 0
-    flat = _random.generator().standard_normal((rows, cols))
+    flat = random.generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.nn import functional as F
 from gradwork.nn import init
 from gradwork.nn._errors import LayerInputError
@@ -18,7 +18,7 @@ from gradwork.tensor import Tensor
 
 def empty_parameter(*shape: int, dtype: Any = None) -> Parameter:
     """An uninitialised (zero) Parameter; reset_parameters() fills it."""
-    return Parameter(np.zeros(shape, dtype=_dtype.as_dtype(dtype or _dtype.float32)))
+    return Parameter(np.zeros(shape, dtype=dtypes.as_dtype(dtype or dtypes.float32)))
 
 
 def uniform_bias_(bias: Tensor, fan_in: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype, autograd
+from gradwork import autograd, dtypes
 from gradwork.autograd import anomaly
 from gradwork.nn import _state_dict
 from gradwork.nn._errors import LayerInputError
@@ -275,7 +275,7 @@ class Module(HookMethods):
             return self
         if isinstance(target, str) and target.startswith("cuda"):
             raise NotImplementedError("to('cuda'): gradwork's GPU backend (CuPy) is not wired yet")
-        dtype = _dtype.as_dtype(target)
+        dtype = dtypes.as_dtype(target)
         for tensor in [*self.parameters(), *self.buffers()]:
             if tensor.array.dtype.kind == "f" and tensor.array.dtype != dtype:
                 tensor.array = tensor.array.astype(dtype)
@@ -284,10 +284,10 @@ class Module(HookMethods):
         return self
 
     def float(self) -> Module:
-        return self.to(_dtype.float32)
+        return self.to(dtypes.float32)
 
     def double(self) -> Module:
-        return self.to(_dtype.float64)
+        return self.to(dtypes.float64)
 
     def cpu(self) -> Module:
         return self

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.nn import functional as F
 from gradwork.nn import init
 from gradwork.nn._errors import LayerInputError
@@ -37,7 +37,7 @@ class _NormBase(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            float_type = _dtype.as_dtype(dtype or _dtype.float32)
+            float_type = dtypes.as_dtype(dtype or dtypes.float32)
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, float_type)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, float_type)))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))

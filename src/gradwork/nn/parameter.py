@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.tensor import Tensor
 
 
@@ -27,11 +27,11 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
-            array = np.empty(0, dtype=_dtype.float32)
+            array = np.empty(0, dtype=dtypes.float32)
         elif isinstance(data, Tensor):
             array = data.array
         else:
-            array = _dtype.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
+            array = dtypes.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
         super().__init__(array, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random, ops
+from gradwork import ops, random
 from gradwork.functions import cat, stack
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.module import Module
@@ -97,7 +97,7 @@ class RNNBase(Module):
         """torch's default: every weight and bias uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
-            draw = _random.generator().uniform(-bound, bound, weight.shape)
+            draw = random.generator().uniform(-bound, bound, weight.shape)
             weight.array[...] = draw.astype(weight.dtype)
 
     def flatten_parameters(self) -> None:
@@ -272,7 +272,7 @@ def _check_arguments(name, hidden_size, num_layers, dropout, proj_size) -> None:
 
 def _dropout(x: Tensor, p: float) -> Tensor:
     """Inverted dropout between layers, from gradwork's random stream."""
-    keep = _random.generator().random(x.shape) >= p
+    keep = random.generator().random(x.shape) >= p
     scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
     return x * Tensor((keep * scale).astype(x.dtype))
 

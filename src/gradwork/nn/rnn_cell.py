@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random, ops
+from gradwork import ops, random
 from gradwork.creation import zeros
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.module import Module
@@ -43,7 +43,7 @@ class RNNCellBase(Module):
         """torch's default: uniform(-1/sqrt(hidden), 1/sqrt(hidden)) for every parameter."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
-            draw = _random.generator().uniform(-bound, bound, weight.shape)
+            draw = random.generator().uniform(-bound, bound, weight.shape)
             weight.array[...] = draw.astype(weight.dtype)
 
     def _projections(self, input: Tensor, hx: Tensor) -> tuple[Tensor, Tensor]:  # noqa: A002

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _dtype
+from gradwork import dtypes
 from gradwork.autograd import no_grad
 from gradwork.tensor import Tensor
 
@@ -141,8 +141,8 @@ def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
     shape = tuple(int(n) for n in input_shape)
     names = {id(module): name for name, module in model.named_modules()}
     first = next(iter(model.parameters()), None)
-    dtype = _dtype.as_dtype(dtype) if dtype is not None else (
-        first.dtype if first is not None else _dtype.float32)  # fmt: skip
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else (
+        first.dtype if first is not None else dtypes.float32)  # fmt: skip
     result = Summary(type(model).__name__, shape)
     trainable, non_trainable = zip(*(_counts(m) for m in model.modules()), strict=False) or (
         (0,),

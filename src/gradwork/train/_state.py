@@ -7,20 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random
+from gradwork import random as gw_random
 
 
 def rng_state() -> dict:
     """Every random stream the loop can touch: gradwork's, NumPy's legacy global, Python's."""
     return {
-        "gradwork": _random.get_rng_state(),
+        "gradwork": gw_random.get_rng_state(),
         "numpy": np.random.get_state(),
         "python": random.getstate(),
     }
 
 
 def set_rng_state(state: dict) -> None:
-    _random.set_rng_state(state["gradwork"])
+    gw_random.set_rng_state(state["gradwork"])
     np.random.set_state(state["numpy"])
     # NOTE: JSON turns Python's nested tuple state into lists; random wants tuples back.
     version, internal, gauss = state["python"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-import gradwork as gw
 from gradwork import data, nn, optim
+from gradwork.random import manual_seed
 from gradwork.suggest import did_you_mean
 from gradwork.train import _accumulators, callbacks
 from gradwork.train._model_checkpoint import ModelCheckpoint
@@ -59,7 +59,7 @@ def build(
             the command line adds gradwork.diagnose's monitors this way.
         splits: Ready (train, val, test) subsets, to skip loading the data again.
     """
-    gw.manual_seed(config["seed"])
+    manual_seed(config["seed"])
     np.random.seed(config["seed"])
     if with_data and splits is None:
         splits, info = load_splits(config)

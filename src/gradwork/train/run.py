@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,8 @@ class RunFolder:
 
 def versions() -> dict:
     """Versions of what produced the numbers: gradwork, NumPy, Python, the platform."""
-    import gradwork
-
     return {
-        "gradwork": gradwork.__version__,
+        "gradwork": metadata.version("gradwork"),
         "numpy": np.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork._tensor_math import promote
 from gradwork.ops.dims import normalize_dim
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, promote
 
 
 def vector_norm(x: Tensor, p: float, dim: int, keepdim: bool = False) -> Tensor:

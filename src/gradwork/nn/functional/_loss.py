@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork._tensor_math import operand, promote
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, operand, promote
 
 REDUCTIONS = ("mean", "sum", "none")
 

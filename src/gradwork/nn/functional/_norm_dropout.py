@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _random, ops
+from gradwork import ops, random
 from gradwork.tensor import Tensor
 
 
@@ -143,7 +143,7 @@ def dropout2d(
 def _keep_mask(input, shape, p):
     if p == 1.0:
         return np.zeros(shape, dtype=input.dtype)
-    keep = _random.generator().random(shape) >= p
+    keep = random.generator().random(shape) >= p
     return keep.astype(input.dtype) * np.asarray(1.0 / (1.0 - p), dtype=input.dtype)
 
 
