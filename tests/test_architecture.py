@@ -25,6 +25,7 @@ MODULE_LAYER = {
     "dtypes": "autograd",
     "random": "autograd",
     "suggest": "autograd",
+    "hooks": "autograd",
     "tensor": "tensor",
     "_tensor_math": "tensor",
     "_tensor_inplace": "tensor",

@@ -24,6 +24,7 @@ from gradwork._tensor_math import MathMethods, operand, promote
 from gradwork._tensor_pointwise import PointwiseMethods
 from gradwork._tensor_scan import ScanMethods
 from gradwork._tensor_shape import ShapeMethods, index_array
+from gradwork.hooks import RemovableHandle
 from gradwork.ops import Cast
 
 # Helpers the layers above (nn, ...) use to treat operands as Tensor methods do.
@@ -130,7 +131,7 @@ class Tensor(
             self._retains_grad = True
             autograd.track_output(self.grad_fn, self)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call `hook(grad)` when this tensor's gradient is computed; it may return a new one."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad")
@@ -138,7 +139,7 @@ class Tensor(
             self._hooks = {}
         if self.grad_fn is not None:
             autograd.track_output(self.grad_fn, self)
-        handle = _HookHandle(self._hooks)
+        handle = RemovableHandle(self._hooks)
         self._hooks[handle.id] = hook
         return handle
 
@@ -278,20 +279,6 @@ class Tensor(
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
-
-
-class _HookHandle:
-    """Returned by `register_hook`; `.remove()` takes the hook off again."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict) -> None:
-        self.hooks = hooks
-        self.id = _HookHandle._next_id
-        _HookHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
 
 
 def _is_array(data: Any) -> bool:

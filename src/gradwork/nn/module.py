@@ -17,9 +17,10 @@ import numpy as np
 
 from gradwork import autograd, dtypes
 from gradwork.autograd import anomaly
+from gradwork.hooks import RemovableHandle  # noqa: F401 - re-exported (torch keeps it here too)
 from gradwork.nn import _state_dict
 from gradwork.nn._errors import LayerInputError
-from gradwork.nn._hooks import HookMethods, RemovableHandle  # noqa: F401 - re-exported
+from gradwork.nn._hooks import HookMethods
 from gradwork.nn.parameter import Parameter
 from gradwork.tensor import Tensor
 
