@@ -10,6 +10,7 @@ their gradients for free.
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any
 
@@ -109,6 +110,20 @@ def _matmul_operands(a: Any, b: Any) -> tuple[Any, Any]:
             f"{b.array.dtype}; convert one with .to(other.dtype)"
         )
     return a, b
+
+
+def _axis_alias(method):
+    """Accept NumPy's `axis=` for `dim=`, as torch's reductions do."""
+
+    @functools.wraps(method)
+    def reduction(self, *args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise TypeError(f"{method.__name__}(): got both dim= and its alias axis=")
+            kwargs["dim"] = kwargs.pop("axis")
+        return method(self, *args, **kwargs)
+
+    return reduction
 
 
 def _refuse_bool_subtraction(a: Any, b: Any) -> None:
@@ -314,13 +329,16 @@ class MathMethods:
         # exp of the stable log-softmax: no overflow for large logits.
         return out if out.array.size == 0 else out.exp()
 
+    @_axis_alias
     def logsumexp(self, dim: Any = None, keepdim: bool = False):
         return ops.LogSumExp.apply(_floating(self), dim=dim, keepdim=keepdim)
 
     # -------------------------------------------------------------- reductions
+    @_axis_alias
     def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None):
         return ops.Sum.apply(_reduced_dtype(self, dtype), dim=dim, keepdim=keepdim)
 
+    @_axis_alias
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None):
         tensor = self if dtype is None else self.to(dtype)
         _require_floating(
@@ -330,6 +348,7 @@ class MathMethods:
         )
         return ops.Mean.apply(tensor, dim=dim, keepdim=keepdim)
 
+    @_axis_alias
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: float | None = None):  # fmt: skip
         """Variance with Bessel's correction by default (torch: correction=1)."""
@@ -342,6 +361,7 @@ class MathMethods:
         with np.errstate(divide="ignore", invalid="ignore"):
             return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
 
+    @_axis_alias
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: float | None = None):  # fmt: skip
         variance = self.var(dim, unbiased, keepdim, correction=correction)
@@ -353,17 +373,21 @@ class MathMethods:
         safe = ops.Where.apply(flat, np.ones((), variance.dtype), variance)
         return ops.Where.apply(flat, np.zeros((), variance.dtype), safe.sqrt())
 
+    @_axis_alias
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None):
         if dim is not None:
             normalize_dim(dim, self.ndim)  # prod takes one dim, as in torch
         return ops.Prod.apply(_reduced_dtype(self, dtype), dim=dim, keepdim=keepdim)
 
+    @_axis_alias
     def amax(self, dim: Any = (), keepdim: bool = False):
         return ops.Amax.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
 
+    @_axis_alias
     def amin(self, dim: Any = (), keepdim: bool = False):
         return ops.Amin.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
 
+    @_axis_alias
     def max(self, dim: Any = None, keepdim: bool = False):
         """max(): the largest value; max(dim): (values, indices); max(tensor): maximum."""
         if dim is None:
@@ -372,6 +396,7 @@ class MathMethods:
             return self.maximum(dim)
         return self._extreme_along(dim, keepdim, np.argmax)
 
+    @_axis_alias
     def min(self, dim: Any = None, keepdim: bool = False):
         if dim is None:
             return self.amin()
@@ -390,17 +415,21 @@ class MathMethods:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
         return ValuesIndices(values, indices)
 
+    @_axis_alias
     def argmax(self, dim: int | None = None, keepdim: bool = False):
         _refuse_bool(self, "argmax()")
         return _no_grad(_arg(np.argmax, self.array, dim, keepdim))
 
+    @_axis_alias
     def argmin(self, dim: int | None = None, keepdim: bool = False):
         _refuse_bool(self, "argmin()")
         return _no_grad(_arg(np.argmin, self.array, dim, keepdim))
 
+    @_axis_alias
     def all(self, dim: Any = None, keepdim: bool = False):
         return _no_grad(np.all(self.array, axis=_logical_axes(dim, self.ndim), keepdims=keepdim))
 
+    @_axis_alias
     def any(self, dim: Any = None, keepdim: bool = False):
         return _no_grad(np.any(self.array, axis=_logical_axes(dim, self.ndim), keepdims=keepdim))
 

@@ -300,3 +300,14 @@ def test_dropout2d_on_a_2d_input_warns_and_drops_elements(lib):
     # Element-wise, as torch: rows and columns are neither all dropped nor all kept.
     dropped_per_row = (y == 0).sum(axis=1)
     assert ((dropped_per_row > 0) & (dropped_per_row < 100)).all()
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "std", "amax", "argmax", "logsumexp", "all"])
+def test_reductions_take_numpys_axis_for_dim_as_torch_does(name):
+    oracle = pytest.importorskip("torch")
+    values = np.arange(6.0).reshape(2, 3)
+    ours = getattr(gw.tensor(values), name)(axis=1)
+    theirs = getattr(oracle.tensor(values), name)(axis=1)
+    np.testing.assert_allclose(np.asarray(ours, dtype=float), theirs.double().numpy())
+    with pytest.raises(TypeError):
+        getattr(gw.tensor(values), name)(dim=0, axis=1)
