@@ -79,3 +79,10 @@ def test_bootstrap_ci_returns_a_confidence_interval_that_unpacks_and_prints():
     assert (estimate, low, high) == (ci.estimate, ci.low, ci.high)
     assert ci.confidence == 0.9 and low < estimate == 0.8 < high
     assert str(ci).startswith("0.8 (90% CI ")
+
+
+def test_bootstrap_ci_of_scores_alone_bootstraps_their_mean():
+    scores = np.random.default_rng(4).normal(1.0, 1.0, 150)
+    assert bootstrap_ci(scores, n_resamples=300, seed=2) == bootstrap_ci(
+        np.mean, scores, n_resamples=300, seed=2
+    )

@@ -95,7 +95,7 @@ class ConfidenceInterval(tuple):
 
 
 def bootstrap_ci(
-    metric_fn: Callable[..., Any],
+    metric_fn: Callable[..., Any] | Any,
     *arrays: Any,
     n_resamples: int = 1000,
     confidence: float = 0.95,
@@ -109,7 +109,9 @@ def bootstrap_ci(
     interval is read off the resampled values.
 
     Args:
-        metric_fn: Function of the arrays returning a number, e.g. accuracy.
+        metric_fn: Function of the arrays returning a number, e.g. accuracy; or,
+            with no arrays after it, per-example scores whose mean is bootstrapped
+            (`bootstrap_ci(scores)` is `bootstrap_ci(np.mean, scores)`).
         *arrays: Arrays (or Tensors) with the same length.
         n_resamples: Number of bootstrap resamples.
         confidence: Coverage of the interval, in (0, 1).
@@ -137,6 +139,8 @@ def bootstrap_ci(
         raise ValueError(f"bootstrap_ci: confidence must lie in (0, 1), got {confidence!r}")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 2:
         raise ValueError(f"bootstrap_ci: n_resamples must be an int >= 2, got {n_resamples!r}")
+    if not callable(metric_fn) and not arrays:  # per-example scores: their mean
+        metric_fn, arrays = np.mean, (metric_fn,)
     arrays = _as_arrays(arrays, "bootstrap_ci")
     estimate = float(metric_fn(*arrays))
     n = len(arrays[0])
