@@ -139,6 +139,15 @@ def _refuse_bool(tensor: Any, name: str) -> None:
         raise RuntimeError(f"{name}: does not support bool input; convert with .long()")
 
 
+def _bool_power(base: Any, exponent: Any) -> Any:
+    """torch: bool ** bool tensor has no kernel; bool ** Python bool stays bool."""
+    if isinstance(exponent, bool):  # x ** True is x, x ** False is True
+        return _no_grad(base.array.copy() if exponent else np.ones_like(base.array))
+    if _is_tensor(exponent) and exponent.array.dtype == np.bool_:
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'; convert with .long()")
+    return ops.Pow.apply(*promote(base, exponent))
+
+
 def _reduced_dtype(tensor: Any, dtype: Any) -> Any:
     """sum/prod accumulate ints and bools in int64 (torch), or in the dtype asked for."""
     if dtype is not None:
@@ -183,6 +192,8 @@ class MathMethods:
 
     def __pow__(self, exponent):
         _check_integer_power(self, operand(exponent))
+        if self.array.dtype == np.bool_:
+            return _bool_power(self, operand(exponent))
         return ops.Pow.apply(*promote(self, exponent))
 
     def __rpow__(self, base):

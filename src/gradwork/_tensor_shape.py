@@ -59,6 +59,8 @@ def torch_index(index: Any) -> tuple[Any, Any]:
     """
     items = index if isinstance(index, tuple) else (index,)
     items = tuple(_index_item(i) for i in items)
+    if any(isinstance(i, slice) and i.step is not None and i.step <= 0 for i in items):
+        raise ValueError("step must be greater than zero: torch slices only forward; use .flip()")
     arrays = [i for i in items if isinstance(i, np.ndarray)]
     ints = [i for i in items if isinstance(i, int) and not isinstance(i, bool)]
     if not arrays or not ints:
@@ -227,7 +229,8 @@ class ShapeMethods:
         length = self.shape[dim]
         if isinstance(split_size_or_sections, int):
             size = split_size_or_sections
-            sizes = [min(size, length - start) for start in range(0, length, size)]
+            # NOTE: an empty dimension still splits into one (empty) piece, as in torch.
+            sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != length:

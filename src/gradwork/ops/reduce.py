@@ -89,12 +89,15 @@ class Amin(Function):
 
 
 def _extremum_forward(ctx, a, dim, keepdim, reduce):
-    if a.size == 0:
+    axes = _axes(dim, a.ndim)
+    if a.size == 0 and dim is None:
         raise RuntimeError(
             f"{ctx.name}(): Expected reduction dim to be specified for input.numel() == 0: "
             f"can't reduce an empty tensor of shape {a.shape}"
         )
-    axes = _axes(dim, a.ndim)
+    empty = [axis for axis in axes if a.shape[axis] == 0]
+    if empty:  # a maximum of nothing is undefined (other empty axes are fine)
+        raise IndexError(f"{ctx.name}(): Expected reduction dim {empty[0]} to have non-zero size.")
     out = reduce(a, axis=axes, keepdims=True)
     ctx.save_for_backward(a, out)
     ctx.axes, ctx.keepdim = axes, keepdim
