@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork.optim.optimizer import Optimizer, check_non_negative
+from gradwork.optim.optimizer import Optimizer, check_betas, check_non_negative
 
 __all__ = ["Adam"]
 
@@ -62,12 +62,7 @@ class Adam(Optimizer):
     ) -> None:
         owner = type(self).__name__
         check_non_negative(owner, lr=lr, eps=eps)
-        for index, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(
-                    f"Invalid beta parameter at index {index}: {beta} "
-                    f"(gradwork.optim.{owner}: each beta must lie in [0, 1))"
-                )
+        check_betas(owner, betas)
         check_non_negative(owner, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
