@@ -8,6 +8,7 @@ import numpy as np
 
 from gradwork import ops
 from gradwork.ops.dims import normalize_dim
+from gradwork.ops.scan import check_bounds
 
 
 def _sizes(args: tuple) -> tuple:
@@ -189,13 +190,7 @@ class ShapeMethods:
             raise RuntimeError(
                 "Index tensor must have the same number of dimensions as input tensor"
             )
-        size = self.shape[dim] if self.ndim else 1
-        bad = (index < 0) | (index >= size)
-        if bad.any():
-            raise RuntimeError(
-                f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} "
-                f"with size {size}"
-            )
+        check_bounds(index, self.shape[dim], dim)
         for d, (n_index, n_self) in enumerate(zip(index.shape, self.shape, strict=False)):
             if d != dim and n_index > n_self and index.size:
                 raise RuntimeError(

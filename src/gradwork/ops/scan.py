@@ -368,7 +368,8 @@ def _integer_index(index, name):
     return index
 
 
-def _check_bounds(index, size, dim):
+def check_bounds(index, size, dim):
+    """torch's RuntimeError for an index outside [0, size) along `dim` (gather, scatter)."""
     bad = (index < 0) | (index >= size)
     if bad.any():
         raise RuntimeError(
@@ -404,7 +405,7 @@ def check_scatter(tensor, dim, index, source, name):
                 f"{list(tensor.shape)} apart from dimension {dim} and to be no larger size "
                 f"than src {list(source.shape)}"
             )
-    _check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
+    check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
     return dim, index
 
 
@@ -456,5 +457,5 @@ def check_index_add(tensor, dim, index, source):
     size = tensor.shape[dim] if tensor.ndim else 1
     if tensor.ndim <= 1 and ((index < 0) | (index >= size)).any():  # torch's 1-D kernel
         raise IndexError(f"index out of range in self: indices must lie in [0, {size})")
-    _check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
+    check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
     return dim, index
