@@ -14,7 +14,8 @@ import pytest
 import gradwork as gw
 from gradwork import ops
 from gradwork.diagnose import gradcheck
-from gradwork.ops import blas, recurrent
+from gradwork.ops import recurrent
+from gradwork.ops.kernels import threads as blas
 from tests.helpers import assert_parity, randn64
 
 STEPS, BATCH, HIDDEN = 4, 3, 3

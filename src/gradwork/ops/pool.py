@@ -3,11 +3,10 @@
 Also here: max unpooling (a scatter) and unfold/fold (im2col and col2im as
 ops, reusing the convolution's helpers), with max pooling's argmax rule.
 
-Fused for speed. Both walk the kh*kw kernel positions; at each position the
-inputs seen by every window form ONE strided slice of the padded input, so a
-2x2 pool is four vectorised passes whatever the batch or image size. The
-backward writes through the same slices (`out=` a strided view), so no
-`np.add.at` and no window copy is needed.
+Fused for speed. They walk the kh*kw kernel positions (`ops/windows.py`):
+at each position the inputs seen by every window form ONE strided slice of
+the padded input, so a 2x2 pool is four vectorised passes whatever the batch
+or image size. Max pooling's loops live in the kernels layer.
 """
 
 from __future__ import annotations
@@ -15,58 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function
-from gradwork.ops.conv import col2im, im2col
-
-
-def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """Output length along one axis, torch's rule (ceil_mode windows must start inside)."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + padding:  # last window would start in the padding
-            out -= 1
-        return out
-    return span // stride + 1
-
-
-def _geometry(x, kernel, stride, padding, dilation, ceil_mode):
-    return tuple(
-        pool_output_size(s, k, st, p, d, ceil_mode)
-        for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation, strict=False)
-    )
-
-
-def _padded(x, padding, out_hw, kernel, stride, dilation, fill):
-    """x padded by `padding` (and on the bottom/right as far as ceil_mode windows reach)."""
-    extent = [
-        (o - 1) * s + d * (k - 1) + 1
-        for o, s, d, k in zip(out_hw, stride, dilation, kernel, strict=False)
-    ]
-    ph, pw = padding
-    height = max(extent[0], x.shape[2] + ph)
-    width = max(extent[1], x.shape[3] + pw)
-    if (height, width) == x.shape[2:] and ph == pw == 0:
-        return x
-    padded = np.full_like(x, fill, shape=(*x.shape[:2], height, width))
-    padded[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]] = x
-    return padded
-
-
-def _slices(kernel, stride, dilation, out_hw):
-    """For each kernel position, the index of the inputs it sees in every window."""
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            top, left = i * dilation[0], j * dilation[1]
-            yield (
-                slice(None),
-                slice(None),
-                slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
-                slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]),
-            )
-
-
-def _overlapping(kernel, stride, dilation):
-    return any(d * (k - 1) + 1 > s for k, s, d in zip(kernel, stride, dilation, strict=False))
+from gradwork.ops import kernels
+from gradwork.ops.kernels.reference import col2im, im2col
+from gradwork.ops.windows import (
+    pad_for_windows,
+    pool_geometry,
+    scatter_windows,
+    window_slices,
+)
 
 
 class MaxPool2d(Function):
@@ -74,42 +29,19 @@ class MaxPool2d(Function):
 
     NOTE: on ties the FIRST maximum in the window (row-major) takes the whole
     gradient, as in torch; ties are common after a ReLU (all-zero windows).
-    The forward keeps no argmax (a chain of np.maximum is several times
-    faster than tracking winners with masked copies); the backward finds the
-    first position equal to the maximum, kernel position by kernel position.
+    The loops are kernels (`gradwork.ops.kernels`): the reference records the
+    winning kernel position, the fast CPU kernel finds it again in backward.
     """
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
-        out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
-        padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
-        positions = list(_slices(kernel, stride, dilation, out_hw))
-        if len(positions) == 1:
-            out = padded[positions[0]].copy()
-        else:
-            out = np.maximum(padded[positions[0]], padded[positions[1]])
-        for index in positions[2:]:
-            np.maximum(out, padded[index], out=out)
-        ctx.save_for_backward(padded, out)
-        ctx.geometry = (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw)
+        out, ctx.windows = kernels.max_pool2d_forward(x, kernel, stride, padding, dilation,
+                                                      ceil_mode)  # fmt: skip
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        padded, out = ctx.saved
-        taken = None  # windows whose maximum an earlier kernel position already took
-
-        def first_winner(index):
-            nonlocal taken
-            winner = padded[index] == out
-            if taken is None:
-                taken = winner  # NOTE: aliased; the caller uses each mask before the next call
-                return winner
-            first = np.greater(winner, taken)  # winner and not taken: one pass on bools
-            taken |= winner
-            return first
-
-        return _scatter(ctx.geometry, grad, first_winner)
+        return kernels.max_pool2d_backward(ctx.windows, grad)
 
 
 class AvgPool2d(Function):
@@ -122,9 +54,9 @@ class AvgPool2d(Function):
     def forward(ctx, x, kernel, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
                 divisor_override=None):  # fmt: skip
         dilation = (1, 1)
-        out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
-        padded = _padded(x, padding, out_hw, kernel, stride, dilation, 0)
-        positions = list(_slices(kernel, stride, dilation, out_hw))
+        out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
+        padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, 0)
+        positions = list(window_slices(kernel, stride, dilation, out_hw))
         total = padded[positions[0]].copy()
         for index in positions[1:]:
             total += padded[index]
@@ -138,7 +70,7 @@ class AvgPool2d(Function):
     def backward(ctx, grad):
         (divisor,) = ctx.saved
         share = grad / divisor
-        return _scatter(ctx.geometry, share, None)
+        return scatter_windows(ctx.geometry, share, None)
 
 
 def _divisor(x, padded_shape, padding, kernel, stride, out_hw, count_include_pad, override):
@@ -157,30 +89,6 @@ def _divisor(x, padded_shape, padding, kernel, stride, out_hw, count_include_pad
     return divisor if divisor.min() != divisor.max() else x.dtype.type(divisor.flat[0])
 
 
-def _scatter(geometry, grad, mask_of):
-    """Send each window's gradient back to the inputs it read.
-
-    `mask_of(index)`, when given, says which windows pass their gradient to
-    the inputs at that kernel position.
-    """
-    x_shape, padded_shape, padding, kernel, stride, dilation, out_hw = geometry
-    overlap = _overlapping(kernel, stride, dilation)
-    # When the windows tile the padded image exactly (e.g. 2x2, stride 2, even
-    # sizes) the writes below reach every element once: no zero fill needed.
-    tiles = tuple(padded_shape[2:]) == tuple(o * s for o, s in zip(out_hw, stride, strict=False))
-    fill = np.empty_like if tiles and not overlap and kernel == stride else np.zeros_like
-    image = fill(grad, shape=(*x_shape[:2], *padded_shape[2:]))
-    for index in _slices(kernel, stride, dilation, out_hw):
-        if overlap:
-            image[index] += grad if mask_of is None else grad * mask_of(index)
-        elif mask_of is None:  # windows are disjoint: each input is written at most once
-            image[index] = grad
-        else:  # written straight into the strided slice: no temporary
-            np.multiply(grad, mask_of(index), out=image[index])
-    ph, pw = padding
-    return image[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
-
-
 def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
     """Flat (row * W + col) index, within its (H, W) plane, of each window's maximum.
 
@@ -189,11 +97,11 @@ def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_
     window wins and a NaN beats everything; a window of only -inf names its
     first element inside the image, never the padding.
     """
-    out_hw = _geometry(x, kernel, stride, padding, dilation, ceil_mode)
-    padded = _padded(x, padding, out_hw, kernel, stride, dilation, -np.inf)
+    out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
+    padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
     best = np.full((*x.shape[:2], *out_hw), -np.inf, dtype=x.dtype)
     winner = np.full(best.shape, -1, dtype=np.int64)
-    for k, index in enumerate(_slices(kernel, stride, dilation, out_hw)):
+    for k, index in enumerate(window_slices(kernel, stride, dilation, out_hw)):
         seen = padded[index]
         better = (seen > best) | np.isnan(seen)
         np.copyto(best, seen, where=better)

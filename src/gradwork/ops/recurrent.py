@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function
-from gradwork.ops.blas import single_threaded_blas
+from gradwork.ops.kernels.threads import single_threaded_blas
 
 
 def _check(name: str, gates_x, weight_hh, state, gates: int, batch_sizes) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.ops import kernels
 from gradwork.optim.optimizer import Optimizer, check_betas, check_non_negative
 
 __all__ = ["Adam"]
@@ -89,22 +90,7 @@ class Adam(Optimizer):
                 param *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
             else:
                 g = g + weight_decay * param  # Adam: L2 penalty through the gradient
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        # In place through one scratch array: no temporaries (see Optimizer.scratch).
-        work = self.scratch(param)
-        np.subtract(g, m, out=work)
-        work *= 1 - beta1
-        m += work  # m = beta1 m + (1 - beta1) g, as torch's lerp: m += (1 - beta1)(g - m)
-        v *= beta2
-        np.square(g, out=work)
-        work *= 1 - beta2
-        v += work  # v = beta2 v + (1 - beta2) g^2
-        if group["amsgrad"]:
-            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1**step)  # bias correction of m
-        denominator = np.sqrt(v, out=work)
-        denominator /= (1 - beta2**step) ** 0.5  # bias correction of v
-        denominator += group["eps"]
-        update = np.divide(m, denominator, out=work)
-        update *= step_size
-        param -= update  # p = p - step_size * m / denominator
+        # The update itself is a kernel (ops/kernels): the formula above, in place.
+        kernels.adam_step(param, g, state["exp_avg"], state["exp_avg_sq"],
+                          state.get("max_exp_avg_sq"), lr, beta1, beta2, group["eps"], step,
+                          work=self.scratch(param))  # fmt: skip

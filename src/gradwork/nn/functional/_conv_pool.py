@@ -8,7 +8,7 @@ import numpy as np
 
 from gradwork import ops
 from gradwork.functions import pad as _pad
-from gradwork.ops.conv import output_size
+from gradwork.ops.windows import output_size
 from gradwork.tensor import Tensor
 
 

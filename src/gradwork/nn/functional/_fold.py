@@ -9,7 +9,7 @@ from typing import Any
 
 from gradwork import ops
 from gradwork.nn.functional._conv_pool import pair
-from gradwork.ops.conv import output_size as _blocks_along
+from gradwork.ops.windows import output_size as _blocks_along
 from gradwork.tensor import Tensor
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork.ops.blas import single_threaded_blas
+from gradwork.ops.kernels.threads import single_threaded_blas
 
 from .._distributions import Categorical
 from .._search_space import Space

@@ -1,4 +1,6 @@
-"""BLAS thread control: run a block of small matrix products on one BLAS thread.
+"""BLAS thread control, the one place in the package that sets it.
+
+Run a block of small matrix products on one BLAS thread.
 
 Small GEMMs in a loop (a recurrence's per-step product, a Gaussian process's
 Cholesky solves on a few dozen points) lose more to waking a second BLAS

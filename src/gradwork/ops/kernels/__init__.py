@@ -1,0 +1,95 @@
+"""The kernels layer: the few hot loops, fast, each beside the plain reference it must equal.
+
+Ops (`gradwork.ops.*`) say WHAT they compute, on arrays, as the math; the
+loops that decide how fast it runs live here, one module per kind of kernel:
+
+    reference.py   the plain NumPy definition of each kernel (read this first)
+    cpu.py         fast NumPy versions: widened-grid convolution, max pooling
+                   without argmax bookkeeping, Adam through a scratch buffer
+    threads.py     BLAS thread control (one place in the package)
+
+Every module exposes the same functions (`KERNELS`); tests/ops/test_kernels.py
+checks each fast one against the reference on random geometries. The ops
+call the functions below, which forward to the selected module: "cpu" by
+default, "reference" with `GRADWORK_KERNELS=reference` in the environment
+or `use("reference")` (to rule the fast paths out when a result looks wrong).
+
+Example:
+    >>> from gradwork.ops import kernels
+    >>> kernels.backend_name()
+    'cpu'
+    >>> with kernels.using("reference"):
+    ...     kernels.backend_name()
+    'reference'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+
+from gradwork.ops.kernels import cpu, reference
+
+KERNELS = (
+    "conv2d_forward",
+    "conv2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "adam_step",
+)
+BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
+
+_active: ModuleType = cpu
+
+
+def use(name: str) -> None:
+    """Select the kernel module by name: one of BACKENDS."""
+    global _active
+    if name not in BACKENDS:
+        raise ValueError(f"unknown kernels {name!r}: choose one of {sorted(BACKENDS)}")
+    _active = BACKENDS[name]
+
+
+def backend_name() -> str:
+    """The name of the selected kernel module."""
+    return next(name for name, module in BACKENDS.items() if module is _active)
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """Run a block with another kernel module; the previous one comes back after."""
+    previous = backend_name()
+    use(name)
+    try:
+        yield
+    finally:
+        use(previous)
+
+
+def conv2d_forward(x, weight, stride, padding, dilation, groups):
+    return _active.conv2d_forward(x, weight, stride, padding, dilation, groups)
+
+
+def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need_x, need_w):
+    return _active.conv2d_backward(saved, weight, grad, stride, padding, dilation, groups,
+                                   need_x, need_w)  # fmt: skip
+
+
+def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
+    return _active.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d_backward(saved, grad):
+    return _active.max_pool2d_backward(saved, grad)
+
+
+def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
+    """One Adam update in place; `work`, when given, is a scratch array shaped like param."""
+    if _active is reference:
+        return reference.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step)
+    return _active.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
+
+
+use(os.environ.get("GRADWORK_KERNELS", "cpu"))

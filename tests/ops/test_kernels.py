@@ -1,0 +1,136 @@
+"""Each fast kernel equals its reference (ops/kernels): the contract of the kernels layer."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import gradwork as gw
+from gradwork.ops import kernels
+from gradwork.ops.kernels import cpu, reference
+
+FAST = [name for name in kernels.BACKENDS if name != "reference"]
+CONV_GEOMETRIES = [
+    # (N, C, H, W), (O, kh, kw), stride, padding, dilation, groups
+    ((2, 3, 7, 6), (4, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ((2, 3, 7, 6), (4, 3, 3), (1, 1), (0, 0), (1, 1), 1),
+    ((1, 4, 9, 8), (6, 3, 2), (1, 1), (2, 1), (2, 1), 2),
+    ((2, 2, 8, 8), (3, 3, 3), (2, 2), (1, 1), (1, 1), 1),
+    ((2, 4, 9, 7), (4, 1, 1), (2, 1), (0, 0), (1, 1), 4),
+    ((3, 1, 5, 5), (2, 5, 5), (1, 1), (2, 2), (1, 1), 1),
+]
+
+
+def _module(name):
+    return kernels.BACKENDS[name]
+
+
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
+def test_conv2d_kernels_equal_the_reference(backend, geometry):
+    x_shape, (out, kh, kw), stride, padding, dilation, groups = geometry
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape)
+    weight = rng.standard_normal((out, x_shape[1] // groups, kh, kw))
+    fast = _module(backend)
+    expected, saved = reference.conv2d_forward(x, weight, stride, padding, dilation, groups)
+    got, fast_saved = fast.conv2d_forward(x, weight, stride, padding, dilation, groups)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert got.flags.c_contiguous
+    grad = rng.standard_normal(expected.shape)
+    for need_x, need_w in itertools.product((True, False), repeat=2):
+        want = reference.conv2d_backward(saved, weight, grad, stride, padding, dilation, groups,
+                                         need_x, need_w)  # fmt: skip
+        have = fast.conv2d_backward(fast_saved, weight, grad, stride, padding, dilation, groups,
+                                    need_x, need_w)  # fmt: skip
+        for a, b, needed in zip(have, want, (need_x, need_w), strict=True):
+            assert (a is None) == (not needed)
+            if needed:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+POOL_GEOMETRIES = [
+    # (N, C, H, W), kernel, stride, padding, dilation, ceil_mode
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 3, 9, 7), (3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((1, 2, 9, 7), (3, 2), (2, 1), (1, 0), (2, 1), True),
+    ((2, 2, 5, 5), (2, 2), (1, 1), (0, 0), (1, 1), False),
+    ((1, 1, 7, 7), (3, 3), (3, 3), (1, 1), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("geometry", POOL_GEOMETRIES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool2d_kernels_equal_the_reference(backend, geometry, ties):
+    x_shape, kernel, stride, padding, dilation, ceil_mode = geometry
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(x_shape)
+    if ties:  # after a ReLU most windows tie at zero: the FIRST maximum must win in both
+        x = np.maximum(np.round(x), 0)
+    fast = _module(backend)
+    expected, saved = reference.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    got, fast_saved = fast.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    np.testing.assert_array_equal(got, expected)
+    grad = rng.standard_normal(expected.shape)
+    np.testing.assert_allclose(
+        fast.max_pool2d_backward(fast_saved, grad),
+        reference.max_pool2d_backward(saved, grad),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernels_equal_the_reference(backend, amsgrad, dtype):
+    rng = np.random.default_rng(2)
+    arrays = {}
+    for name in ("param", "grad", "m", "v", "v_max"):
+        arrays[name] = rng.standard_normal(1000).astype(dtype)
+    arrays["v"], arrays["v_max"] = np.abs(arrays["v"]), np.abs(arrays["v_max"])
+    twins = {name: a.copy() for name, a in arrays.items()}
+    scalars = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3.0)
+    for state, module in ((arrays, reference), (twins, _module(backend))):
+        v_max = state["v_max"] if amsgrad else None
+        module.adam_step(state["param"], state["grad"], state["m"], state["v"], v_max, **scalars)
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    for name in arrays:
+        np.testing.assert_allclose(twins[name], arrays[name], rtol=tolerance, atol=tolerance)
+
+
+def test_every_backend_exposes_every_kernel():
+    for name, module in kernels.BACKENDS.items():
+        missing = [k for k in kernels.KERNELS if not callable(getattr(module, k, None))]
+        assert not missing, f"kernels {name!r} lacks {missing}"
+
+
+def test_a_cnn_step_gives_the_same_gradients_on_every_backend():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 2, 8, 8))
+    weight = rng.standard_normal((3, 2, 3, 3))
+    results = {}
+    for name in kernels.BACKENDS:
+        with kernels.using(name):
+            xt = gw.tensor(x, requires_grad=True)
+            wt = gw.tensor(weight, requires_grad=True)
+            out = gw.nn.functional.max_pool2d(gw.nn.functional.conv2d(xt, wt, padding=1).relu(), 2)
+            (out * out).sum().backward()
+            results[name] = (out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
+    for name in FAST:
+        for got, want in zip(results[name], results["reference"], strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_an_unknown_backend_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        kernels.use("fortran")
+    assert kernels.backend_name() == "cpu"
+
+
+def test_the_cpu_backend_is_the_default():
+    assert kernels.backend_name() == "cpu"
+    assert kernels.BACKENDS["cpu"] is cpu
