@@ -64,6 +64,22 @@ def resnet_small(nn):
     )
 
 
+def row_lstm(nn, hidden=128):
+    """Each 28x28 image read as a sequence of 28 rows by an LSTM; the last state classifies."""
+
+    class RowLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(28, hidden, batch_first=True)
+            self.head = nn.Linear(hidden, 10)
+
+        def forward(self, x):
+            out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+            return self.head(out[:, -1])
+
+    return RowLSTM()
+
+
 def _flat(x_train, y_train, x_test, y_test):
     return x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
 
@@ -115,5 +131,6 @@ WORKLOADS = [
         _flat,
         flops_per_sample=float(_wide_flops()),
     ),
+    Workload("lstm", row_lstm, _adam, 64),
     Workload("inference", cnn, _adam, 256, inference=True),
 ]

@@ -35,8 +35,9 @@ def test_conv2d_kernels_equal_the_reference(backend, geometry):
     x = rng.standard_normal(x_shape)
     weight = rng.standard_normal((out, x_shape[1] // groups, kh, kw))
     fast = _module(backend)
-    expected, saved = reference.conv2d_forward(x, weight, stride, padding, dilation, groups)
-    got, fast_saved = fast.conv2d_forward(x, weight, stride, padding, dilation, groups)
+    bias = rng.standard_normal(out)
+    expected, saved = reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
+    got, fast_saved = fast.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert got.flags.c_contiguous
     grad = rng.standard_normal(expected.shape)
@@ -100,6 +101,52 @@ def test_adam_kernels_equal_the_reference(backend, amsgrad, dtype):
     tolerance = 1e-6 if dtype == np.float32 else 1e-14
     for name in arrays:
         np.testing.assert_allclose(twins[name], arrays[name], rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_relu_kernels_equal_the_reference(backend, layout):
+    rng = np.random.default_rng(4)
+    a = np.round(rng.standard_normal((300, 500)), 1)  # exact zeros too
+    a[0, :3] = [np.nan, np.inf, -np.inf]
+    grad = rng.standard_normal(a.shape)
+    if layout == "transposed":
+        a, grad = a.T, grad.T
+    fast = _module(backend)
+    out = fast.relu_forward(a)
+    np.testing.assert_array_equal(out, reference.relu_forward(a))
+    np.testing.assert_array_equal(fast.relu_backward(grad, out), reference.relu_backward(grad, out))
+
+
+def test_parallel_slices_cover_the_range_once_and_raise_what_a_worker_raises():
+    from gradwork.ops.kernels.parallel import parallel_for
+
+    seen = np.zeros(1000, dtype=int)
+
+    def mark(lo, hi):
+        seen[lo:hi] += 1
+
+    parallel_for(1000, mark, work=10**9)  # work large enough to use every thread
+    assert (seen == 1).all()
+
+    def fail(lo, hi):
+        if lo > 0:
+            raise KeyError("worker")
+
+    if gw.get_num_threads() > 1:
+        with pytest.raises(KeyError):
+            parallel_for(1000, fail, work=10**9)
+
+
+def test_set_num_threads_checks_its_argument_and_round_trips():
+    before = gw.get_num_threads()
+    with pytest.raises(ValueError, match="positive int"):
+        gw.set_num_threads(0)
+    gw.set_num_threads(1)
+    try:
+        assert gw.get_num_threads() == 1
+    finally:
+        gw.set_num_threads(before)
 
 
 def test_every_backend_exposes_every_kernel():

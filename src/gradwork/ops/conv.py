@@ -29,9 +29,7 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 groups=1):  # fmt: skip
         ctx.geometry = (stride, padding, dilation, groups)
-        out, columns = kernels.conv2d_forward(x, weight, *ctx.geometry)
-        if bias is not None:
-            out += bias.reshape(-1, 1, 1)
+        out, columns = kernels.conv2d_forward(x, weight, bias, *ctx.geometry)
         ctx.save_for_backward(weight)
         ctx.columns, ctx.has_bias = columns, bias is not None
         return out

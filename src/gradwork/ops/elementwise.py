@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function
+from gradwork.ops import kernels
 
 
 class Add(Function):
@@ -275,15 +276,12 @@ class Clamp(Function):
 
 
 class Relu(Function):
-    """max(a, 0). Composable as maximum(a, 0); kept for speed (one SIMD pass, a mask from
-    the output) and for torch's gradient of 0 at exactly 0."""
+    """max(a, 0). Composable as maximum(a, 0); kept for speed (one pass, a mask from the
+    output, both kernels: `ops/kernels`) and for torch's gradient of 0 at exactly 0."""
 
     @staticmethod
     def forward(ctx, a):
-        # WHY an array of zeros: np.maximum against the scalar 0 misses NumPy's
-        # SIMD loop (measured 3x slower at 800k float32); against an array it hits it.
-        out = np.zeros_like(a)
-        np.maximum(a, out, out=out)
+        out = kernels.relu_forward(a)
         ctx.save_for_backward(out)
         return out
 
@@ -291,7 +289,7 @@ class Relu(Function):
     def backward(ctx, grad):
         # NOTE: the derivative at exactly 0 is taken as 0; a NaN passes the
         # gradient on, as torch's threshold backward does (NaN <= 0 is false).
-        return grad * ~(ctx.saved[0] <= 0)
+        return kernels.relu_backward(grad, ctx.saved[0])
 
 
 class Sigmoid(Function):

@@ -5,7 +5,9 @@ loops that decide how fast it runs live here, one module per kind of kernel:
 
     reference.py   the plain NumPy definition of each kernel (read this first)
     cpu.py         fast NumPy versions: widened-grid convolution, max pooling
-                   without argmax bookkeeping, Adam through a scratch buffer
+                   without argmax bookkeeping, Adam through a scratch buffer,
+                   each run in parallel slices of the batch
+    parallel.py    those slices on threads (NumPy releases the GIL in its loops)
     threads.py     BLAS thread control (one place in the package)
 
 Every module exposes the same functions (`KERNELS`); tests/ops/test_kernels.py
@@ -33,6 +35,8 @@ from types import ModuleType
 from gradwork.ops.kernels import cpu, reference
 
 KERNELS = (
+    "relu_forward",
+    "relu_backward",
     "conv2d_forward",
     "conv2d_backward",
     "max_pool2d_forward",
@@ -68,8 +72,16 @@ def using(name: str) -> Iterator[None]:
         use(previous)
 
 
-def conv2d_forward(x, weight, stride, padding, dilation, groups):
-    return _active.conv2d_forward(x, weight, stride, padding, dilation, groups)
+def relu_forward(a):
+    return _active.relu_forward(a)
+
+
+def relu_backward(grad, out):
+    return _active.relu_backward(grad, out)
+
+
+def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
+    return _active.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need_x, need_w):

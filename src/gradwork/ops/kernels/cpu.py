@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.ops.kernels import reference
+from gradwork.ops.kernels.parallel import parallel_for
 from gradwork.ops.windows import pad_for_windows, pool_geometry, scatter_windows, window_slices
 
 
@@ -26,7 +27,8 @@ def widened_im2col(x, kernel, padding, dilation, groups):
     positions are junk that the output drops) makes the window of kernel
     position (i, j) one contiguous run of Ho*Wp floats per (channel, sample)
     plane, starting at i*d*Wp + j*d. An extra zero row at the bottom keeps
-    the last runs inside their plane. The GEMMs grow by Wp / Wo.
+    the last runs inside their plane. The GEMMs grow by Wp / Wo. Samples are
+    copied in parallel slices.
 
     NOTE: the weight gradient multiplies the junk columns by exact zeros
     (see _widened_grad), so finite inputs give the reference's values; an
@@ -37,29 +39,42 @@ def widened_im2col(x, kernel, padding, dilation, groups):
     hp, wp = h + 2 * ph, w_in + 2 * pw
     ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
     padded = np.zeros_like(x, shape=(n, c, hp + 1, wp))
-    padded[:, :, ph : ph + h, pw : pw + w_in] = x
     sn, sc, sh, sw = padded.strides
     shape = (c, kh, kw, n, ho * wp)
     strides = (sc, sh * dh, sw * dw, sn, sw)
     view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
-    columns = np.ascontiguousarray(view)  # the one copy
+    columns = np.empty_like(x, shape=shape)
+
+    def copy(lo, hi):
+        padded[lo:hi, :, ph : ph + h, pw : pw + w_in] = x[lo:hi]
+        columns[:, :, :, lo:hi] = view[:, :, :, lo:hi]  # the one copy
+
+    parallel_for(n, copy, work=columns.size)
     return columns.reshape(groups, -1, n * ho * wp), (ho, wo), wp
 
 
 def _widened_grad(grad, groups, width):
     """(N, O, Ho, Wo) -> (G, O/G, N*Ho*Wp): the GEMM layout, zeros in the junk columns."""
     n, o, ho, wo = grad.shape
-    widened = np.zeros_like(grad, shape=(o, n, ho, width))
-    widened[..., :wo] = grad.transpose(1, 0, 2, 3)
+    widened = np.empty_like(grad, shape=(o, n, ho, width))
+
+    def copy(lo, hi):
+        widened[:, lo:hi, :, :wo] = grad[lo:hi].transpose(1, 0, 2, 3)
+        widened[:, lo:hi, :, wo:] = 0
+
+    parallel_for(n, copy, work=widened.size)
     return widened.reshape(groups, o // groups, -1)
 
 
 def _widened_col2im(columns, x_shape, kernel, padding, dilation, out_hw):
-    """col2im at stride 1 on the widened grid: kh*kw LONG contiguous adds.
+    """col2im at stride 1 on the widened grid: kh*kw LONG contiguous adds, then one crop.
 
     Kernel position (i, j) adds its whole (Ho, Wp) block to ONE flat slice
     of each padded (Hp + 1, Wp) plane, starting at i*d*Wp + j*d; the junk
-    columns carry exact zeros.
+    columns carry exact zeros. The planes are summed channels-first, as the
+    columns come, and cropped into a contiguous (N, C, H, W) image: the
+    layer below (pooling, ReLU) reads it twice as fast as a transposed view.
+    Samples are summed in parallel slices.
     """
     n, c, h, w_in = x_shape
     (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
@@ -67,23 +82,36 @@ def _widened_col2im(columns, x_shape, kernel, padding, dilation, out_hw):
     hp, wp = h + 2 * ph, w_in + 2 * pw
     blocks = columns.reshape(c, kh, kw, n, ho * wp)
     planes = np.zeros_like(columns, shape=(c, n, (hp + 1) * wp))
-    for i in range(kh):
-        for j in range(kw):
-            start = i * dh * wp + j * dw
-            planes[:, :, start : start + ho * wp] += blocks[:, i, j]
-    image = planes[:, :, : hp * wp].reshape(c, n, hp, wp)
-    return image[:, :, ph : ph + h, pw : pw + w_in].transpose(1, 0, 2, 3)
+    image = planes[:, :, : hp * wp].reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + w_in]
+    grad_x = np.empty_like(columns, shape=x_shape)
+
+    def add(lo, hi):
+        for i in range(kh):
+            for j in range(kw):
+                start = i * dh * wp + j * dw
+                planes[:, lo:hi, start : start + ho * wp] += blocks[:, i, j, lo:hi]
+        grad_x[lo:hi] = image[:, lo:hi].transpose(1, 0, 2, 3)
+
+    parallel_for(n, add, work=columns.size)
+    return grad_x
 
 
-def conv2d_forward(x, weight, stride, padding, dilation, groups):
-    """reference.conv2d_forward; at stride 1 through the widened grid."""
+def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
+    """reference.conv2d_forward; at stride 1 through the widened grid, the bias added on the way."""
     if stride != (1, 1):
-        return reference.conv2d_forward(x, weight, stride, padding, dilation, groups)
-    columns, out_hw, width = widened_im2col(x, weight.shape[2:], padding, dilation, groups)
+        return reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
+    columns, (ho, wo), width = widened_im2col(x, weight.shape[2:], padding, dilation, groups)
     w = weight.reshape(groups, weight.shape[0] // groups, -1)
-    flat = reference.grouped_matmul(w, columns)
-    out = flat.reshape(-1, x.shape[0], out_hw[0], width)[..., : out_hw[1]]
-    return np.ascontiguousarray(out.transpose(1, 0, 2, 3)), (columns, x.shape, out_hw)
+    n = x.shape[0]
+    grid = reference.grouped_matmul(w, columns).reshape(-1, n, ho, width)
+    out = np.empty_like(grid, shape=(n, grid.shape[0], ho, wo))
+    shift = 0 if bias is None else bias.reshape(-1, 1, 1)
+
+    def to_nchw(lo, hi):  # drop the junk columns, transpose, add the bias: one pass
+        np.add(grid[:, lo:hi, :, :wo].transpose(1, 0, 2, 3), shift, out=out[lo:hi])
+
+    parallel_for(n, to_nchw, work=out.size)
+    return out, (columns, x.shape, (ho, wo))
 
 
 def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need_x, need_w):
@@ -107,7 +135,7 @@ def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need
 
 # -- max pooling -------------------------------------------------------------------------------
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """reference.max_pool2d_forward, keeping no argmax: a chain of np.maximum.
+    """reference.max_pool2d_forward, keeping no argmax: a chain of np.maximum, samples in parallel.
 
     NOTE: a NaN in a window makes its maximum NaN, as the reference does, but
     its gradient is dropped here (the backward matches values with ==).
@@ -115,31 +143,71 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
     padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
     positions = list(window_slices(kernel, stride, dilation, out_hw))
-    if len(positions) == 1:
-        out = padded[positions[0]].copy()
-    else:
-        out = np.maximum(padded[positions[0]], padded[positions[1]])
-    for index in positions[2:]:
-        np.maximum(out, padded[index], out=out)
+    out = np.empty_like(x, shape=(*x.shape[:2], *out_hw))
+
+    def pool(lo, hi):
+        block, target = padded[lo:hi], out[lo:hi]
+        np.copyto(target, block[positions[0]])
+        for index in positions[1:]:
+            np.maximum(target, block[index], out=target)
+
+    parallel_for(x.shape[0], pool, work=padded.size)
     return out, (padded, out, (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw))
 
 
 def max_pool2d_backward(saved, grad):
     """The first position equal to the maximum takes the gradient, kernel position by position."""
-    padded, out, geometry = saved
-    taken = None  # windows whose maximum an earlier kernel position already took
+    padded, out, (x_shape, padded_shape, *rest) = saved
+    n, c, h, w = x_shape
+    image = np.empty_like(grad, shape=x_shape)
 
-    def first_winner(index):
-        nonlocal taken
-        winner = padded[index] == out
-        if taken is None:
-            taken = winner  # NOTE: aliased; the caller uses each mask before the next call
-            return winner
-        first = np.greater(winner, taken)  # winner and not taken: one pass on bools
-        taken |= winner
-        return first
+    def scatter(lo, hi):
+        taken = None  # windows whose maximum an earlier kernel position already took
+        block, best = padded[lo:hi], out[lo:hi]
 
-    return scatter_windows(geometry, grad, first_winner)
+        def first_winner(index):
+            nonlocal taken
+            winner = block[index] == best
+            if taken is None:
+                taken = winner  # NOTE: aliased; the caller uses each mask before the next call
+                return winner
+            first = np.greater(winner, taken)  # winner and not taken: one pass on bools
+            taken |= winner
+            return first
+
+        geometry = ((hi - lo, c, h, w), (hi - lo, *padded_shape[1:]), *rest)
+        image[lo:hi] = scatter_windows(geometry, grad[lo:hi], first_winner)
+
+    parallel_for(n, scatter, work=padded.size)
+    return image
+
+
+# -- ReLU --------------------------------------------------------------------------------------
+def relu_forward(a):
+    """reference.relu_forward in parallel slices."""
+    out = np.empty(a.shape, dtype=a.dtype)  # C order, so its flat view writes through
+    flat_in, flat_out = a.reshape(-1), out.reshape(-1)
+    zero = np.zeros((), dtype=a.dtype)  # a typed 0: NumPy's SIMD loop (a Python 0 missed it)
+
+    def relu(lo, hi):
+        np.maximum(flat_in[lo:hi], zero, out=flat_out[lo:hi])
+
+    parallel_for(flat_in.size, relu, work=flat_in.size)
+    return out
+
+
+def relu_backward(grad, out):
+    """reference.relu_backward in parallel slices."""
+    result = np.empty(grad.shape, dtype=grad.dtype)
+    flat_grad, flat_out, flat_result = grad.reshape(-1), out.reshape(-1), result.reshape(-1)
+
+    def mask(lo, hi):
+        keep = np.less_equal(flat_out[lo:hi], 0)
+        np.logical_not(keep, out=keep)  # not (out <= 0): a NaN passes, as in the reference
+        np.multiply(flat_grad[lo:hi], keep, out=flat_result[lo:hi])
+
+    parallel_for(flat_grad.size, mask, work=flat_grad.size)
+    return result
 
 
 # -- Adam --------------------------------------------------------------------------------------

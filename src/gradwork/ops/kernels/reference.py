@@ -92,15 +92,18 @@ def from_nchw(grad, groups):
     return np.ascontiguousarray(flat).reshape(groups, o // groups, -1)
 
 
-def conv2d_forward(x, weight, stride, padding, dilation, groups):
-    """(out, saved): out = weight * x, cross-correlation, (N, O, Ho, Wo); saved feeds the backward.
+def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
+    """(out, saved): the cross-correlation (N, O, Ho, Wo) plus bias; saved feeds the backward.
 
-    out[n, o] = sum over c, ki, kj of weight[o, c, ki, kj] * x_padded[n, c, i*s + ki*d, j*s + kj*d],
+    out[n, o, i, j] = bias[o] + sum over c, ki, kj of
+        weight[o, c, ki, kj] * x_padded[n, c, i*s + ki*d, j*s + kj*d],
     which is one GEMM of the grouped weight with im2col's columns.
     """
     columns, out_hw = im2col(x, weight.shape[2:], stride, padding, dilation, groups)
     w = weight.reshape(groups, weight.shape[0] // groups, -1)
     out = to_nchw(grouped_matmul(w, columns), x.shape[0], out_hw)
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
     return out, (columns, x.shape, out_hw)
 
 
@@ -145,6 +148,20 @@ def max_pool2d_backward(saved, grad):
         image[index] += np.where(winner == k, grad, 0)
     ph, pw = padding
     return image[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
+
+
+# -- ReLU --------------------------------------------------------------------------------------
+def relu_forward(a):
+    """max(a, 0); a NaN stays NaN."""
+    return np.maximum(a, np.zeros((), dtype=a.dtype))
+
+
+def relu_backward(grad, out):
+    """The gradient where the output is positive, 0 where it is 0 (torch takes 0 at exactly 0).
+
+    A NaN output passes its gradient on (NaN <= 0 is false), as torch's threshold backward.
+    """
+    return grad * ~(out <= 0)
 
 
 # -- Adam's update of one parameter, in place --------------------------------------------------

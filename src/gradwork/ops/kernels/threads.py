@@ -49,6 +49,15 @@ def _find_controls() -> list:
     return found
 
 
+def set_blas_threads(count: int) -> None:
+    """Every bundled OpenBLAS uses `count` threads from now on."""
+    global _controls
+    if _controls is None:
+        _controls = _find_controls()
+    for _, set_ in _controls:
+        set_(count)
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Inside the block, every bundled OpenBLAS uses one thread; the counts come back after.
