@@ -149,6 +149,30 @@ def test_set_num_threads_checks_its_argument_and_round_trips():
         gw.set_num_threads(before)
 
 
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("shape", [(8, 5, 6, 7), (16, 3), (4, 6, 9)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_kernels_equal_the_reference(backend, shape, affine):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape) * 3 + 1
+    weight = rng.standard_normal(shape[1]) if affine else None
+    bias = rng.standard_normal(shape[1]) if affine else None
+    fast = _module(backend)
+    expected = reference.batch_norm_forward(x, weight, bias, 1e-5)
+    got = fast.batch_norm_forward(x, weight, bias, 1e-5)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    grad = rng.standard_normal(shape)
+    xhat, invstd = expected[1], expected[2]
+    for need_x in (True, False):
+        want = reference.batch_norm_backward(grad, xhat, invstd, weight, need_x)
+        have = fast.batch_norm_backward(grad, xhat, invstd, weight, need_x)
+        assert (have[0] is None) == (not need_x)
+        for a, b in zip(have, want, strict=True):
+            if b is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
 def test_every_backend_exposes_every_kernel():
     for name, module in kernels.BACKENDS.items():
         missing = [k for k in kernels.KERNELS if not callable(getattr(module, k, None))]

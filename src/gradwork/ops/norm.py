@@ -2,7 +2,8 @@
 
 Fused for speed: composed from mean, sub, var, sqrt and div, a batch norm is
 about ten graph nodes and as many passes over the activations; fused, its
-backward is the closed form
+backward is the closed form (batch norm's, with batch statistics, runs as a
+kernel: `ops/kernels`)
 
     dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.autograd import Function, unbroadcast
+from gradwork.ops import kernels
 
 
 def _normalise(x, mean, var, eps):
@@ -38,12 +40,11 @@ def _standardise(x, axes, eps):
     return centred, invstd, mean, var
 
 
-def _input_grad(dxhat, xhat, invstd, axes, sum_dxhat=None, sum_dxhat_xhat=None):
+def _input_grad(dxhat, xhat, invstd, axes):
     """The closed-form input gradient of normalisation over `axes` with batch statistics."""
     count = xhat.size // invstd.size
-    if sum_dxhat is None:
-        sum_dxhat = dxhat.sum(axis=axes, keepdims=True)
-        sum_dxhat_xhat = (dxhat * xhat).sum(axis=axes, keepdims=True)
+    sum_dxhat = dxhat.sum(axis=axes, keepdims=True)
+    sum_dxhat_xhat = (dxhat * xhat).sum(axis=axes, keepdims=True)
     grad = xhat * (sum_dxhat_xhat / -count)
     grad += dxhat
     grad -= sum_dxhat / count
@@ -78,7 +79,7 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got "
                     f"input of shape {x.shape}"
                 )
-            xhat, invstd, mean, var = _standardise(x, axes, eps)
+            out, xhat, invstd, mean, var = kernels.batch_norm_forward(x, weight, bias, eps)
             if training and running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean.reshape(-1)
@@ -88,13 +89,11 @@ class BatchNorm(Function):
             mean = running_mean.reshape(shape).astype(x.dtype, copy=False)
             var = running_var.reshape(shape).astype(x.dtype, copy=False)
             xhat, invstd = _normalise(x, mean, var, eps)
+            out = xhat.copy() if weight is None else xhat * weight.reshape(shape)
+            if bias is not None:
+                out += bias.reshape(shape)
         ctx.save_for_backward(xhat, invstd, weight)
         ctx.axes, ctx.use_batch = axes, use_batch
-        if weight is None:
-            return xhat.copy() if bias is None else xhat + bias.reshape(shape)
-        out = xhat * weight.reshape(shape)
-        if bias is not None:
-            out += bias.reshape(shape)
         return out
 
     @staticmethod
@@ -102,16 +101,15 @@ class BatchNorm(Function):
         xhat, invstd, weight = ctx.saved
         axes = ctx.axes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if ctx.use_batch:  # the closed form above, as a kernel
+            grad_x, grad_w, grad_b = kernels.batch_norm_backward(grad, xhat, invstd, weight, need_x)
+            return grad_x, grad_w if need_w else None, grad_b if need_b else None
+        # running statistics: they are constants, so the input gradient is a scaling
         sum_grad = grad.sum(axis=axes, keepdims=True)
         sum_grad_xhat = (grad * xhat).sum(axis=axes, keepdims=True)
         grad_x = None
         if need_x:
-            scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
-            if ctx.use_batch:
-                # dxhat = grad * w, so its sums are w * (the sums of grad): saves two passes.
-                grad_x = _input_grad(grad, xhat, scale, axes, sum_grad, sum_grad_xhat)
-            else:
-                grad_x = grad * scale
+            grad_x = grad * (invstd if weight is None else invstd * weight.reshape(invstd.shape))
         grad_w = sum_grad_xhat.reshape(-1) if need_w else None
         grad_b = sum_grad.reshape(-1) if need_b else None
         return grad_x, grad_w, grad_b

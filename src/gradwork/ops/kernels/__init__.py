@@ -41,6 +41,8 @@ KERNELS = (
     "conv2d_backward",
     "max_pool2d_forward",
     "max_pool2d_backward",
+    "batch_norm_forward",
+    "batch_norm_backward",
     "adam_step",
 )
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
@@ -95,6 +97,14 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
 
 def max_pool2d_backward(saved, grad):
     return _active.max_pool2d_backward(saved, grad)
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    return _active.batch_norm_forward(x, weight, bias, eps)
+
+
+def batch_norm_backward(grad, xhat, invstd, weight, need_x):
+    return _active.batch_norm_backward(grad, xhat, invstd, weight, need_x)
 
 
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):

@@ -210,6 +210,60 @@ def relu_backward(grad, out):
     return result
 
 
+# -- batch norm --------------------------------------------------------------------------------
+def batch_norm_forward(x, weight, bias, eps):
+    """reference.batch_norm_forward, channels in parallel slices, one temporary per slice."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    stats_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    xhat, out = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    mean, var, invstd = (np.empty(stats_shape, x.dtype) for _ in range(3))
+    weight = None if weight is None else weight.reshape(stats_shape)
+    bias = None if bias is None else bias.reshape(stats_shape)
+
+    def normalise(lo, hi):
+        part, centred = x[:, lo:hi], xhat[:, lo:hi]
+        mean[:, lo:hi] = part.mean(axis=axes, keepdims=True)
+        np.subtract(part, mean[:, lo:hi], out=centred)
+        var[:, lo:hi] = np.square(centred).mean(axis=axes, keepdims=True)
+        np.sqrt(var[:, lo:hi] + eps, out=invstd[:, lo:hi])
+        np.reciprocal(invstd[:, lo:hi], out=invstd[:, lo:hi])
+        centred *= invstd[:, lo:hi]
+        if weight is None:
+            out[:, lo:hi] = centred
+        else:
+            np.multiply(centred, weight[:, lo:hi], out=out[:, lo:hi])
+        if bias is not None:
+            out[:, lo:hi] += bias[:, lo:hi]
+
+    parallel_for(x.shape[1], normalise, work=x.size)
+    return out, xhat, invstd, mean, var
+
+
+def batch_norm_backward(grad, xhat, invstd, weight, need_x):
+    """reference.batch_norm_backward, channels in parallel slices."""
+    axes = (0,) + tuple(range(2, grad.ndim))
+    channels = grad.shape[1]
+    count = grad.size // channels
+    sum_grad, sum_grad_xhat = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
+    grad_x = np.empty(grad.shape, grad.dtype) if need_x else None
+    scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
+
+    def backward(lo, hi):
+        g, xh = grad[:, lo:hi], xhat[:, lo:hi]
+        sum_grad[lo:hi] = g.sum(axis=axes)
+        sum_grad_xhat[lo:hi] = (g * xh).sum(axis=axes)
+        if need_x:
+            shape = (1, hi - lo) + (1,) * (grad.ndim - 2)
+            target = grad_x[:, lo:hi]
+            np.multiply(xh, (sum_grad_xhat[lo:hi] / -count).reshape(shape), out=target)
+            target += g
+            target -= (sum_grad[lo:hi] / count).reshape(shape)
+            target *= scale[:, lo:hi]
+
+    parallel_for(channels, backward, work=grad.size)
+    return grad_x, sum_grad_xhat, sum_grad
+
+
 # -- Adam --------------------------------------------------------------------------------------
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     """reference.adam_step through one scratch array `work` (shaped like param): no temporaries."""

@@ -164,6 +164,48 @@ def relu_backward(grad, out):
     return grad * ~(out <= 0)
 
 
+# -- batch norm with the batch's own statistics -----------------------------------------------
+def _channel_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    """(out, xhat, invstd, mean, var): x (N, C, ...) normalised per channel over the batch.
+
+        mean, var = the mean and (biased) variance of x over every axis but 1
+        xhat = (x - mean) / sqrt(var + eps),  out = xhat * weight + bias
+
+    invstd, mean and var keep x's dims, (1, C, 1, ...).
+    """
+    axes = _channel_axes(x)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    invstd = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * invstd
+    out = xhat.copy() if weight is None else xhat * weight.reshape(shape)
+    if bias is not None:
+        out += bias.reshape(shape)
+    return out, xhat, invstd, mean, var
+
+
+def batch_norm_backward(grad, xhat, invstd, weight, need_x):
+    """(grad_x or None, sum of grad * xhat, sum of grad), the sums per channel, shape (C,).
+
+    The closed form of the input gradient, with m the count per channel:
+        grad_x = weight * invstd * (grad - sum(grad) / m - xhat * sum(grad * xhat) / m)
+    """
+    axes = _channel_axes(grad)
+    sum_grad = grad.sum(axis=axes, keepdims=True)
+    sum_grad_xhat = (grad * xhat).sum(axis=axes, keepdims=True)
+    grad_x = None
+    if need_x:
+        count = grad.size // grad.shape[1]
+        scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
+        grad_x = scale * (grad - sum_grad / count - xhat * (sum_grad_xhat / count))
+    return grad_x, sum_grad_xhat.reshape(-1), sum_grad.reshape(-1)
+
+
 # -- Adam's update of one parameter, in place --------------------------------------------------
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step):
     """torch.optim.Adam's update, in place on param, m, v (and v_max when amsgrad).
