@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import _safetensors
+from gradwork._device import device
 from gradwork.tensor import Tensor
 
 __all__ = ["save", "load", "FileFormatError", "atomic_write"]
@@ -75,22 +76,93 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **torch_op
 
     Args:
         f: a path or a binary file object.
-        map_location: accepted for torch's scripts; everything loads to the CPU.
+        map_location: where tensors go, in torch's forms: None (the device
+            each was saved from), a device string or `gradwork.device` (all
+            there), a dict from saved to wanted location strings, or a callable
+            `fn(tensor, location)` returning the tensor to use (None: the
+            default). On a machine without CUDA, ask for "cpu".
         weights_only: accepted; loading is always weights-only (no pickle).
         torch_options: torch's `mmap` and `pickle_load_args`: accepted and ignored.
 
     Raises:
         FileNotFoundError: no file at the path.
         FileFormatError: the file is truncated, damaged or in another format.
+        RuntimeError: a tensor bound for a CUDA device that is not there.
+
+    Example:
+        >>> import gradwork as gw, io
+        >>> buffer = io.BytesIO()
+        >>> gw.save({"w": gw.ones(2)}, buffer)
+        >>> _ = buffer.seek(0)
+        >>> gw.load(buffer, map_location=lambda tensor, location: tensor * 2)
+        {'w': tensor([2., 2.])}
     """
     name = str(f) if isinstance(f, str | os.PathLike) else getattr(f, "name", repr(f))
+    restore = _restorer(map_location)
     if isinstance(f, str | os.PathLike) and not Path(f).is_file():
         raise FileNotFoundError(f"load: no file at {name!r}")
     if _is_safetensors(f):
         arrays = _safetensors.decode(Path(f).read_bytes(), name, FileFormatError)
-        return {key: Tensor(array) for key, array in arrays.items()}
+        return {key: restore(Tensor(array), "cpu") for key, array in arrays.items()}
     tree, arrays = read_archive(f, name, "load")
-    return decode(tree["state"], arrays, tensors=True)
+    return decode(tree["state"], arrays, tensors=True, restore=restore)
+
+
+def _restorer(map_location: Any) -> Any:
+    """torch's `_get_restore_location`: map_location as `fn(tensor, saved location)`."""
+    if map_location is None:
+        return _restore
+    if isinstance(map_location, dict):
+        return lambda tensor, location: _restore(tensor, map_location.get(location, location))
+    if isinstance(map_location, str | bytes | device):
+        return lambda tensor, location: _restore(tensor, map_location)
+    if callable(map_location):
+
+        def restore(tensor: Tensor, location: str) -> Tensor:
+            result = map_location(tensor, location)
+            return _restore(tensor, location) if result is None else result
+
+        return restore
+    raise TypeError(
+        f"load: map_location must be None, a device string like 'cpu', a gradwork.device, a "
+        f"dict of locations or a callable (tensor, location), got {type(map_location).__name__}"
+    )
+
+
+def _restore(tensor: Tensor, location: Any) -> Tensor:
+    """`tensor` (loaded on the CPU) placed at `location`, with torch's errors."""
+    text = location.decode() if isinstance(location, bytes) else str(location)
+    try:
+        target = device(text)
+    except RuntimeError:
+        raise RuntimeError(
+            f"don't know how to restore data location of a gradwork Tensor (tagged with {text}); "
+            "pass map_location='cpu' or a location such as 'cuda:0'"
+        ) from None
+    if target.type == "cpu":
+        return tensor
+    if target.type != "cuda":
+        raise RuntimeError(
+            f"Attempting to deserialize object on a {target.type.upper()} device, which gradwork "
+            "does not support. Please use gradwork.load with map_location=gradwork.device('cpu') "
+            "to map your storages to the CPU."
+        )
+    from gradwork import cuda
+
+    if not cuda.is_available():
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but gradwork.cuda.is_available() "
+            "is False. If you are running on a CPU-only machine, please use gradwork.load with "
+            "map_location=gradwork.device('cpu') to map your storages to the CPU."
+        )
+    index, count = target.index or 0, cuda.device_count()
+    if index >= count:
+        raise RuntimeError(
+            f"Attempting to deserialize object on CUDA device {index} but "
+            f"gradwork.cuda.device_count() is {count}. Please use gradwork.load with "
+            "map_location to map your storages to an existing device."
+        )
+    return tensor.to(target)
 
 
 def read_archive(f: Any, name: str, caller: str) -> tuple[dict, dict]:
@@ -164,8 +236,12 @@ def encode(value: Any, arrays: dict, where: str, caller: str) -> Any:
         return value
     if isinstance(value, Tensor):
         name = f"a{len(arrays)}"
-        arrays[name] = np.asarray(value.array)
-        return {"__array__": name, "tensor": True, "requires_grad": value.requires_grad}
+        on_host = isinstance(value.array, np.ndarray | np.generic)
+        arrays[name] = np.asarray(value.array if on_host else value.array.get())
+        entry = {"__array__": name, "tensor": True, "requires_grad": value.requires_grad}
+        if not on_host:  # where load(map_location=None) puts it back, as torch does
+            entry["device"] = str(value.device)
+        return entry
     if isinstance(value, np.ndarray | np.generic):
         name = f"a{len(arrays)}"
         arrays[name] = np.asarray(value)
@@ -197,21 +273,26 @@ def _encode_dict(value: dict, arrays: dict, where: str, caller: str) -> Any:
     return {"__dict__": pairs}
 
 
-def decode(value: Any, arrays: dict, tensors: bool = False) -> Any:
-    """Rebuild the tree; saved tensors come back as Tensors when `tensors`, else as arrays."""
+def decode(value: Any, arrays: dict, tensors: bool = False, restore: Any = None) -> Any:
+    """Rebuild the tree; saved tensors come back as Tensors when `tensors`, else as arrays.
+
+    `restore(tensor, location)` places each tensor (default: its saved device).
+    """
+    restore = restore or _restore
     if isinstance(value, list):
-        return [decode(v, arrays, tensors) for v in value]
+        return [decode(v, arrays, tensors, restore) for v in value]
     if not isinstance(value, dict):
         return value
     if "__array__" in value:
         array = arrays[value["__array__"]]
         if tensors and value.get("tensor"):
-            return Tensor(array, requires_grad=bool(value.get("requires_grad")))
+            tensor = Tensor(array, requires_grad=bool(value.get("requires_grad")))
+            return restore(tensor, value.get("device", "cpu"))
         return array[()] if value.get("scalar") else array
     if "__tuple__" in value:
-        return tuple(decode(v, arrays, tensors) for v in value["__tuple__"])
+        return tuple(decode(v, arrays, tensors, restore) for v in value["__tuple__"])
     if "__dict__" in value:
-        return {
-            decode(k, arrays, tensors): decode(v, arrays, tensors) for k, v in value["__dict__"]
-        }
-    return {k: decode(v, arrays, tensors) for k, v in value.items()}
+        pairs = value["__dict__"]
+        return {decode(k, arrays, tensors, restore): decode(v, arrays, tensors, restore)
+                for k, v in pairs}  # fmt: skip
+    return {k: decode(v, arrays, tensors, restore) for k, v in value.items()}

@@ -89,16 +89,20 @@ class HookMethods:
         """`hook(module, grad_output)` runs when the gradients of the outputs are known.
 
         `grad_output` is a tuple with one entry per output (None for outputs that
-        are not tensors requiring grad); the hook may return a replacement tuple.
+        are not tensors requiring grad, or that no gradient reached, as in
+        torch); the hook may return a replacement tuple.
         """
         return _add(_registry(self, "_backward_pre_hooks"), hook, prepend)
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """`hook(module, grad_input, grad_output)` runs when the input gradients are known.
 
-        `grad_input` has one entry per positional argument of forward (None for
-        arguments that are not tensors requiring grad); the hook may return a
-        replacement tuple of the same length, which is what flows on upstream.
+        `grad_input` has one entry per positional argument of forward, as in
+        torch: zeros for a tensor that does not require grad or that forward
+        left unused, None for a non-tensor (and all None when no argument
+        requires grad). `grad_output` is as for backward pre-hooks. The hook
+        may return a replacement tuple of the same length, which is what flows
+        on upstream.
 
         Example:
             >>> import gradwork as gw
@@ -175,35 +179,72 @@ class _HookJunction(autograd.Function):
     """Identity on several tensors at once: the one node where their gradients meet.
 
     NOTE: one tensor passes as a view (sharing storage and version, as torch's
-    alias does); several are concatenated, flat, and handed on as slices.
+    alias does); several are concatenated, flat, and handed on as slices
+    (`_JunctionPiece`), which note which of them received a gradient: torch's
+    hooks see None for an output that no gradient reached, not zeros.
     """
 
     @staticmethod
     def forward(ctx: Any, *arrays: Any) -> Any:
         ctx.shapes = [(a.shape, a.dtype) for a in arrays]
+        ctx.arrived = set()
         if len(arrays) == 1:
             return arrays[0].view()
         return np.concatenate([a.ravel() for a in arrays])
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple:
+        single = len(ctx.shapes) == 1
         grads, offset = [], 0
-        for shape, dtype in ctx.shapes:
+        for index, (shape, dtype) in enumerate(ctx.shapes):
             size = int(np.prod(shape))
-            piece = grad if len(ctx.shapes) == 1 else grad[offset : offset + size].reshape(shape)
-            grads.append(piece.astype(dtype, copy=False))
+            if single:
+                grads.append(grad.astype(dtype, copy=False))
+            elif index in ctx.arrived or not ctx.outputs:
+                grads.append(grad[offset : offset + size].reshape(shape).astype(dtype, copy=False))
+            else:
+                grads.append(None)
             offset += size
-        return tuple(ctx.on_backward(grads))
+        ctx.arrived.clear()  # a retained graph may run backward again
+        grads = ctx.on_backward(grads)
+        if ctx.outputs:  # NOTE: torch hands zeros on where its hooks saw None
+            grads = [np.zeros(shape, dtype) if g is None else g
+                     for g, (shape, dtype) in zip(grads, ctx.shapes, strict=True)]  # fmt: skip
+        return tuple(grads)
 
 
-def _through_junction(tensors: list, on_backward: Callable) -> list:
+class _JunctionPiece(autograd.Function):
+    """One tensor's slice of a junction's flat output; notes that a gradient reached it."""
+
+    @staticmethod
+    def forward(ctx: Any, flat: Any, index: int, start: int, shape: tuple, arrived: set) -> Any:
+        ctx.index, ctx.start, ctx.size, ctx.arrived = index, start, flat.size, arrived
+        return flat[start : start + int(np.prod(shape))].reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple:
+        ctx.arrived.add(ctx.index)
+        full = np.zeros(ctx.size, grad.dtype)
+        full[ctx.start : ctx.start + grad.size] = grad.ravel()
+        return full, None, None, None, None
+
+
+def _through_junction(tensors: list, on_backward: Callable, outputs: bool) -> list:
+    """The tensors passed through one `_HookJunction`, whose backward calls `on_backward`.
+
+    For a module's `outputs`, as torch: the hooks see None for a tensor that
+    no gradient reached, and zeros go on wherever a gradient is None. For its
+    inputs, the hooks see zeros for an unused tensor, and a None they return
+    stops that gradient.
+    """
     joint = _HookJunction.apply(*tensors)
     joint.grad_fn.on_backward = on_backward
+    joint.grad_fn.outputs = outputs
     if len(tensors) == 1:
         return [joint]
     pieces, offset = [], 0
-    for tensor in tensors:
-        piece = joint[offset : offset + tensor.array.size].reshape(tensor.shape)
+    for index, tensor in enumerate(tensors):
+        piece = _JunctionPiece.apply(joint, index, offset, tensor.shape, joint.grad_fn.arrived)
         pieces.append(piece if piece.dtype == tensor.dtype else piece.to(tensor.dtype))
         offset += tensor.array.size
     return pieces
@@ -227,17 +268,22 @@ class BackwardHook:
     def __init__(self, module: Any, n_args: int) -> None:
         self.module, self.n_args = module, n_args
         self.input_positions: list[int] = []
+        self.constant_inputs: dict[int, tuple] = {}  # tensors without grad: (shape, dtype)
         self.grad_output: tuple = ()
 
     def wrap_inputs(self, args: tuple) -> tuple:
         self.input_positions = [i for i, a in enumerate(args) if _tracked(a)]
         if not self.input_positions:
             return args
+        self.constant_inputs = {
+            i: (a.shape, a.dtype)
+            for i, a in enumerate(args)
+            if isinstance(a, Tensor) and not a.requires_grad
+        }
         tensors = [args[i] for i in self.input_positions]
+        pieces = _through_junction(tensors, self._input_grads, outputs=False)
         args = list(args)
-        for i, piece in zip(
-            self.input_positions, _through_junction(tensors, self._input_grads), strict=False
-        ):
+        for i, piece in zip(self.input_positions, pieces, strict=True):
             args[i] = piece
         return tuple(args)
 
@@ -250,7 +296,7 @@ class BackwardHook:
         if not positions:
             return output
         self.n_outputs, self.output_positions = len(items), positions
-        pieces = _through_junction([items[i] for i in positions], self._output_grads)
+        pieces = _through_junction([items[i] for i in positions], self._output_grads, outputs=True)
         for i, piece in zip(positions, pieces, strict=False):
             items[i] = piece
         if single:
@@ -258,6 +304,11 @@ class BackwardHook:
         return type(output)(*items) if hasattr(output, "_fields") else type(output)(items)
 
     def _output_grads(self, grads: list) -> list:
+        """Run the pre-hooks (and, with no input to wait for, the hooks) on grad_output.
+
+        As torch: None for an output no gradient reached, and for non-tensor
+        outputs and tensors that do not require grad.
+        """
         packed = _pack(grads, self.output_positions, self.n_outputs)
         for hook in list(self.module.__dict__.get("_backward_pre_hooks", {}).values()):
             result = hook(self.module, packed)
@@ -276,7 +327,16 @@ class BackwardHook:
         return _unpack(packed, self.output_positions)
 
     def _input_grads(self, grads: list) -> list:
-        packed = _pack(grads, self.input_positions, self.n_args)
+        """Run the hooks on grad_input and hand on what they return.
+
+        As torch: zeros for a tensor argument that does not require grad, or
+        that forward did not use (torch materializes them); None for the
+        other arguments.
+        """
+        packed = list(_pack(grads, self.input_positions, self.n_args))
+        for i, (shape, dtype) in self.constant_inputs.items():
+            packed[i] = Tensor(np.zeros(shape, dtype))
+        packed = tuple(packed)
         for hook in list(self.module.__dict__.get("_backward_hooks", {}).values()):
             result = hook(self.module, packed, self.grad_output)
             if result is not None:

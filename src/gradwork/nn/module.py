@@ -272,9 +272,9 @@ class Module(HookMethods):
         target = kwargs.get("dtype", args[0] if args else kwargs.get("device"))
         if isinstance(target, Tensor):
             target = target.dtype
-        if target is None or isinstance(target, str) and target.startswith("cpu"):
+        if target is None or str(target).startswith("cpu"):  # also gradwork.device("cpu")
             return self
-        if isinstance(target, str) and target.startswith("cuda"):
+        if str(target).startswith("cuda"):
             raise NotImplementedError("to('cuda'): gradwork's GPU backend (CuPy) is not wired yet")
         dtype = dtypes.as_dtype(target)
         for tensor in [*self.parameters(), *self.buffers()]:

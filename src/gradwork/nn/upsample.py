@@ -15,8 +15,9 @@ class Upsample(Module):
     Args:
         size: output spatial size (an int or one per axis).
         scale_factor: multiplier of each spatial size (stored as float, as torch).
-        mode: 'nearest', 'nearest-exact', 'linear' or 'bilinear'.
-        align_corners: linear modes only (see F.interpolate).
+        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic' or
+            'area' (see F.interpolate).
+        align_corners: linear and bicubic modes only (see F.interpolate).
 
     Shape:
         (N, C, W_in) -> (N, C, W_out) or (N, C, H_in, W_in) -> (N, C, H_out, W_out).
@@ -25,6 +26,8 @@ class Upsample(Module):
         >>> import gradwork as gw
         >>> gw.nn.Upsample(scale_factor=2)(gw.zeros(1, 3, 4, 5)).shape
         (1, 3, 8, 10)
+        >>> gw.nn.Upsample(size=(3, 3), mode="bicubic")(gw.zeros(1, 3, 4, 5)).shape
+        (1, 3, 3, 3)
     """
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",

@@ -80,17 +80,40 @@ def softmax_dim(ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
-    """exp(x) / sum(exp(x)) along `dim`, through the stable log-softmax."""
-    return input.softmax(_dim(input, dim), dtype)
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype: object = None) -> Tensor:  # fmt: skip
+    """exp(x) / sum(exp(x)) along `dim`, through the stable log-softmax.
+
+    With `dim=None` it warns, as torch does, and picks torch's legacy dim
+    (0 for 0-, 1- and 3-D input, else 1): pass `dim` explicitly.
+
+    Example:
+        >>> import gradwork as gw
+        >>> softmax(gw.tensor([[0.0, 0.0], [1.0, 1.0]]), dim=1).tolist()
+        [[0.5, 0.5], [0.5, 0.5]]
+    """
+    return input.softmax(_dim("softmax", input, dim, _stacklevel), dtype)
 
 
-def log_softmax(input: Tensor, dim: int | None = None, dtype: object = None) -> Tensor:  # noqa: A002
-    return input.log_softmax(_dim(input, dim), dtype)
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+                dtype: object = None) -> Tensor:  # fmt: skip
+    """log(softmax(x)) along `dim`, computed stably (torch's implicit dim, with its warning)."""
+    return input.log_softmax(_dim("log_softmax", input, dim, _stacklevel), dtype)
 
 
-def _dim(input: Tensor, dim: int | None) -> int:
-    return softmax_dim(input.ndim) if dim is None else dim
+def _dim(name: str, input: Tensor, dim: int | None, stacklevel: int) -> int:  # noqa: A002
+    """`dim`, or torch's implicit choice with torch's deprecation warning."""
+    if dim is not None:
+        return dim
+    # NOTE: stacklevel counts from the public function (torch's default 3 names
+    # its caller's line); this helper adds one frame, as torch's does.
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return softmax_dim(input.ndim)
 
 
 def step(
@@ -212,11 +235,4 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
             dtype: object = None) -> Tensor:  # fmt: skip
     """softmax(-x) along `dim` (torch's implicit dim, with its warning, when None)."""
-    if dim is None:
-        warnings.warn(
-            "Implicit dimension choice for softmin has been deprecated. Change the call to "
-            "include dim=X as an argument.",
-            UserWarning,
-            stacklevel=_stacklevel,
-        )
-    return (-input).softmax(_dim(input, dim), dtype)
+    return (-input).softmax(_dim("softmin", input, dim, _stacklevel), dtype)

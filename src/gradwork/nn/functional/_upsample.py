@@ -1,12 +1,14 @@
-"""F.interpolate: resize (N, C, L) or (N, C, H, W) input by nearest or (bi)linear sampling.
+"""F.interpolate: resize (N, C, L) or (N, C, H, W) input by nearest, (bi)linear,
+bicubic or area sampling.
 
-Both modes are separable, so each spatial axis is resampled on its own by
-gathering whole slices (`IndexSelect`, whose backward adds the gradient back
-to the rows it read): nearest takes one slice per output position, linear
-blends two. Gradients come free, and the source positions and weights are
-computed exactly as torch's CPU kernels compute them (same rounding, float32
-where torch uses float32), so values and gradients match bit for bit or to
-the last ulp.
+The sampling modes are separable, so each spatial axis is resampled on its own
+by gathering whole slices (`IndexSelect`, whose backward adds the gradient
+back to the rows it read): nearest takes one slice per output position,
+linear blends two, bicubic four. Gradients come free, and the source
+positions and weights are computed exactly as torch's CPU kernels compute
+them (same rounding, float32 where torch uses float32), so values and
+gradients match bit for bit or to the last ulp. 'area' is adaptive average
+pooling, as in torch.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork.nn.functional._conv_pool import adaptive_avg_pool2d
 from gradwork.tensor import Tensor
 
-MODES = ("nearest", "nearest-exact", "linear", "bilinear")
-_TORCH_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
-_LINEAR_NDIM = {"linear": 3, "bilinear": 4}
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area")
+_TORCH_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
+_INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+_MODE_NDIM = {"linear": 3, "bilinear": 4}
+CUBIC_A = -0.75  # torch's (and OpenCV's) cubic convolution coefficient
 
 
 def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # noqa: A002
@@ -34,9 +39,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # no
         size: the output size (an int for every axis, or one per axis).
         scale_factor: multiplier of each spatial size (the output is floored).
         mode: 'nearest' (torch's index floor(i * in / out)), 'nearest-exact',
-            'linear' (3-D input) or 'bilinear' (4-D input).
-        align_corners: linear modes only: True maps the corner pixels onto
-            each other, False (the default) maps pixel centres.
+            'linear' (3-D input), 'bilinear' or 'bicubic' (4-D input), or
+            'area' (adaptive average pooling to the output size).
+        align_corners: linear and cubic modes only: True maps the corner
+            pixels onto each other, False (the default) maps pixel centres.
         recompute_scale_factor: recompute the scale from the floored output
             size instead of using scale_factor itself.
 
@@ -46,12 +52,21 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # no
         tensor([[[1., 1., 2., 2.]]])
         >>> interpolate(gw.tensor([[[1.0, 2.0]]]), size=3, mode="linear", align_corners=True)
         tensor([[[1. , 1.5, 2. ]]])
+        >>> interpolate(gw.tensor([[[1.0, 2.0, 4.0, 8.0]]]), size=2, mode="area")
+        tensor([[[1.5, 6. ]]])
     """
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     spatial = input.ndim - 2
     _check_mode(input, mode, align_corners)
+    if mode == "area":  # NOTE: torch sizes area's output by the floored scale, never the scale
+        recompute_scale_factor = recompute_scale_factor or size is None
     out_sizes, scales = _output_geometry(input, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        return _area(input, out_sizes)
+    _check_sizes(list(input.shape[2:]), out_sizes)
+    if mode == "bicubic":
+        return _bicubic(input, out_sizes, scales, bool(align_corners))
     for axis in range(spatial):
         in_size, out_size = input.shape[2 + axis], out_sizes[axis]
         if mode.startswith("nearest"):
@@ -69,19 +84,64 @@ def _check_mode(input: Tensor, mode: str, align_corners: bool | None) -> None:
         raise NotImplementedError(
             f"interpolate: mode {mode!r} is not supported by gradwork; use one of {MODES}"
         )
-    if mode.startswith("nearest") and align_corners is not None:
+    if mode not in _INTERPOLATING and align_corners is not None:
         raise ValueError(
             "align_corners option can only be set with the interpolating modes: "
             "linear | bilinear | bicubic | trilinear"
         )
-    if input.ndim not in (3, 4):
+    if input.ndim == 5:
+        raise NotImplementedError(
+            f"interpolate: gradwork resizes 3-D (N, C, L) and 4-D (N, C, H, W) input; 5-D "
+            f"input (mode {mode!r}) is not supported yet. Resize the volume slice by slice."
+        )
+    if input.ndim not in (3, 4) or (mode == "bicubic" and input.ndim != 4):
         raise NotImplementedError(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
             f"the modes: {_TORCH_MODES} (got {mode})"
         )
-    needed = _LINEAR_NDIM.get(mode)
+    needed = _MODE_NDIM.get(mode)
     if needed is not None and input.ndim != needed:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needed}D input")
+    if mode not in ("nearest", "nearest-exact") and input.dtype.kind != "f":
+        raise NotImplementedError(  # torch's class: its kernels exist for floats only
+            f"interpolate: mode {mode!r} needs floating-point input, got {input.dtype}; "
+            "call .float()"
+        )
+
+
+def _check_sizes(in_sizes: list, out_sizes: list) -> None:
+    if min(in_sizes + out_sizes) > 0:
+        return
+    names = "HW"[-len(in_sizes) :]
+    given = ", ".join(f"{name}: {n}" for name, n in zip(names, in_sizes, strict=True))
+    wanted = ", ".join(f"{name}: {n}" for name, n in zip(names, out_sizes, strict=True))
+    joint = " and" if len(in_sizes) == 1 else ""  # torch's two wordings
+    raise RuntimeError(
+        f"Input and output sizes should be greater than 0, but got input ({given}){joint} "
+        f"output ({wanted})"
+    )
+
+
+def _area(input: Tensor, out_sizes: list) -> Tensor:
+    """torch's 'area': adaptive average pooling (1-D input pooled as one-row images)."""
+    pooled = ([1] if input.ndim == 3 else []) + out_sizes
+    if min(pooled) < 0:
+        raise RuntimeError(
+            "adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 "
+            f"but received {{{', '.join(map(str, pooled))}}}"
+        )
+    if 0 in input.shape[2:]:
+        raise RuntimeError(
+            "adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
+            f"dimensions, but input has sizes {list(input.shape)}; pass a non-empty input"
+        )
+    if 0 in out_sizes:  # an empty result, still linked to the input (its gradient is zero)
+        for axis, out_size in enumerate(out_sizes):
+            input = ops.IndexSelect.apply(input, 2 + axis, np.zeros(out_size, np.int64))
+        return input
+    if input.ndim == 3:
+        return adaptive_avg_pool2d(input.unsqueeze(-2), (1, out_sizes[0])).squeeze(-2)
+    return adaptive_avg_pool2d(input, tuple(out_sizes))
 
 
 def _output_geometry(input, size, scale_factor, recompute_scale_factor):
@@ -164,7 +224,8 @@ def linear_source(in_size: int, out_size: int, scale: float | None, align_corner
 
     Computed in `dtype` (torch's opmath: float32 for float32 input). With
     align_corners the corners map onto each other (step (in-1)/(out-1));
-    without, pixel centres do (step 1/scale or in/out), clamped at 0.
+    without, pixel centres do (step 1/scale or in/out), clamped at 0, with
+    torch's fused multiply-add (see `cubic_source`).
     """
     dtype = np.dtype(dtype).type
     positions = np.arange(out_size).astype(dtype)
@@ -173,7 +234,7 @@ def linear_source(in_size: int, out_size: int, scale: float | None, align_corner
         source = step * positions
     else:
         step = _float_scale(dtype, in_size, out_size, scale)
-        source = np.maximum(step * (positions + dtype(0.5)) - dtype(0.5), dtype(0))
+        source = np.maximum(_fused(step, positions + dtype(0.5), dtype(-0.5), dtype), dtype(0))
     left = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
     weight = np.clip(source - left.astype(dtype), 0, 1).astype(dtype)
     right = left + (left < in_size - 1)
@@ -182,10 +243,6 @@ def linear_source(in_size: int, out_size: int, scale: float | None, align_corner
 
 def _linear_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool) -> Tensor:
     """Blend the two nearest input slices along `axis` for every output position."""
-    if x.dtype.kind != "f":
-        raise RuntimeError(
-            f"interpolate: linear modes need floating-point input, got {x.dtype}; call .float()"
-        )
     left, right, weight = linear_source(x.shape[axis], out_size, scale, align_corners, x.dtype)
     shape = [1] * x.ndim
     shape[axis] = out_size
@@ -193,3 +250,77 @@ def _linear_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool
     near = ops.IndexSelect.apply(x, axis, left) * (1 - weight)
     far = ops.IndexSelect.apply(x, axis, right) * weight
     return near + far
+
+
+def cubic_source(in_size: int, out_size: int, scale: float | None, align_corners: bool,
+                 dtype: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(indices, weights), each (out, 4): the four input taps of each output position.
+
+    torch's rule, in `dtype`: the source position is not clamped at 0 (a cubic
+    reaches past the border), taps past either border repeat the border pixel,
+    and the weights are Keys' cubic convolution with a = -0.75 at distances
+    1 + t, t, 1 - t and 2 - t from the four taps.
+
+    NOTE: torch's compiled kernel fuses each `a * b + c` of these formulas into
+    one rounding (FMA); `_fused` does the same, else float32 positions drift by
+    an ulp, which moves float32 outputs by ~1e-6.
+
+    Example:
+        >>> indices, weights = cubic_source(4, 2, None, False, np.float64)
+        >>> indices.tolist()
+        [[0, 0, 1, 2], [1, 2, 3, 3]]
+        >>> weights.sum(axis=1).tolist()
+        [1.0, 1.0]
+    """
+    dtype = np.dtype(dtype).type
+    positions = np.arange(out_size).astype(dtype)
+    if align_corners:
+        step = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
+        source = step * positions
+    else:
+        step = _float_scale(dtype, in_size, out_size, scale)
+        source = _fused(step, positions + dtype(0.5), dtype(-0.5), dtype)
+    floor = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
+    t = np.clip(source - floor.astype(dtype), 0, 1).astype(dtype)
+    a, one = dtype(CUBIC_A), dtype(1)
+
+    def near(x):  # |x| <= 1: ((a + 2) x - (a + 3)) x^2 + 1
+        return _fused(_fused(a + dtype(2), x, -(a + dtype(3)), dtype) * x, x, one, dtype)
+
+    def far(x):  # 1 < |x| < 2: ((a x - 5a) x + 8a) x - 4a
+        inner = _fused(_fused(a, x, dtype(-5) * a, dtype), x, dtype(8) * a, dtype)
+        return _fused(inner, x, dtype(-4) * a, dtype)
+
+    weights = np.stack([far(t + one), near(t), near(one - t), far((one - t) + one)], axis=1)
+    indices = np.clip(floor[:, None] + np.arange(-1, 3), 0, in_size - 1)
+    return indices, weights.astype(dtype)
+
+
+def _fused(a: Any, b: Any, c: Any, dtype: Any) -> np.ndarray:
+    """a * b + c rounded once to `dtype` (exact for float32 operands: float64 holds a * b)."""
+    return (np.float64(a) * np.asarray(b, np.float64) + np.float64(c)).astype(dtype)
+
+
+def _bicubic(input: Tensor, out_sizes: list, scales: list, align_corners: bool) -> Tensor:  # noqa: A002
+    """Cubic convolution along W, then H.
+
+    NOTE: the last axis first, so each sum adds up in torch's order (rows of
+    columns). torch's backward copies the gradient when no size changes,
+    though its forward resamples (scale_factor=1.1 on 7 x 7 gives 7 x 7, moved
+    by 1/1.1): ours is the gradient of the forward.
+    """
+    for axis in (1, 0):
+        input = _cubic_axis(input, 2 + axis, out_sizes[axis], scales[axis], align_corners)
+    return input
+
+
+def _cubic_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool) -> Tensor:
+    """Sum four input slices along `axis`, weighted by the cubic kernel, per output position."""
+    indices, weights = cubic_source(x.shape[axis], out_size, scale, align_corners, x.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = out_size
+    total = None
+    for tap in range(4):
+        term = ops.IndexSelect.apply(x, axis, indices[:, tap]) * weights[:, tap].reshape(shape)
+        total = term if total is None else total + term
+    return total
