@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import autograd, dtypes, ops
+from gradwork import autograd, dtypes, ops, random
 from gradwork._tensor_math import _refuse_bool_subtraction
 from gradwork._tensor_shape import torch_index
 
@@ -152,6 +152,23 @@ def _replace(tensor: Any, compute: Callable[[Any], Any], *others: Any) -> Any:
     return _bump(tensor)
 
 
+def replace_in_place(tensor: Any, compute: Callable[[Any], Any]) -> Any:
+    """`tensor` becomes `compute(tensor)` in place, under torch's autograd and version rules.
+
+    What `inplace=True` means in nn.functional: the function runs on a
+    snapshot of the old values (so what it saves for backward never changes),
+    then its result is written into `tensor`, whose graph moves on.
+
+    Example:
+        >>> import gradwork as gw
+        >>> x = gw.tensor([-1.0, 2.0])
+        >>> _ = replace_in_place(x, lambda old: old.clamp(min=0))
+        >>> x
+        tensor([0., 2.])
+    """
+    return _replace(tensor, compute)
+
+
 class InPlaceMethods:
     __slots__ = ()
 
@@ -228,3 +245,45 @@ class InPlaceMethods:
         target = self.array[first] if then is not None else self.array
         target[then if then is not None else first] = _raw(value)
         _bump(self)
+
+    # ------------------------------------------------------------ random fills
+    # Draws from gradwork's seeded stream (`gradwork.manual_seed`); torch code
+    # such as `layer.weight.data.normal_(0.0, 0.02)` initialises this way.
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator=None):
+        return self._fill_random(lambda rng, shape: rng.uniform(from_, to, shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        return self._fill_random(lambda rng, shape: rng.normal(mean, std, shape))
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None):
+        return self._fill_random(lambda rng, shape: rng.random(shape) < _raw(p))
+
+    def exponential_(self, lambd: float = 1.0, *, generator=None):
+        return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape))
+
+    def _fill_random(self, draw: Callable[[np.random.Generator, tuple], Any]):
+        values = np.asarray(draw(random.generator(), self.shape)).astype(self.array.dtype)
+        return _replace(self, lambda old: autograd.make_tensor(values))
+
+
+def _math_in_place(name: str) -> Callable:
+    """`tensor.name_(...)`: the tensor becomes `tensor.name(...)`, in place (torch's `_` form)."""
+
+    def method(self, *args, **kwargs):
+        return _replace(self, lambda old: getattr(old, name)(*args, **kwargs), *args,
+                        *kwargs.values())  # fmt: skip
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In place: this tensor becomes `self.{name}(...)`; returns it."
+    return method
+
+
+# The `_` forms of elementwise math, each the out-of-place method written back.
+for _name in (
+    "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "rsqrt", "abs", "floor", "ceil", "round",
+    "trunc", "frac", "sin", "cos", "reciprocal", "square", "sign", "log1p", "expm1", "log2",
+    "log10", "erf", "lerp", "floor_divide", "remainder", "fmod", "atan2", "masked_fill",
+    "scatter", "scatter_add", "index_add", "logical_not",
+):  # fmt: skip
+    if not hasattr(InPlaceMethods, _name + "_"):
+        setattr(InPlaceMethods, _name + "_", _math_in_place(_name))

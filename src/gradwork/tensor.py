@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, dtypes
-from gradwork._tensor_inplace import InPlaceMethods
+from gradwork._tensor_inplace import InPlaceMethods, replace_in_place
 from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods, operand, promote
 from gradwork._tensor_pointwise import PointwiseMethods
@@ -28,7 +28,7 @@ from gradwork.hooks import RemovableHandle
 from gradwork.ops import Cast
 
 # Helpers the layers above (nn, ...) use to treat operands as Tensor methods do.
-__all__ = ["Tensor", "index_array", "operand", "promote"]
+__all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place"]
 
 
 class Tensor(

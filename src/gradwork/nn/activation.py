@@ -1,7 +1,7 @@
 """Activation layers: thin modules over `gradwork.nn.functional`.
 
-`inplace=` is accepted for torch compatibility and ignored (gradwork never
-overwrites an input); it still shows in repr as in torch.
+`inplace=True` writes the result into the input, as torch's does (see
+`gradwork.nn.functional`); it shows in repr as in torch.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class ReLU(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -41,7 +41,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -55,7 +55,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -81,7 +81,7 @@ class SiLU(_Inplace):
     """x * sigmoid(x)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class Swish(SiLU):
@@ -197,7 +197,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -218,28 +218,28 @@ class Hardsigmoid(_Inplace):
     """relu6(x + 3) / 6."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.hardsigmoid(input)
+        return F.hardsigmoid(input, self.inplace)
 
 
 class Hardswish(_Inplace):
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.hardswish(input)
+        return F.hardswish(input, self.inplace)
 
 
 class Mish(_Inplace):
     """x * tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
 class SELU(_Inplace):
     """scale * elu(x, alpha), with the self-normalising constants."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
 class CELU(Module):
@@ -250,7 +250,7 @@ class CELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")

@@ -30,15 +30,16 @@ class Conv2d(Function):
                 groups=1):  # fmt: skip
         ctx.geometry = (stride, padding, dilation, groups)
         out, columns = kernels.conv2d_forward(x, weight, bias, *ctx.geometry)
-        ctx.save_for_backward(weight)
-        ctx.columns, ctx.has_bias = columns, bias is not None
+        # saved, so the engine frees the columns as soon as this backward has run
+        ctx.save_for_backward(weight, columns)
+        ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (weight,) = ctx.saved
+        weight, columns = ctx.saved
         need_x, need_w = ctx.needs_input_grad[:2]
-        grad_x, grad_w = kernels.conv2d_backward(ctx.columns, weight, grad, *ctx.geometry,
+        grad_x, grad_w = kernels.conv2d_backward(columns, weight, grad, *ctx.geometry,
                                                  need_x, need_w)  # fmt: skip
         grad_b = None
         if ctx.has_bias and ctx.needs_input_grad[2]:

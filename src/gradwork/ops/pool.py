@@ -35,13 +35,16 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
-        out, ctx.windows = kernels.max_pool2d_forward(x, kernel, stride, padding, dilation,
-                                                      ceil_mode)  # fmt: skip
+        out, windows = kernels.max_pool2d_forward(x, kernel, stride, padding, dilation,
+                                                  ceil_mode)  # fmt: skip
+        # x too: the fast kernel's windows may read it, so changing it in place must raise
+        ctx.save_for_backward(x, windows)  # freed by the engine once backward has run
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return kernels.max_pool2d_backward(ctx.windows, grad)
+        _, windows = ctx.saved
+        return kernels.max_pool2d_backward(windows, grad)
 
 
 class AvgPool2d(Function):

@@ -1,7 +1,8 @@
 """Activation functions, composed from primitives (gradients for free).
 
-`inplace=` is accepted for torch compatibility and ignored: gradwork never
-overwrites an input, so the result is always a new tensor.
+`inplace=True` does what torch's does: the result is written into the
+input, which is returned (the function runs on a snapshot of the old values,
+so autograd stays right; see `gradwork.tensor.replace_in_place`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ import math
 import warnings
 
 from gradwork import ops
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, replace_in_place
 
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
 STEP_SURROGATES = ("zero", "straight_through", "sigmoid")
+
+
+def _maybe_in_place(input: Tensor, inplace: bool, compute) -> Tensor:  # noqa: A002
+    """compute(input), or with inplace=True written into `input` (torch's in-place form)."""
+    return replace_in_place(input, compute) if inplace else compute(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch's names
@@ -25,20 +31,26 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch'
         >>> relu(gw.tensor([-1.0, 2.0]))
         tensor([0., 2.])
     """
-    return ops.Relu.apply(input)
+    return _maybe_in_place(input, inplace, ops.Relu.apply)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > 0, else negative_slope * x (the slope is used at 0, as in torch)."""
-    return ops.Where.apply(input.array > 0, input, input * negative_slope)
+    return _maybe_in_place(
+        input, inplace, lambda x: ops.Where.apply(x.array > 0, x, x * negative_slope)
+    )
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > 0, else alpha * (exp(x) - 1)."""
+
     # NOTE: exp of the clamped input, so large positive x (whose branch is
     # discarded) cannot overflow to inf and turn the gradient into 0 * inf = nan.
-    negative = (input.clamp(max=0.0).exp() - 1.0) * alpha
-    return ops.Where.apply(input.array > 0, input, negative)
+    def compute(x):
+        negative = (x.clamp(max=0.0).exp() - 1.0) * alpha
+        return ops.Where.apply(x.array > 0, x, negative)
+
+    return _maybe_in_place(input, inplace, compute)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
@@ -53,7 +65,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * sigmoid(x) (also called swish)."""
-    return input * ops.Sigmoid.apply(input)
+    return _maybe_in_place(input, inplace, lambda x: x * ops.Sigmoid.apply(x))
 
 
 swish = silu
@@ -156,18 +168,22 @@ def hardtanh(
     """
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    inside = (input.array > min_val) & (input.array < max_val)
-    return ops.Where.apply(inside, input, input.detach().clamp(min_val, max_val))
+
+    def compute(x):
+        inside = (x.array > min_val) & (x.array < max_val)
+        return ops.Where.apply(inside, x, x.detach().clamp(min_val, max_val))
+
+    return _maybe_in_place(input, inplace, compute)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """min(max(x, 0), 6): hardtanh(x, 0, 6), gradient 0 at both kinks as in torch."""
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """relu6(x + 3) / 6: a piecewise-linear sigmoid (gradient 1/6 strictly inside (-3, 3))."""
-    return hardtanh(input + 3.0, 0.0, 6.0) / 6.0
+    return _maybe_in_place(input, inplace, lambda x: hardtanh(x + 3.0, 0.0, 6.0) / 6.0)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -181,15 +197,18 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
         >>> hardswish(gw.tensor([-4.0, 0.0, 1.0, 4.0]))
         tensor([-0.    ,  0.    ,  0.6667,  4.    ])
     """
-    x = input.array
-    middle = input * (input + 3.0) / 6.0
-    upper = ops.Where.apply(x < 3.0, middle, input)
-    return ops.Where.apply(x > -3.0, upper, input * 0.0)
+
+    def compute(x):
+        middle = x * (x + 3.0) / 6.0
+        upper = ops.Where.apply(x.array < 3.0, middle, x)
+        return ops.Where.apply(x.array > -3.0, upper, x * 0.0)
+
+    return _maybe_in_place(input, inplace, compute)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * tanh(softplus(x)) (Misra, 2019)."""
-    return input * ops.Tanh.apply(softplus(input))
+    return _maybe_in_place(input, inplace, lambda x: x * ops.Tanh.apply(softplus(x)))
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -198,15 +217,19 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return _maybe_in_place(input, inplace, lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > 0, else alpha * (exp(x / alpha) - 1); its gradient at 0 is 1."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    negative = ((input.clamp(max=0.0) / alpha).exp() - 1.0) * alpha  # clamped: see elu
-    return ops.Where.apply(input.array > 0, input, negative)
+
+    def compute(x):
+        negative = ((x.clamp(max=0.0) / alpha).exp() - 1.0) * alpha  # clamped: see elu
+        return ops.Where.apply(x.array > 0, x, negative)
+
+    return _maybe_in_place(input, inplace, compute)
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops, random
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, replace_in_place
 
 
 def _raw(value: Any) -> Any:
@@ -101,7 +101,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_probability(p, "dropout")
     if not training or p == 0.0:
         return input
-    return input * _keep_mask(input, input.shape, p)
+    mask = _keep_mask(input, input.shape, p)
+    return replace_in_place(input, lambda x: x * mask) if inplace else input * mask
 
 
 def dropout2d(
@@ -136,8 +137,8 @@ def dropout2d(
         )
     if not training or p == 0.0:
         return input
-    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    return input * _keep_mask(input, mask_shape, p)
+    mask = _keep_mask(input, input.shape[:2] + (1,) * (input.ndim - 2), p)
+    return replace_in_place(input, lambda x: x * mask) if inplace else input * mask
 
 
 def _keep_mask(input, shape, p):

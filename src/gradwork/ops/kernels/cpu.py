@@ -144,15 +144,17 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
     positions = list(window_slices(kernel, stride, dilation, out_hw))
     out = np.empty_like(x, shape=(*x.shape[:2], *out_hw))
+    best = np.empty_like(out)  # the backward's own copy: the caller may change `out` in place
 
     def pool(lo, hi):
         block, target = padded[lo:hi], out[lo:hi]
         np.copyto(target, block[positions[0]])
         for index in positions[1:]:
             np.maximum(target, block[index], out=target)
+        best[lo:hi] = target
 
     parallel_for(x.shape[0], pool, work=padded.size)
-    return out, (padded, out, (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw))
+    return out, (padded, best, (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw))
 
 
 def max_pool2d_backward(saved, grad):
