@@ -1,6 +1,7 @@
-"""Tensor methods for elementwise math beyond the basics: rounding, trigonometry,
-logarithms in other bases, the error function, integer division and remainder,
-bitwise and logical operators, and closeness tests.
+"""Tensor methods for elementwise math beyond the basics: trigonometry,
+logarithms in other bases, the error function, lerp, bitwise and logical
+operators, and closeness tests. Rounding, integer division and remainder are
+in `_tensor_rounding.py`, which shares the helpers at the end of this file.
 
 Each is composed from primitives where the math allows (gradients come free);
 the primitives it needs live in `gradwork.ops.pointwise`. Dtypes follow torch:
@@ -22,16 +23,6 @@ from gradwork._tensor_inplace import _replace
 from gradwork._tensor_math import _floating, _is_tensor, _raw, operand, promote
 from gradwork.dtypes import result_type
 from gradwork.ops import pointwise
-
-_ROUNDING_MODES = (None, "trunc", "floor")
-
-
-class _DefaultDecimals(int):
-    """round's default `decimals=0`, told apart from an explicit 0: torch rounds an
-    integer tensor without `decimals`, and refuses it with any value."""
-
-
-_NO_DECIMALS = _DefaultDecimals(0)
 
 
 def _float_function(name: str, primitive: type) -> Callable:
@@ -67,92 +58,6 @@ def _bitwise_method(ufunc: np.ufunc, reflected: bool = False) -> Callable:
 
 class PointwiseMethods:
     __slots__ = ()
-
-    # ---------------------------------------------- division and remainder
-    def div(self, other, *, rounding_mode: str | None = None):
-        """True division, or rounded toward zero ("trunc") or down ("floor").
-
-        Example:
-            >>> import gradwork as gw
-            >>> gw.tensor([-7, 7]).div(2, rounding_mode="floor")
-            tensor([-4,  3])
-        """
-        if rounding_mode not in _ROUNDING_MODES:
-            raise RuntimeError(
-                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                f"{rounding_mode!r}"
-            )
-        if rounding_mode is None:
-            return self / other
-        return _rounded_division(self, other, rounding_mode, differentiable=True)
-
-    divide = div
-
-    def floor_divide(self, other):
-        """`self // other`: the quotient rounded down, like Python's (no gradient, as torch)."""
-        return _rounded_division(self, other, "floor", differentiable=False)
-
-    __floordiv__ = floor_divide
-
-    def __rfloordiv__(self, other):
-        return _rounded_division(other, self, "floor", differentiable=False)
-
-    def remainder(self, other):
-        """`self % other`: the remainder with the divisor's sign (Python's, torch's).
-
-        Example:
-            >>> import gradwork as gw
-            >>> gw.tensor([-3, 3]) % 2, gw.tensor([-3, 3]).fmod(2)
-            (tensor([1, 1]), tensor([-1,  1]))
-        """
-        return pointwise.Remainder.apply(*_integer_operands(self, other, "remainder"))
-
-    __mod__ = remainder
-
-    def __rmod__(self, other):
-        # NOTE: torch has no derivative for `number % tensor` (backward raises).
-        a, b = _integer_operands(other, self, "remainder")
-        return pointwise.Remainder.apply(a, b, differentiable=False)
-
-    def fmod(self, other):
-        """The remainder with the dividend's sign (C's fmod)."""
-        return pointwise.Fmod.apply(*_integer_operands(self, other, "fmod"))
-
-    # --------------------------------------------------------------- rounding
-    def floor(self):
-        return _rounded(self, "floor")
-
-    def ceil(self):
-        return _rounded(self, "ceil")
-
-    def trunc(self):
-        return _rounded(self, "trunc")
-
-    fix = trunc
-
-    def round(self, *, decimals: int = _NO_DECIMALS):
-        """Round half to even, at `decimals` digits after the point (negative: before).
-
-        Example:
-            >>> import gradwork as gw
-            >>> gw.tensor([0.5, 1.5, 2.567]).round(), gw.tensor([1234.5]).round(decimals=-2)
-            (tensor([0., 2., 3.]), tensor([1200.]))
-        """
-        if not isinstance(decimals, int) or isinstance(decimals, bool):
-            raise TypeError(
-                f"round(): argument 'decimals' must be int, not {type(decimals).__name__}"
-            )
-        if decimals is not _NO_DECIMALS and self.array.dtype.kind not in "fc":
-            raise NotImplementedError(
-                f"round with decimals is not implemented for {self.array.dtype}; "
-                "call .float() first"
-            )
-        return _rounded(self, "round", int(decimals))
-
-    def frac(self):
-        """The fractional part, `self - self.trunc()`, with the sign of self; gradient 1."""
-        _require_float_kernel(self.array.dtype, "frac")
-        return self - self.trunc()
 
     # ------------------------------------------------ trigonometry, hyperbolic
     # Float functions: integers and bools compute in float32, as in torch.
@@ -202,9 +107,8 @@ class PointwiseMethods:
         return ops.Erf.apply(_floating(self))
 
     def erfc(self):
-        """1 - erf(self). NOTE: computed as that difference, so it loses relative
-        precision where erf is near 1 (x > ~3 in float32), unlike torch's erfc."""
-        return 1 - self.erf()
+        """1 - erf(self), computed directly so that the tail (x > ~3) keeps its digits."""
+        return ops.Erf.apply(_floating(self), complement=True)
 
     def lerp(self, end, weight):
         """self + weight * (end - self); weight a number or a tensor (floats only).
@@ -299,8 +203,7 @@ class PointwiseMethods:
     __ror__ = _bitwise_method(np.bitwise_or, reflected=True)
     __rxor__ = _bitwise_method(np.bitwise_xor, reflected=True)
 
-    # In place (`x //= 2`, `mask &= other`): the result written back, dtype kept.
-    __ifloordiv__, __imod__ = _inplace(operator.floordiv), _inplace(operator.mod)
+    # In place (`mask &= other`): the result written back, dtype kept.
     __iand__, __ior__ = _inplace(operator.and_), _inplace(operator.or_)
     __ixor__ = _inplace(operator.xor)
 
@@ -340,32 +243,6 @@ def _broadcast_shape(a: Any, b: Any) -> tuple:
             f"operands with shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} do not "
             "broadcast: each dim must be equal or 1"
         ) from None
-
-
-def _rounded(tensor: Any, how: str, decimals: int = 0) -> Any:
-    dtype = tensor.array.dtype
-    if dtype == np.bool_:
-        raise _not_implemented(f"{how}", dtype, "convert with .long() or .float() first")
-    if dtype.kind in "iu":  # integers are already whole: a copy, as torch returns
-        return _constant(tensor.array.copy())
-    return pointwise.Round.apply(tensor, how=how, decimals=decimals)
-
-
-def _integer_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
-    """Both operands promoted; bools refused; integer division by 0 raises (torch)."""
-    dtype = result_type(operand(a), operand(b))
-    if dtype == np.bool_:
-        raise _not_implemented(op, dtype, "convert with .long() first")
-    a, b = promote(a, b)
-    empty = 0 in _broadcast_shape(_raw(a), _raw(b))  # nothing divided: no error (torch)
-    if dtype.kind in "iu" and not empty and np.any(np.asarray(_raw(b)) == 0):
-        raise RuntimeError(f"ZeroDivisionError: integer {op} by zero; use a float tensor")
-    return a, b
-
-
-def _rounded_division(a: Any, b: Any, mode: str, differentiable: bool) -> Any:
-    a, b = _integer_operands(a, b, f"div_{mode}")
-    return pointwise.DivRound.apply(a, b, mode=mode, differentiable=differentiable)
 
 
 def _float_kernel_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:

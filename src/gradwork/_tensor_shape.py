@@ -83,6 +83,63 @@ def torch_index(index: Any) -> tuple[Any, Any]:
     return tuple(first), tuple(then)
 
 
+def _spell_out_ellipses(index: Any, ndim: int) -> Any:
+    """An index with several `...` as torch reads it: each one skips the same dims.
+
+    Also raises torch's IndexError for an index naming more dims than `ndim`.
+
+    NumPy allows one Ellipsis; torch moves on by ndim - (dims indexed) at every
+    one, so `x[..., 0, ...]` is `x[:, 0]` for a 2-D x, and a trailing `...`
+    skips nothing that is left.
+
+    Example:
+        >>> _spell_out_ellipses((Ellipsis, 0, Ellipsis), 2)
+        (slice(None, None, None), 0)
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(_index_item(item) for item in items)
+    indexed = sum(
+        item.ndim if isinstance(item, np.ndarray) and item.dtype == np.bool_ else 1
+        for item in items
+        if item is not None and item is not Ellipsis and not isinstance(item, bool)
+    )
+    # Checked before the items, as torch does; a lone slice is read first (x[::0] of
+    # a 0-dim tensor is a ValueError).
+    if indexed > ndim and isinstance(index, tuple):
+        raise IndexError(
+            f"too many indices for tensor of dimension {ndim}: the index names {indexed} "
+            "dimensions; add None for a new dimension"
+        )
+    if sum(item is Ellipsis for item in items) < 2:
+        return index
+    skipped = (slice(None),) * max(ndim - indexed, 0)
+    out: list = []
+    for position, item in enumerate(items):
+        if item is not Ellipsis:
+            out.append(item)
+        elif not out or position + 1 < len(items):  # the first one, or one with more after
+            out.extend(skipped)
+    return tuple(out)
+
+
+def _check_index_select_bounds(shape: tuple, dim: int, index: np.ndarray) -> None:
+    """torch's error for an index_select out of range: its class depends on the kernel.
+
+    NOTE: an N-D tensor that is empty, or indexed along dim 1, goes through a
+    kernel that raises RuntimeError; the others raise IndexError.
+    """
+    size = shape[dim]
+    bad = (index < 0) | (index >= size)
+    if not bad.any():
+        return
+    fix = f"indices along dim {dim} must lie in [0, {size})"
+    if len(shape) > 1 and (0 in shape or dim == 1):
+        raise RuntimeError(
+            f"INDICES element is out of DATA bounds, id={int(index[bad][0])} axis_dim={size}: {fix}"
+        )
+    raise IndexError(f"index out of range in self: {fix}")
+
+
 def _remember_view(view: Any, source: Any, inverse: Any) -> Any:
     """Let an in-place change through `view` rebuild `source`'s graph (see _tensor_inplace)."""
     if view._base is not None:
@@ -177,7 +234,7 @@ class ShapeMethods:
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, index):
-        first, then = torch_index(index)
+        first, then = torch_index(_spell_out_ellipses(index, self.ndim))
         out = ops.GetItem.apply(self, first, then)
         return _remember_view(out, self, lambda new, old: ops.SetItem.apply(old, new, first, then))
 
@@ -202,6 +259,11 @@ class ShapeMethods:
     def index_select(self, dim: int, index):
         index = index_array(index, "index_select")
         dim = normalize_dim(dim, self.ndim)
+        if index.ndim > 1:  # checked first, as torch does, even for a 0-dim tensor
+            raise IndexError(
+                f"index_select(): Index is supposed to be a vector, got shape "
+                f"{list(index.shape)}; flatten it with .reshape(-1) and reshape the result"
+            )
         if self.ndim == 0:
             if index.size != 1:
                 raise RuntimeError(
@@ -210,11 +272,7 @@ class ShapeMethods:
                 )
             return self.reshape(1).index_select(0, index.reshape(1)).reshape(())
         index = index.reshape(-1) if index.ndim == 0 else index  # 0-dim: one position
-        if index.ndim > 1:
-            raise IndexError("index_select(): Index is supposed to be a vector")
-        size = self.shape[dim] if self.ndim else 1
-        if ((index < 0) | (index >= size)).any():
-            raise IndexError("index out of range in self")
+        _check_index_select_bounds(self.shape, dim, index)
         return ops.IndexSelect.apply(self, dim, index)
 
     def split(self, split_size_or_sections: Any, dim: int = 0):
@@ -245,6 +303,8 @@ class ShapeMethods:
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         length = self.shape[normalize_dim(dim, self.ndim)]
+        if length == 0:  # NOTE: torch still makes `chunks` pieces, all empty
+            return self.split([0] * chunks, dim)
         return self.split(max(-(-length // chunks), 1), dim)
 
     def unbind(self, dim: int = 0):

@@ -26,7 +26,28 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """
     if isinstance(data, Tensor):
         data = data.array
+    shape = _leading_shape(data)
+    if 0 in shape:  # empty: torch reads the shape off the first items and checks no more
+        # NOTE: torch counts an empty list as a float, so the dtype is float by default.
+        kind = dtypes.DEFAULT_FLOAT if dtype is None else dtypes.as_dtype(dtype)
+        return Tensor(np.empty(shape, kind), requires_grad=requires_grad)
     return Tensor(dtypes.infer_array(data, dtype), requires_grad=requires_grad)
+
+
+def _leading_shape(data: Any) -> tuple:
+    """The shape torch infers from nested lists: the length of each first item, in turn.
+
+    Example:
+        >>> _leading_shape([[[]], []])  # ragged, but empty: torch makes shape (2, 1, 0)
+        (2, 1, 0)
+    """
+    shape = []
+    while isinstance(data, list | tuple):
+        shape.append(len(data))
+        if not data:
+            break
+        data = data[0]
+    return tuple(shape)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -5,8 +5,10 @@ interface, conversion and the Python protocol; `_tensor_math.py` the
 operators, math and reductions (with torch's type promotion);
 `_tensor_shape.py` reshaping and indexing (with torch's index layout);
 `_tensor_inplace.py` the in-place methods (with version counting);
-`_tensor_pointwise.py` further elementwise math; `_tensor_scan.py` scans,
-sorting and scatter; `_tensor_linalg.py` linear algebra and statistics. Every
+`_tensor_pointwise.py` further elementwise math; `_tensor_rounding.py`
+rounding and the divisions that round; `_tensor_scan.py` scans,
+sorting and scatter; `_tensor_rearrange.py` flips, repeats, triangles and
+diagonals; `_tensor_linalg.py` linear algebra and statistics. Every
 method that computes calls a primitive in `gradwork.ops` or composes several.
 """
 
@@ -22,6 +24,8 @@ from gradwork._tensor_inplace import InPlaceMethods, replace_in_place
 from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods, operand, promote
 from gradwork._tensor_pointwise import PointwiseMethods
+from gradwork._tensor_rearrange import RearrangeMethods
+from gradwork._tensor_rounding import RoundingMethods
 from gradwork._tensor_scan import ScanMethods
 from gradwork._tensor_shape import ShapeMethods, index_array
 from gradwork.hooks import RemovableHandle
@@ -32,7 +36,14 @@ __all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place"]
 
 
 class Tensor(
-    MathMethods, ShapeMethods, InPlaceMethods, PointwiseMethods, ScanMethods, LinalgMethods
+    MathMethods,
+    ShapeMethods,
+    InPlaceMethods,
+    PointwiseMethods,
+    RoundingMethods,
+    ScanMethods,
+    RearrangeMethods,
+    LinalgMethods,
 ):
     """An array with an optional gradient, like `torch.Tensor`.
 

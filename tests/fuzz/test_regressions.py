@@ -311,3 +311,135 @@ def test_reductions_take_numpys_axis_for_dim_as_torch_does(name):
     np.testing.assert_allclose(np.asarray(ours, dtype=float), theirs.double().numpy())
     with pytest.raises(TypeError):
         getattr(gw.tensor(values), name)(dim=0, axis=1)
+
+
+# ------------------------------------------------- 11. fuzz corners, pinned
+def _zeros(lib, *shape, dtype="float32"):
+    return lib.zeros(*shape, dtype=getattr(lib, dtype))
+
+
+def _index(lib, *values):
+    return lib.tensor(list(values), dtype=lib.int64)
+
+
+# name -> (compute(lib), (dtype, shape) of the result, or the exception class)
+CORNERS = {
+    # torch checks an index while it copies: none is checked when nothing is copied...
+    "x[:, [5]] of an empty x": (lambda lib: _zeros(lib, 0, 3)[:, [5]], ("float32", (0, 1))),
+    "x[[5]] with an empty dim left": (lambda lib: _zeros(lib, 2, 0)[[5]], ("float32", (1, 0))),
+    # ...but an index into a dim of size 0 with a non-empty result raises.
+    "x[[0], [1]] of an empty x": (lambda lib: _zeros(lib, 0, 2)[[0], [1]], IndexError),
+    "x[..., 0, ...]": (lambda lib: lib.arange(6).reshape(2, 3)[..., 0, ...], ("int64", (2,))),
+    "x[..., None, ...]": (lambda lib: _zeros(lib, 2, 3)[..., None, ...], ("float32", (2, 3, 1))),
+    "gather with an empty, larger index": (
+        lambda lib: _zeros(lib, 0, 1).gather(1, _zeros(lib, 1, 0, dtype="int64")),
+        ("float32", (1, 0)),
+    ),
+    "tensor([[[], []], [[]]])": (lambda lib: lib.tensor([[[], []], [[]]]), ("float32", (2, 2, 0))),
+    "tensor([[], [1]])": (lambda lib: lib.tensor([[], [1]]), ("float32", (2, 0))),
+    "tensor([[1], []])": (lambda lib: lib.tensor([[1], []]), ValueError),
+    "0-dim index_select with a 2-D index": (
+        lambda lib: lib.tensor(1.0).index_select(0, _zeros(lib, 2, 2, dtype="int64")),
+        IndexError,
+    ),
+    "index_add of a 0-dim source to a matrix": (
+        lambda lib: _zeros(lib, 2, 3).index_add(1, _index(lib, 0), lib.tensor(1.0)),
+        RuntimeError,
+    ),
+    "index_add of a (1, 1) source to a 0-dim tensor": (
+        lambda lib: lib.tensor(1.0).index_add(0, _index(lib, 0), lib.ones(1, 1)),
+        RuntimeError,
+    ),
+    "index_add of a 0-dim source with 2 indices": (
+        lambda lib: lib.tensor(1.0).index_add(0, _index(lib, 0, 0), lib.tensor(2.0)),
+        IndexError,
+    ),
+    "index_add out of range into an empty matrix": (
+        lambda lib: _zeros(lib, 0, 3).index_add(0, _index(lib, 3), lib.ones(1, 3)),
+        ("float32", (0, 3)),
+    ),
+    "index_add out of range into an empty vector": (
+        lambda lib: _zeros(lib, 0).index_add(0, _index(lib, 3), lib.ones(1)),
+        IndexError,
+    ),
+    "chunk of an empty dim": (lambda lib: _zeros(lib, 2, 0).chunk(3, 1)[2], ("float32", (2, 0))),
+    # index_select out of range: the class depends on torch's kernel (dim 1, or empty self).
+    "index_select out of range, dim 0": (
+        lambda lib: _zeros(lib, 2, 3).index_select(0, _index(lib, 2)),
+        IndexError,
+    ),
+    "index_select out of range, dim 1": (
+        lambda lib: _zeros(lib, 1, 1).index_select(1, _index(lib, 1)),
+        RuntimeError,
+    ),
+    "x[:, ::0] of a vector": (lambda lib: _zeros(lib, 0)[:, ::0], IndexError),
+    "x[::0] of a 0-dim tensor": (lambda lib: lib.tensor(0)[::0], ValueError),
+    "erfc of a 0-dim int": (lambda lib: lib.tensor(0).erfc(), ("float32", ())),
+}
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+@pytest.mark.parametrize("corner", CORNERS)
+def test_fuzz_corner(lib, corner):
+    compute, expected = CORNERS[corner]
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            compute(lib)
+        return
+    result = compute(lib)
+    assert (dtype_name(result), tuple(result.shape)) == expected
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_chunk_of_an_empty_dim_gives_every_chunk(lib):
+    assert len(_zeros(lib, 0).chunk(2)) == 2
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_indexing_out_of_range_selects_nothing_and_backpropagates_zeros(lib):
+    x = lib.zeros(0, 3, requires_grad=True)
+    x[:, [5, -7]].sum().backward()
+    assert tuple(x.grad.shape) == (0, 3)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_erfc_keeps_its_float32_tail(lib):
+    x = lib.tensor([3.0, 5.0, 9.0, 10.0], requires_grad=True)
+    y = lib.erfc(x)
+    # math.erfc in double; 1 - erf(x) would round all of these to 0 in float32 but 3.0.
+    expected = [2.209049699858544e-05, 1.5374597944280351e-12, 4.137031746513810e-37, 0.0]
+    np.testing.assert_allclose(values(y), expected, rtol=1e-5, atol=1e-44)
+    y.sum().backward()
+    slope = -2 / np.sqrt(np.pi) * np.exp(-np.array([9.0, 25.0, 81.0, 100.0]))
+    np.testing.assert_allclose(values(x.grad), slope, rtol=1e-5, atol=1e-43)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_among_ties_picks_torchs_positions(lib, largest):
+    x = lib.tensor([[1.0, 2.0, 2.0, 1.0, 2.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    indices = x.topk(4, largest=largest).indices.tolist()
+    # What torch 2.13's CPU kernel returns (nth_element, then sort of the first k - 1).
+    expected = [[2, 4, 1, 5], [3, 5, 4, 0]] if largest else [[3, 5, 0, 2], [3, 5, 4, 0]]
+    assert indices == expected
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_topk_among_ties_in_a_long_row_picks_torchs_positions(lib):
+    x = lib.tensor([float(i % 3) for i in range(130)])  # k * 64 <= 130: a partial_sort
+    assert x.topk(2).indices.tolist() == [5, 2]
+    assert x.topk(2, largest=False).indices.tolist() == [3, 0]
+    # k - 1 > 16: nth_element, then an introsort of the first k - 1.
+    assert x.topk(20).indices.tolist()[:8] == [89, 62, 74, 59, 71, 56, 68, 44]
+
+
+def test_atan2_of_a_bool_differentiates_where_torch_refuses():
+    # torch's backward negates the bool input (a torch bug, see TORCH_BACKWARD_BUGS in
+    # tests/fuzz/compare.py); d/db atan2(a, b) = -a / (a^2 + b^2) = -1/2 here.
+    b = gw.tensor([1.0], requires_grad=True)
+    gw.atan2(gw.tensor([True]), b).sum().backward()
+    np.testing.assert_allclose(values(b.grad), [-0.5])
+    if torch is not None:
+        b = torch.tensor([1.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="Negation"):
+            torch.atan2(torch.tensor([True]), b).sum().backward()

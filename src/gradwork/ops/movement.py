@@ -77,6 +77,45 @@ def is_advanced_index(index) -> bool:
     return any(isinstance(i, np.ndarray | list) for i in items)
 
 
+def _zeroed(index):
+    """`index` with every integer array replaced by zeros of its shape (masks stay)."""
+    items = index if isinstance(index, tuple) else (index,)
+    zeroed = tuple(
+        np.zeros(i.shape, np.intp) if isinstance(i, np.ndarray) and i.dtype.kind in "iu" else i
+        for i in items
+    )
+    return zeroed if isinstance(index, tuple) else zeroed[0]
+
+
+def advanced_get(a, index):
+    """`a[index]`, but with torch's bounds check for an empty result.
+
+    NOTE: torch checks indices only while it copies elements, so an index out
+    of range selects nothing without error when the result is empty for another
+    reason (`zeros(0, 3)[:, [5]]` has shape (0, 1)); NumPy checks every index.
+    An index into a dim of size 0 with a non-empty result still raises.
+    """
+    try:
+        return a[index]
+    except IndexError:
+        try:
+            empty = a[_zeroed(index)]  # the same shape, from indices that are in range
+        except IndexError:
+            empty = None
+        if empty is None or empty.size:
+            raise
+        return empty
+
+
+def advanced_set(a, index, value):
+    """`a[index] = value`; an empty selection writes nothing, whatever its indices (torch)."""
+    try:
+        a[index] = value
+    except IndexError:
+        if advanced_get(a, index).size:  # (raises itself for an index torch refuses too)
+            raise
+
+
 class GetItem(Function):
     """t[index] for basic slices, integer arrays and boolean masks.
 
@@ -88,12 +127,14 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, a, index, then=None):
         ctx.shape, ctx.index, ctx.then = a.shape, index, then
-        return a[index] if then is None else a[index][then]
+        return advanced_get(a, index) if then is None else advanced_get(a[index], then)
 
     @staticmethod
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
         target, index = (out, ctx.index) if ctx.then is None else (out[ctx.index], ctx.then)
+        if np.size(grad) == 0:  # nothing selected (an index may be out of range, see above)
+            return out
         if is_advanced_index(index):
             # NOTE: a repeated index must accumulate (x[[0, 0]] uses x[0] twice);
             # plain assignment would keep only the last write.
@@ -115,7 +156,7 @@ class SetItem(Function):
         ctx.index, ctx.then = index, then
         out = a.copy()
         target = out if then is None else out[index]
-        target[index if then is None else then] = value
+        advanced_set(target, index if then is None else then, value)
         return out
 
     @staticmethod
@@ -124,10 +165,10 @@ class SetItem(Function):
         target_index = ctx.index if ctx.then is None else ctx.then
         if ctx.needs_input_grad[0]:
             grad_a = np.array(grad, copy=True)  # (a 0-dim gradient may be a NumPy scalar)
-            (grad_a if ctx.then is None else grad_a[ctx.index])[target_index] = 0
+            advanced_set(grad_a if ctx.then is None else grad_a[ctx.index], target_index, 0)
         if ctx.needs_input_grad[1]:
             grad = np.asarray(grad)
-            grad_value = (grad if ctx.then is None else grad[ctx.index])[target_index]
+            grad_value = advanced_get(grad if ctx.then is None else grad[ctx.index], target_index)
         return grad_a, grad_value
 
 
@@ -158,11 +199,15 @@ class Gather(Function):
         # torch lets index be smaller than `a` in the other dims: trim `a` to fit.
         trim = tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(index.shape))
         ctx.shape, ctx.dim, ctx.index, ctx.trim = a.shape, dim, index, trim
+        if index.size == 0:  # NOTE: an empty index may be larger than `a`: nothing to trim
+            return np.empty_like(a, shape=index.shape)
         return np.take_along_axis(a[trim], index, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
+        if ctx.index.size == 0:
+            return out
         if ctx.index.shape[ctx.dim] == 1:
             # One pick per row (max(dim), the true-class logit): no index can
             # repeat, so a plain scatter is exact and much faster than add.at.

@@ -11,12 +11,15 @@ these, so the primitives see valid input only.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gradwork.autograd import Function
 from gradwork.ops.dims import normalize_dim
+
+# Sorting positions moved to ops/sorting.py; importable from here as before.
+from gradwork.ops.sorting import running_index as running_index
+from gradwork.ops.sorting import sort_indices as sort_indices
+from gradwork.ops.sorting import topk_indices as topk_indices
 
 
 def _reverse_cumsum(a, axis):
@@ -232,136 +235,9 @@ PRIMITIVES: tuple = (CumSum, CumProd, Scatter, ScatterReduce)
 
 
 # ------------------------------------------------------------------------
-# Index computations and argument checks for gradwork._tensor_scan, on raw
-# arrays: which positions sort, topk and cummax pick, and torch's errors for
-# scatter and index_add.
+# Argument checks for gradwork._tensor_scan, on raw arrays: torch's errors for
+# gather, scatter and index_add. Sorting positions live in ops/sorting.py.
 # ------------------------------------------------------------------------
-def running_index(data, running, dim):
-    """Where each running max/min came from: the LAST position holding it (torch's ties).
-
-    NOTE: a NaN takes over the running value, and each later NaN moves the index on.
-    """
-    hit = data == running
-    if data.dtype.kind in "fc":
-        hit |= np.isnan(data)
-    positions = np.arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
-    return np.maximum.accumulate(np.where(hit, positions, 0), axis=dim)
-
-
-def sort_indices(data, dim, descending):
-    """Stable argsort along `dim`; NaN counts as the largest value, as in torch."""
-    if not descending:
-        return np.argsort(data, axis=dim, kind="stable")
-    # Sort the reversed array and reverse back: equal values keep their order,
-    # which negating (impossible for bool and unsigned) would not give either.
-    backwards = np.argsort(np.flip(data, dim), axis=dim, kind="stable")
-    return data.shape[dim] - 1 - np.flip(backwards, dim)
-
-
-def topk_indices(data, k, dim, largest):
-    """The positions of the k largest (smallest) along `dim`, in torch's order.
-
-    Without ties any correct order is torch's. With ties, torch's CPU kernel
-    returns whatever libstdc++'s nth_element and sort leave in front; rows with
-    ties replay those (see _libstdcxx_topk_order) so the indices match torch's.
-    """
-    order = sort_indices(data, dim, descending=largest)
-    picked = np.take(order, np.arange(k), axis=dim)
-    ranked = np.moveaxis(np.take_along_axis(data, order, dim), dim, -1)
-    same = ranked[..., 1:] == ranked[..., :-1]
-    if data.dtype.kind == "f":
-        same |= np.isnan(ranked[..., 1:]) & np.isnan(ranked[..., :-1])
-    tied = same.any(-1).reshape(-1)
-    length = data.shape[dim]
-    if not tied.any() or k == 0 or k * 64 <= length or length > 4096:
-        return picked  # NOTE: torch's partial_sort path for small k is not replayed
-    rows = np.moveaxis(data, dim, -1).reshape(-1, length)
-    out = np.moveaxis(picked, dim, -1).reshape(-1, k).copy()
-    for row in np.flatnonzero(tied):
-        replayed = _libstdcxx_topk_order(rows[row].tolist(), k, largest)
-        if replayed is not None:
-            out[row] = replayed
-    return np.moveaxis(out.reshape(np.moveaxis(picked, dim, -1).shape), -1, dim)
-
-
-def _libstdcxx_topk_order(values, k, largest):  # noqa: C901 - one algorithm, kept whole
-    """torch's CPU topk on one row with ties: libstdc++'s nth_element(k - 1) (introselect)
-    then sort of the first k - 1, on positions compared by value. None where it would
-    take a path not replayed here (heap select, introsort of more than 16)."""
-    n = len(values)
-    nan = [v != v for v in values]
-    if largest:
-
-        def comp(x, y):  # x before y
-            return (nan[x] and not nan[y]) or values[x] > values[y]
-    else:
-
-        def comp(x, y):
-            return (not nan[x] and nan[y]) or values[x] < values[y]
-
-    q = list(range(n))
-
-    def insertion_sort(first, last):
-        for i in range(first + 1, last):
-            val = q[i]
-            if comp(val, q[first]):
-                q[first + 1 : i + 1] = q[first:i]
-                q[first] = val
-            else:
-                j = i
-                while comp(val, q[j - 1]):
-                    q[j] = q[j - 1]
-                    j -= 1
-                q[j] = val
-
-    def median_to_first(result, a, b, c):
-        if comp(q[a], q[b]):
-            if comp(q[b], q[c]):
-                pick = b
-            elif comp(q[a], q[c]):
-                pick = c
-            else:
-                pick = a
-        elif comp(q[a], q[c]):
-            pick = a
-        elif comp(q[b], q[c]):
-            pick = c
-        else:
-            pick = b
-        q[result], q[pick] = q[pick], q[result]
-
-    def partition(first, last, pivot):
-        while True:
-            while comp(q[first], q[pivot]):
-                first += 1
-            last -= 1
-            while comp(q[pivot], q[last]):
-                last -= 1
-            if not first < last:
-                return first
-            q[first], q[last] = q[last], q[first]
-            first += 1
-
-    first, last, nth = 0, n, k - 1
-    depth = 2 * int(math.log2(n)) if n else 0
-    while last - first > 3:
-        if depth == 0:
-            return None  # heap select: not emulated
-        depth -= 1
-        mid = first + (last - first) // 2
-        median_to_first(first, first + 1, mid, last - 1)
-        cut = partition(first + 1, last, first)
-        if cut <= nth:
-            first = cut
-        else:
-            last = cut
-    insertion_sort(first, last)
-    if k - 1 > 16:
-        return None
-    insertion_sort(0, max(k - 1, 0))
-    return q[:k]
-
-
 def _integer_index(index, name):
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index.dtype}")
@@ -410,52 +286,57 @@ def check_scatter(tensor, dim, index, source, name):
 
 
 def check_index_add(tensor, dim, index, source):
-    """torch's checks for index_add; returns (dim, index array)."""
+    """torch's checks for index_add, in torch's order; returns (dim, index array).
+
+    Example:
+        >>> check_index_add(np.zeros((2, 3)), -1, np.array([2]), np.ones((2, 1)))
+        (1, array([2]))
+    """
+    dim = normalize_dim(dim, tensor.ndim)
     if index.ndim > 1:
         raise IndexError(
-            f"index_add_(): Index is supposed to be a vector, but got dim: {index.ndim}"
+            f"index_add_(): Index is supposed to be a vector, but got dim: {index.ndim}; "
+            "flatten it with .reshape(-1)"
         )
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index, got {index.dtype}")
-    dim = normalize_dim(dim, tensor.ndim)
     if source.dtype != tensor.dtype:
         raise RuntimeError(
             f"index_add_(): self ({tensor.dtype}) and source ({source.dtype}) must have the "
-            "same scalar type"
+            "same scalar type; convert source with .to(self.dtype)"
         )
     index = index.reshape(-1)
-    if tensor.ndim == 0 or source.ndim == 0:
-        expected = 1
-    else:
-        expected = source.shape[dim] if source.ndim == tensor.ndim else -1
-    if (
-        source.ndim
-        and tensor.ndim
-        and (
-            source.ndim != tensor.ndim
-            or any(
-                n != m
-                for d, (n, m) in enumerate(zip(source.shape, tensor.shape, strict=False))
-                if d != dim
-            )
-        )
-    ):
-        raise RuntimeError(
-            "source tensor shape must match self tensor shape, excluding the specified "
-            f"dimension. Got self.shape = {list(tensor.shape)} source.shape = "
-            f"{list(source.shape)}"
-        )
-    if len(index) != expected and tensor.ndim == 0:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    if len(index) != expected:
-        raise RuntimeError(
-            f"index_add_(): Number of indices ({len(index)}) should be equal to "
-            f"source.size(dim): ({expected}), for dim: {dim}"
-        )
-    if 0 in tensor.shape:  # an empty self: torch checks no bounds
-        return dim, index
+    _check_index_add_shapes(tensor.shape, dim, len(index), source.shape)
+    if tensor.ndim > 1 and (0 in tensor.shape or index.size == 0):
+        return dim, index  # torch's N-D kernel returns before it checks bounds
     size = tensor.shape[dim] if tensor.ndim else 1
     if tensor.ndim <= 1 and ((index < 0) | (index >= size)).any():  # torch's 1-D kernel
         raise IndexError(f"index out of range in self: indices must lie in [0, {size})")
-    check_bounds(index, tensor.shape[dim] if tensor.ndim else 1, dim)
+    check_bounds(index, size, dim)
     return dim, index
+
+
+def _check_index_add_shapes(shape, dim, count, source_shape):
+    """index_add: source has `count` slices along `dim`, and self's shape elsewhere."""
+    if dim != 0 and dim >= len(source_shape):
+        raise RuntimeError(
+            f"index_add_(): Indexing dim {dim} is out of bounds of the source tensor with "
+            f"dim {len(source_shape)}; give source as many dims as self"
+        )
+    expected = source_shape[dim] if source_shape else 1
+    if count != expected and not source_shape:
+        # NOTE: torch's message asks a 0-dim source for its size along dim: an IndexError.
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if count != expected:
+        raise RuntimeError(
+            f"index_add_(): Number of indices ({count}) should be equal to "
+            f"source.size(dim): ({expected}), for dim: {dim}"
+        )
+    rest, source_rest = list(shape), list(source_shape)
+    if shape and source_shape:
+        del rest[dim], source_rest[dim]
+    if rest != source_rest:
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(shape)} source.shape = {list(source_shape)}"
+        )
