@@ -71,7 +71,7 @@ from gradwork._tensor_linalg import einsum, std_mean, var_mean  # noqa: E402 - l
 from gradwork._tensor_scan import meshgrid  # scans and sorting
 from gradwork.autograd import inference_mode, is_inference_mode_enabled  # noqa: E402 - plumbing
 from gradwork.creation import empty, empty_like  # scans and sorting: creation
-from gradwork.ops.kernels.parallel import get_num_threads, set_num_threads  # noqa: E402 - plumbing
+from gradwork.ops.kernels.threads import get_num_threads, set_num_threads  # noqa: E402 - plumbing
 from gradwork.serialization import load, save  # noqa: E402 - plumbing: save/load
 
 __version__ = "0.1.0"

@@ -118,26 +118,6 @@ def test_relu_kernels_equal_the_reference(backend, layout):
     np.testing.assert_array_equal(fast.relu_backward(grad, out), reference.relu_backward(grad, out))
 
 
-def test_parallel_slices_cover_the_range_once_and_raise_what_a_worker_raises():
-    from gradwork.ops.kernels.parallel import parallel_for
-
-    seen = np.zeros(1000, dtype=int)
-
-    def mark(lo, hi):
-        seen[lo:hi] += 1
-
-    parallel_for(1000, mark, work=10**9)  # work large enough to use every thread
-    assert (seen == 1).all()
-
-    def fail(lo, hi):
-        if lo > 0:
-            raise KeyError("worker")
-
-    if gw.get_num_threads() > 1:
-        with pytest.raises(KeyError):
-            parallel_for(1000, fail, work=10**9)
-
-
 def test_set_num_threads_checks_its_argument_and_round_trips():
     before = gw.get_num_threads()
     with pytest.raises(ValueError, match="positive int"):

@@ -74,7 +74,7 @@ class Linear(Function):
             )
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = x @ weight.T
+        out = _product(x, weight.T)
         if bias is not None:
             out += bias  # in place: `out` is new, so no copy and no extra pass
         return out
@@ -84,12 +84,18 @@ class Linear(Function):
         x, weight = ctx.saved
         need_x, need_w = ctx.needs_input_grad[:2]
         flat_grad = grad.reshape(-1, grad.shape[-1])
-        grad_x = grad @ weight if need_x else None
+        grad_x = _product(grad, weight) if need_x else None
         grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if need_w else None
         grad_b = None
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = flat_grad.sum(axis=0)
         return grad_x, grad_w, grad_b
+
+
+def _product(x, matrix):
+    """x @ matrix for x with any leading dimensions, as one 2-D GEMM (not a batched loop)."""
+    flat = x.reshape(-1, x.shape[-1]) @ matrix
+    return flat.reshape(*x.shape[:-1], matrix.shape[-1])
 
 
 class Einsum(Function):

@@ -16,7 +16,6 @@ paths, so they give the same numbers.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from gradwork.autograd import enable_grad, no_grad
-from gradwork.ops.kernels.parallel import MIN_WORK_PER_THREAD, get_num_threads, parallel_for
 from gradwork.optim import _state_dict
 from gradwork.optim._flat import FlatGroup, can_flatten
 from gradwork.tensor import Tensor
@@ -91,9 +89,8 @@ class Optimizer:
         an update allocates costs as much as the arithmetic (fresh pages); a
         rule that writes its intermediates here with `out=` allocates nothing.
         The contents are garbage on entry and must not be kept across calls.
-        Each thread gets its own (the flat update runs chunks in parallel).
         """
-        key = (type(like), like.shape, like.dtype, threading.get_ident())
+        key = (type(like), like.shape, like.dtype)
         buffer = self._scratch.get(key)
         if buffer is None:
             buffer = self._scratch[key] = np.empty_like(like)
@@ -219,22 +216,13 @@ class Optimizer:
         # million parameters each pass streams from main memory, while a
         # chunk's arrays stay in cache across all of them. Every rule here is
         # elementwise (the flat path already relies on that), so the chunks
-        # are independent, and run in parallel on gradwork's threads (NumPy
-        # drops the GIL in its loops); `scratch` keeps one buffer per thread.
-        size = flat.buffer.size
-        count = max(-(-size // CHUNK), min(get_num_threads(), size // MIN_WORK_PER_THREAD))
-        bounds = [size * k // count for k in range(count + 1)]
-        states: list[dict] = [{} for _ in range(count)]
-
-        def update_chunks(first: int, last: int) -> None:
-            for k in range(first, last):
-                part = slice(bounds[k], bounds[k + 1])
-                # Each chunk starts from the same scalars, so each computes the same new ones.
-                states[k] = {**scalars, **{n: array[part] for n, array in flat.state.items()}}
-                self.update(flat.buffer[part], grads[part], states[k], step, group)
-
-        parallel_for(count, update_chunks, work=4 * size)
-        advanced = {name: states[-1][name] for name in scalars if name != "step"}
+        # are independent.
+        for start in range(0, flat.buffer.size, CHUNK):
+            part = slice(start, start + CHUNK)
+            # Each chunk starts from the same scalars, so each computes the same new ones.
+            state = {**scalars, **{name: array[part] for name, array in flat.state.items()}}
+            self.update(flat.buffer[part], grads[part], state, step, group)
+        advanced = {name: state[name] for name in scalars if name != "step"}
         for p in params:
             self.state[p].update(advanced, step=step)
 

@@ -6,9 +6,8 @@ loops that decide how fast it runs live here, one module per kind of kernel:
     reference.py   the plain NumPy definition of each kernel (read this first)
     cpu.py         fast NumPy versions: widened-grid convolution, max pooling
                    without argmax bookkeeping, Adam through a scratch buffer,
-                   each run in parallel slices of the batch
-    parallel.py    those slices on threads (NumPy releases the GIL in its loops)
     threads.py     BLAS thread control (one place in the package)
+    memory.py      the allocator policy: freed temporaries stay for the next step
 
 Every module exposes the same functions (`KERNELS`); tests/ops/test_kernels.py
 checks each fast one against the reference on random geometries. The ops
@@ -32,7 +31,7 @@ import os
 from collections.abc import Iterator
 from types import ModuleType
 
-from gradwork.ops.kernels import cpu, reference
+from gradwork.ops.kernels import cpu, memory, reference
 
 KERNELS = (
     "relu_forward",
@@ -115,3 +114,4 @@ def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
 
 
 use(os.environ.get("GRADWORK_KERNELS", "cpu"))
+memory.keep_freed_memory()  # no page faults for each step's temporaries: see memory.py

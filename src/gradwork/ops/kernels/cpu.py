@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.ops.kernels import reference
-from gradwork.ops.kernels.parallel import parallel_for
 from gradwork.ops.windows import pad_for_windows, pool_geometry, scatter_windows, window_slices
 
 
@@ -27,8 +26,7 @@ def widened_im2col(x, kernel, padding, dilation, groups):
     positions are junk that the output drops) makes the window of kernel
     position (i, j) one contiguous run of Ho*Wp floats per (channel, sample)
     plane, starting at i*d*Wp + j*d. An extra zero row at the bottom keeps
-    the last runs inside their plane. The GEMMs grow by Wp / Wo. Samples are
-    copied in parallel slices.
+    the last runs inside their plane. The GEMMs grow by Wp / Wo.
 
     NOTE: the weight gradient multiplies the junk columns by exact zeros
     (see _widened_grad), so finite inputs give the reference's values; an
@@ -39,17 +37,12 @@ def widened_im2col(x, kernel, padding, dilation, groups):
     hp, wp = h + 2 * ph, w_in + 2 * pw
     ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
     padded = np.zeros_like(x, shape=(n, c, hp + 1, wp))
+    padded[:, :, ph : ph + h, pw : pw + w_in] = x
     sn, sc, sh, sw = padded.strides
     shape = (c, kh, kw, n, ho * wp)
     strides = (sc, sh * dh, sw * dw, sn, sw)
     view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
-    columns = np.empty_like(x, shape=shape)
-
-    def copy(lo, hi):
-        padded[lo:hi, :, ph : ph + h, pw : pw + w_in] = x[lo:hi]
-        columns[:, :, :, lo:hi] = view[:, :, :, lo:hi]  # the one copy
-
-    parallel_for(n, copy, work=columns.size)
+    columns = np.ascontiguousarray(view)  # the one copy
     return columns.reshape(groups, -1, n * ho * wp), (ho, wo), wp
 
 
@@ -57,12 +50,8 @@ def _widened_grad(grad, groups, width):
     """(N, O, Ho, Wo) -> (G, O/G, N*Ho*Wp): the GEMM layout, zeros in the junk columns."""
     n, o, ho, wo = grad.shape
     widened = np.empty_like(grad, shape=(o, n, ho, width))
-
-    def copy(lo, hi):
-        widened[:, lo:hi, :, :wo] = grad[lo:hi].transpose(1, 0, 2, 3)
-        widened[:, lo:hi, :, wo:] = 0
-
-    parallel_for(n, copy, work=widened.size)
+    widened[..., :wo] = grad.transpose(1, 0, 2, 3)
+    widened[..., wo:] = 0
     return widened.reshape(groups, o // groups, -1)
 
 
@@ -73,8 +62,7 @@ def _widened_col2im(columns, x_shape, kernel, padding, dilation, out_hw):
     of each padded (Hp + 1, Wp) plane, starting at i*d*Wp + j*d; the junk
     columns carry exact zeros. The planes are summed channels-first, as the
     columns come, and cropped into a contiguous (N, C, H, W) image: the
-    layer below (pooling, ReLU) reads it twice as fast as a transposed view.
-    Samples are summed in parallel slices.
+    layer below (pooling, ReLU) reads that twice as fast as a transposed view.
     """
     n, c, h, w_in = x_shape
     (kh, kw), (ph, pw), (dh, dw) = kernel, padding, dilation
@@ -82,18 +70,12 @@ def _widened_col2im(columns, x_shape, kernel, padding, dilation, out_hw):
     hp, wp = h + 2 * ph, w_in + 2 * pw
     blocks = columns.reshape(c, kh, kw, n, ho * wp)
     planes = np.zeros_like(columns, shape=(c, n, (hp + 1) * wp))
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            planes[:, :, start : start + ho * wp] += blocks[:, i, j]
     image = planes[:, :, : hp * wp].reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + w_in]
-    grad_x = np.empty_like(columns, shape=x_shape)
-
-    def add(lo, hi):
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dh * wp + j * dw
-                planes[:, lo:hi, start : start + ho * wp] += blocks[:, i, j, lo:hi]
-        grad_x[lo:hi] = image[:, lo:hi].transpose(1, 0, 2, 3)
-
-    parallel_for(n, add, work=columns.size)
-    return grad_x
+    return np.ascontiguousarray(image.transpose(1, 0, 2, 3))
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
@@ -105,12 +87,9 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
     n = x.shape[0]
     grid = reference.grouped_matmul(w, columns).reshape(-1, n, ho, width)
     out = np.empty_like(grid, shape=(n, grid.shape[0], ho, wo))
-    shift = 0 if bias is None else bias.reshape(-1, 1, 1)
-
-    def to_nchw(lo, hi):  # drop the junk columns, transpose, add the bias: one pass
-        np.add(grid[:, lo:hi, :, :wo].transpose(1, 0, 2, 3), shift, out=out[lo:hi])
-
-    parallel_for(n, to_nchw, work=out.size)
+    # drop the junk columns, transpose to (N, O, Ho, Wo) and add the bias: one pass
+    np.add(grid[..., :wo].transpose(1, 0, 2, 3), 0 if bias is None else bias.reshape(-1, 1, 1),
+           out=out)  # fmt: skip
     return out, (columns, x.shape, (ho, wo))
 
 
@@ -135,7 +114,7 @@ def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need
 
 # -- max pooling -------------------------------------------------------------------------------
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """reference.max_pool2d_forward, keeping no argmax: a chain of np.maximum, samples in parallel.
+    """reference.max_pool2d_forward, keeping no argmax: a chain of np.maximum.
 
     NOTE: a NaN in a window makes its maximum NaN, as the reference does, but
     its gradient is dropped here (the backward matches values with ==).
@@ -143,127 +122,77 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
     padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
     positions = list(window_slices(kernel, stride, dilation, out_hw))
-    out = np.empty_like(x, shape=(*x.shape[:2], *out_hw))
-    best = np.empty_like(out)  # the backward's own copy: the caller may change `out` in place
-
-    def pool(lo, hi):
-        block, target = padded[lo:hi], out[lo:hi]
-        np.copyto(target, block[positions[0]])
-        for index in positions[1:]:
-            np.maximum(target, block[index], out=target)
-        best[lo:hi] = target
-
-    parallel_for(x.shape[0], pool, work=padded.size)
+    if len(positions) == 1:
+        out = padded[positions[0]].copy()
+    else:
+        out = np.maximum(padded[positions[0]], padded[positions[1]])
+    for index in positions[2:]:
+        np.maximum(out, padded[index], out=out)
+    best = out.copy()  # the backward's own: the caller may change `out` in place
     return out, (padded, best, (x.shape, padded.shape, padding, kernel, stride, dilation, out_hw))
 
 
 def max_pool2d_backward(saved, grad):
     """The first position equal to the maximum takes the gradient, kernel position by position."""
-    padded, out, (x_shape, padded_shape, *rest) = saved
-    n, c, h, w = x_shape
-    image = np.empty_like(grad, shape=x_shape)
+    padded, best, geometry = saved
+    taken = None  # windows whose maximum an earlier kernel position already took
 
-    def scatter(lo, hi):
-        taken = None  # windows whose maximum an earlier kernel position already took
-        block, best = padded[lo:hi], out[lo:hi]
+    def first_winner(index):
+        nonlocal taken
+        winner = padded[index] == best
+        if taken is None:
+            taken = winner  # NOTE: aliased; the caller uses each mask before the next call
+            return winner
+        first = np.greater(winner, taken)  # winner and not taken: one pass on bools
+        taken |= winner
+        return first
 
-        def first_winner(index):
-            nonlocal taken
-            winner = block[index] == best
-            if taken is None:
-                taken = winner  # NOTE: aliased; the caller uses each mask before the next call
-                return winner
-            first = np.greater(winner, taken)  # winner and not taken: one pass on bools
-            taken |= winner
-            return first
-
-        geometry = ((hi - lo, c, h, w), (hi - lo, *padded_shape[1:]), *rest)
-        image[lo:hi] = scatter_windows(geometry, grad[lo:hi], first_winner)
-
-    parallel_for(n, scatter, work=padded.size)
-    return image
+    return scatter_windows(geometry, grad, first_winner)
 
 
 # -- ReLU --------------------------------------------------------------------------------------
 def relu_forward(a):
-    """reference.relu_forward in parallel slices."""
-    out = np.empty(a.shape, dtype=a.dtype)  # C order, so its flat view writes through
-    flat_in, flat_out = a.reshape(-1), out.reshape(-1)
-    zero = np.zeros((), dtype=a.dtype)  # a typed 0: NumPy's SIMD loop (a Python 0 missed it)
-
-    def relu(lo, hi):
-        np.maximum(flat_in[lo:hi], zero, out=flat_out[lo:hi])
-
-    parallel_for(flat_in.size, relu, work=flat_in.size)
-    return out
+    """reference.relu_forward with a typed zero (a Python 0 missed NumPy's SIMD loop, 3x slower)."""
+    return np.maximum(a, np.zeros((), dtype=a.dtype))
 
 
 def relu_backward(grad, out):
-    """reference.relu_backward in parallel slices."""
-    result = np.empty(grad.shape, dtype=grad.dtype)
-    flat_grad, flat_out, flat_result = grad.reshape(-1), out.reshape(-1), result.reshape(-1)
-
-    def mask(lo, hi):
-        keep = np.less_equal(flat_out[lo:hi], 0)
-        np.logical_not(keep, out=keep)  # not (out <= 0): a NaN passes, as in the reference
-        np.multiply(flat_grad[lo:hi], keep, out=flat_result[lo:hi])
-
-    parallel_for(flat_grad.size, mask, work=flat_grad.size)
-    return result
+    """reference.relu_backward with the mask negated in place (one bool pass, no temporary)."""
+    keep = np.less_equal(out, 0)
+    np.logical_not(keep, out=keep)  # not (out <= 0): a NaN passes, as in the reference
+    return np.multiply(grad, keep)
 
 
 # -- batch norm --------------------------------------------------------------------------------
 def batch_norm_forward(x, weight, bias, eps):
-    """reference.batch_norm_forward, channels in parallel slices, one temporary per slice."""
+    """reference.batch_norm_forward with the centred values reused and one temporary."""
     axes = (0,) + tuple(range(2, x.ndim))
-    stats_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    xhat, out = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
-    mean, var, invstd = (np.empty(stats_shape, x.dtype) for _ in range(3))
-    weight = None if weight is None else weight.reshape(stats_shape)
-    bias = None if bias is None else bias.reshape(stats_shape)
-
-    def normalise(lo, hi):
-        part, centred = x[:, lo:hi], xhat[:, lo:hi]
-        mean[:, lo:hi] = part.mean(axis=axes, keepdims=True)
-        np.subtract(part, mean[:, lo:hi], out=centred)
-        var[:, lo:hi] = np.square(centred).mean(axis=axes, keepdims=True)
-        np.sqrt(var[:, lo:hi] + eps, out=invstd[:, lo:hi])
-        np.reciprocal(invstd[:, lo:hi], out=invstd[:, lo:hi])
-        centred *= invstd[:, lo:hi]
-        if weight is None:
-            out[:, lo:hi] = centred
-        else:
-            np.multiply(centred, weight[:, lo:hi], out=out[:, lo:hi])
-        if bias is not None:
-            out[:, lo:hi] += bias[:, lo:hi]
-
-    parallel_for(x.shape[1], normalise, work=x.size)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes, keepdims=True)
+    xhat = np.subtract(x, mean)
+    var = np.square(xhat).mean(axis=axes, keepdims=True)
+    invstd = np.reciprocal(np.sqrt(var + eps))
+    xhat *= invstd
+    out = xhat.copy() if weight is None else np.multiply(xhat, weight.reshape(shape))
+    if bias is not None:
+        out += bias.reshape(shape)
     return out, xhat, invstd, mean, var
 
 
 def batch_norm_backward(grad, xhat, invstd, weight, need_x):
-    """reference.batch_norm_backward, channels in parallel slices."""
+    """reference.batch_norm_backward, written into one array."""
     axes = (0,) + tuple(range(2, grad.ndim))
-    channels = grad.shape[1]
-    count = grad.size // channels
-    sum_grad, sum_grad_xhat = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
-    grad_x = np.empty(grad.shape, grad.dtype) if need_x else None
-    scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
-
-    def backward(lo, hi):
-        g, xh = grad[:, lo:hi], xhat[:, lo:hi]
-        sum_grad[lo:hi] = g.sum(axis=axes)
-        sum_grad_xhat[lo:hi] = (g * xh).sum(axis=axes)
-        if need_x:
-            shape = (1, hi - lo) + (1,) * (grad.ndim - 2)
-            target = grad_x[:, lo:hi]
-            np.multiply(xh, (sum_grad_xhat[lo:hi] / -count).reshape(shape), out=target)
-            target += g
-            target -= (sum_grad[lo:hi] / count).reshape(shape)
-            target *= scale[:, lo:hi]
-
-    parallel_for(channels, backward, work=grad.size)
-    return grad_x, sum_grad_xhat, sum_grad
+    count = grad.size // grad.shape[1]
+    sum_grad = grad.sum(axis=axes, keepdims=True)
+    sum_grad_xhat = np.multiply(grad, xhat).sum(axis=axes, keepdims=True)
+    grad_x = None
+    if need_x:
+        scale = invstd if weight is None else invstd * weight.reshape(invstd.shape)
+        grad_x = np.multiply(xhat, sum_grad_xhat / -count)
+        grad_x += grad
+        grad_x -= sum_grad / count
+        grad_x *= scale
+    return grad_x, sum_grad_xhat.reshape(-1), sum_grad.reshape(-1)
 
 
 # -- Adam --------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""BLAS thread control, the one place in the package that sets it.
+"""BLAS threads, the one place in the package that sets them.
 
-Run a block of small matrix products on one BLAS thread.
+`gradwork.set_num_threads(n)` / `get_num_threads()` are torch's: they set how
+many threads NumPy's bundled OpenBLAS uses for gradwork's matrix products
+(the count starts at `OMP_NUM_THREADS` when set, else at the cores this
+process may use). `single_threaded_blas()` runs a block of small products on
+one thread: small GEMMs in a loop (a recurrence's per-step product, a
+Gaussian process's Cholesky solves on a few dozen points) lose more to
+waking a second BLAS thread than they gain from it (an LSTM step ran 5-10x
+slower on 2 cores, the GP 2x).
 
-Small GEMMs in a loop (a recurrence's per-step product, a Gaussian process's
-Cholesky solves on a few dozen points) lose more to waking a second BLAS
-thread than they gain from it: on a 2-core machine an LSTM step ran 5-10x
-slower, the GP 2x. This is the one place that switch lives. It talks to the
-OpenBLAS builds bundled with NumPy (and SciPy, when installed) through their
-own `*_set_num_threads` functions, so it needs no extra dependency and costs
-two foreign calls per block.
+It talks to the OpenBLAS builds bundled with NumPy (and SciPy, when
+installed) through their own `*_set_num_threads` functions, so it needs no
+dependency (threadpoolctl would do the same through one; the core depends on
+NumPy only).
 """
 
 from __future__ import annotations
@@ -28,6 +32,42 @@ _SYMBOLS = (
     "openblas_{}_num_threads",
 )
 _controls: list | None = None  # (get, set) pairs, one per OpenBLAS found; found lazily
+
+
+def _default_threads() -> int:
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_threads = _default_threads()
+
+
+def get_num_threads() -> int:
+    """How many threads gradwork's matrix products use (torch.get_num_threads)."""
+    return _threads
+
+
+def set_num_threads(count: int) -> None:
+    """Use `count` threads for gradwork's matrix products (NumPy's BLAS), as torch.set_num_threads.
+
+    Example:
+        >>> import gradwork as gw
+        >>> before = gw.get_num_threads()
+        >>> gw.set_num_threads(1)
+        >>> gw.get_num_threads()
+        1
+        >>> gw.set_num_threads(before)
+    """
+    global _threads
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {count!r}")
+    _threads = count
+    set_blas_threads(count)
 
 
 def _find_controls() -> list:
