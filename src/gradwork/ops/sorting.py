@@ -140,12 +140,7 @@ class _Libstdcxx:
         self.adjust_heap(first, 0, last - first, value)
 
     def partial_sort(self, first, middle, last):
-        length = middle - first
-        for parent in range((length - 2) // 2, -1, -1) if length >= 2 else ():
-            self.adjust_heap(first, parent, length, self.q[first + parent])
-        for i in range(middle, last):
-            if self.comp(self.q[i], self.q[first]):
-                self.pop_heap(first, middle, i)
+        self.partial_sort_select(first, middle, last)  # libstdc++: heap select, then sort_heap
         while middle - first > 1:
             middle -= 1
             self.pop_heap(first, middle, middle)

@@ -211,6 +211,22 @@ def nearest_source(in_size: int, out_size: int, scale: float | None, exact: bool
     return np.minimum(source.astype(np.int64), in_size - 1)
 
 
+def _source_positions(in_size, out_size, scale, align_corners, dtype, clamp):
+    """Where each output position samples the input, in `dtype` (torch's arithmetic).
+
+    With align_corners the corners map onto each other (step (in-1)/(out-1));
+    without, pixel centres do (step 1/scale or in/out) through torch's fused
+    multiply-add, clamped at 0 when `clamp` (linear modes; cubic ones are not).
+    """
+    positions = np.arange(out_size).astype(dtype)
+    if align_corners:
+        step = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
+        return step * positions
+    step = _float_scale(dtype, in_size, out_size, scale)
+    source = _fused(step, positions + dtype(0.5), dtype(-0.5), dtype)
+    return np.maximum(source, dtype(0)) if clamp else source
+
+
 def _float_scale(dtype, in_size, out_size, scale):
     """torch's compute_scales_value: 1 / scale when given (and > 0), else in / out."""
     if scale is not None and scale > 0:
@@ -228,13 +244,7 @@ def linear_source(in_size: int, out_size: int, scale: float | None, align_corner
     torch's fused multiply-add (see `cubic_source`).
     """
     dtype = np.dtype(dtype).type
-    positions = np.arange(out_size).astype(dtype)
-    if align_corners:
-        step = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
-        source = step * positions
-    else:
-        step = _float_scale(dtype, in_size, out_size, scale)
-        source = np.maximum(_fused(step, positions + dtype(0.5), dtype(-0.5), dtype), dtype(0))
+    source = _source_positions(in_size, out_size, scale, align_corners, dtype, clamp=True)
     left = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
     weight = np.clip(source - left.astype(dtype), 0, 1).astype(dtype)
     right = left + (left < in_size - 1)
@@ -273,13 +283,7 @@ def cubic_source(in_size: int, out_size: int, scale: float | None, align_corners
         [1.0, 1.0]
     """
     dtype = np.dtype(dtype).type
-    positions = np.arange(out_size).astype(dtype)
-    if align_corners:
-        step = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
-        source = step * positions
-    else:
-        step = _float_scale(dtype, in_size, out_size, scale)
-        source = _fused(step, positions + dtype(0.5), dtype(-0.5), dtype)
+    source = _source_positions(in_size, out_size, scale, align_corners, dtype, clamp=False)
     floor = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
     t = np.clip(source - floor.astype(dtype), 0, 1).astype(dtype)
     a, one = dtype(CUBIC_A), dtype(1)

@@ -157,10 +157,8 @@ def relu_forward(a):
 
 
 def relu_backward(grad, out):
-    """reference.relu_backward with the mask negated in place (one bool pass, no temporary)."""
-    keep = np.less_equal(out, 0)
-    np.logical_not(keep, out=keep)  # not (out <= 0): a NaN passes, as in the reference
-    return np.multiply(grad, keep)
+    """reference.relu_backward: the mask is one pass on bytes, the product one on floats."""
+    return np.multiply(grad, ~np.less_equal(out, 0))  # not (out <= 0): a NaN passes
 
 
 # -- batch norm --------------------------------------------------------------------------------
