@@ -16,6 +16,7 @@ from typing import Any
 _TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
           "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
           "privateuseone")  # fmt: skip
+DEVICE_TYPES = _TYPES
 
 
 class device:  # noqa: N801 - torch's name
@@ -91,3 +92,32 @@ def _parse(text: str) -> tuple[str, int | None]:
     if not number.isdigit() or (len(number) > 1 and number[0] == "0"):
         raise RuntimeError(f"Invalid device string: '{text}'")
     return kind, int(number)
+
+
+def check_placeable(where: Any) -> None:
+    """Refuse a device this build cannot hold tensors on, as a CPU-only torch refuses it.
+
+    None and the CPU pass. CUDA raises torch's AssertionError (until the CuPy
+    backend lands, `gradwork.cuda.is_available()` is False); any other
+    device type raises NotImplementedError.
+
+    Example:
+        >>> check_placeable("cpu")
+        >>> check_placeable("cuda:0")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        AssertionError: gradwork not compiled with CUDA enabled: ...
+    """
+    if where is None:
+        return
+    kind = (where if isinstance(where, device) else device(where)).type
+    if kind == "cpu":
+        return
+    if kind == "cuda":
+        raise AssertionError(
+            "gradwork not compiled with CUDA enabled: this build runs on the CPU only "
+            '(gradwork.cuda.is_available() is False); use device="cpu"'
+        )
+    raise NotImplementedError(
+        f'gradwork has no {kind!r} backend: tensors live on the CPU; use device="cpu"'
+    )

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from gradwork import dtypes
+from gradwork._device import check_placeable
 from gradwork._tensor_shape import _sizes
 from gradwork.random import generator
 from gradwork.tensor import Tensor
 
 
+def _on_device(factory: Callable) -> Callable:
+    """Give a factory torch's `device=` keyword: tensors live on the CPU, and other
+    devices are refused as a CPU-only torch refuses them (`check_placeable`)."""
+
+    @functools.wraps(factory)
+    def make(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
+        check_placeable(device)
+        return factory(*args, **kwargs)
+
+    return make
+
+
+@_on_device
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data`.
 
@@ -62,32 +78,39 @@ def _filled(fill, size, dtype, requires_grad) -> Tensor:
     return Tensor(np.full(_sizes(size), fill, dtype=dtype), requires_grad=requires_grad)
 
 
+@_on_device
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(0, size, dtype, requires_grad)
 
 
+@_on_device
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(1, size, dtype, requires_grad)
 
 
+@_on_device
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if dtype is None:  # torch infers the dtype from the fill value
         dtype = dtypes.infer_array(fill_value).dtype
     return _filled(fill_value, (size,) if isinstance(size, int) else size, dtype, requires_grad)
 
 
+@_on_device
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(0, t.shape, dtype or t.dtype, requires_grad)
 
 
+@_on_device
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(1, t.shape, dtype or t.dtype, requires_grad)
 
 
+@_on_device
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(fill_value, t.shape, dtype or t.dtype, requires_grad)
 
 
+@_on_device
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given size whose values are not to be relied on (zeros here).
 
@@ -102,11 +125,13 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(0, size, dtype, requires_grad)
 
 
+@_on_device
 def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`empty` with the shape (and, unless given, the dtype) of `t`."""
     return _filled(0, t.shape, dtype or t.dtype, requires_grad)
 
 
+@_on_device
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Values from start (inclusive) to end (exclusive); int64 for integer arguments."""
@@ -126,12 +151,14 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return Tensor(values.astype(dtypes.as_dtype(dtype)), requires_grad=requires_grad)
 
 
+@_on_device
 def linspace(start: float, end: float, steps: int, dtype: Any = None) -> Tensor:
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return Tensor(np.linspace(start, end, steps, dtype=dtypes.as_dtype(dtype or dtypes.float32)))
 
 
+@_on_device
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     for name, size in (("n", n), ("m", m)):
@@ -140,12 +167,14 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
+@_on_device
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1), from gradwork's seeded stream."""
     dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     return Tensor(generator().random(_sizes(size)).astype(dtype), requires_grad=requires_grad)
 
 
+@_on_device
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal, from gradwork's seeded stream."""
     dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
@@ -153,6 +182,7 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
 
+@_on_device
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
     """Integers in [low, high) (or [0, low) when high is omitted), as torch.randint."""
     if high is None:
@@ -165,13 +195,16 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     return Tensor(values.astype(dtypes.as_dtype(dtype or dtypes.int64)))
 
 
+@_on_device
 def rand_like(t: Tensor, dtype: Any = None) -> Tensor:
     return rand(t.shape, dtype=dtype or t.dtype)
 
 
+@_on_device
 def randn_like(t: Tensor, dtype: Any = None) -> Tensor:
     return randn(t.shape, dtype=dtype or t.dtype)
 
 
+@_on_device
 def randperm(n: int) -> Tensor:
     return Tensor(generator().permutation(n).astype(np.int64))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import autograd, dtypes
+from gradwork import _device, autograd, dtypes
 from gradwork._tensor_inplace import InPlaceMethods, replace_in_place
 from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods, operand, promote
@@ -207,18 +207,37 @@ class Tensor(
         return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`to(dtype)`, `to("cpu")` or `to(other_tensor)`; differentiable."""
-        target = kwargs.get("dtype", args[0] if args else None)
-        if isinstance(target, Tensor):
-            target = target.dtype
-        if target is None or isinstance(target, str) and target.startswith("cpu"):
-            return self
+        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`; differentiable.
+
+        Tensors live on the CPU: `to("cpu")` is the tensor itself, and a
+        device this build lacks raises as a CPU-only torch does.
+        """
+        target, place = kwargs.get("dtype"), kwargs.get("device")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                target = arg.dtype
+            elif isinstance(arg, _device.device | int) and not isinstance(arg, bool):
+                place = arg
+            elif isinstance(arg, str) and arg.partition(":")[0] in _device.DEVICE_TYPES:
+                place = arg
+            elif not isinstance(arg, bool):  # non_blocking and copy may come positionally
+                target = arg
+        _device.check_placeable(place)
+        result = self if target is None else self._to_dtype(target)
+        return result.clone() if kwargs.get("copy") and result is self else result
+
+    def _to_dtype(self, target: Any) -> Tensor:
         dtype = dtypes.as_dtype(target)
         if dtype == self.array.dtype:
             return self
         if dtype.kind not in "fc":
             return Tensor(self.array.astype(dtype))  # integers carry no gradient
         return Cast.apply(self, dtype)
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """Refused as a CPU-only torch refuses it (gradwork.cuda.is_available() is False)."""
+        _device.check_placeable("cuda" if device is None else device)
+        return self
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)

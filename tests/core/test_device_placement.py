@@ -1,0 +1,63 @@
+"""torch's device arguments on a CPU-only build: the CPU is accepted, other devices refused."""
+
+from __future__ import annotations
+
+import pytest
+
+import gradwork as gw
+
+FACTORIES = [
+    lambda device: gw.tensor([1.0, 2.0], device=device),
+    lambda device: gw.zeros(2, 3, device=device),
+    lambda device: gw.ones((2,), device=device),
+    lambda device: gw.full((2,), 3.0, device=device),
+    lambda device: gw.empty(2, device=device),
+    lambda device: gw.arange(4, device=device),
+    lambda device: gw.linspace(0, 1, 5, device=device),
+    lambda device: gw.eye(3, device=device),
+    lambda device: gw.rand(2, device=device),
+    lambda device: gw.randn(2, device=device),
+    lambda device: gw.randint(0, 5, (3,), device=device),
+    lambda device: gw.randperm(4, device=device),
+    lambda device: gw.zeros_like(gw.ones(2), device=device),
+    lambda device: gw.randn_like(gw.ones(2), device=device),
+]
+
+
+@pytest.mark.parametrize("make", FACTORIES)
+@pytest.mark.parametrize("device", [None, "cpu", "cpu:0", gw.device("cpu")])
+def test_factories_take_a_cpu_device(make, device):
+    assert isinstance(make(device), gw.Tensor)
+
+
+@pytest.mark.parametrize("make", FACTORIES)
+def test_factories_refuse_cuda_as_a_cpu_only_torch(make):
+    with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
+        make("cuda")
+
+
+def test_other_device_types_are_not_implemented_and_bad_strings_are_runtime_errors():
+    with pytest.raises(NotImplementedError, match="'mps'"):
+        gw.zeros(2, device="mps")
+    with pytest.raises(RuntimeError, match="device type"):
+        gw.zeros(2, device="gpu")
+
+
+def test_to_reads_devices_and_dtypes_in_torch_forms():
+    x = gw.ones(2, requires_grad=True)
+    assert x.to("cpu") is x and x.to(gw.device("cpu")) is x
+    assert x.to("cpu", gw.float64).dtype == gw.float64
+    assert x.to(device="cpu", dtype=gw.float64).dtype == gw.float64
+    assert x.to(gw.zeros(1, dtype=gw.float64)).dtype == gw.float64
+    copied = x.to("cpu", copy=True)
+    assert copied is not x and copied.requires_grad
+    x.to(gw.float64).sum().backward()  # differentiable through the cast
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_cuda_and_to_cuda_raise_as_torch_does_without_cuda():
+    with pytest.raises(AssertionError, match="CUDA"):
+        gw.ones(2).cuda()
+    with pytest.raises(AssertionError, match="CUDA"):
+        gw.ones(2).to("cuda:0")
+    assert gw.ones(2).cpu().tolist() == [1.0, 1.0]
