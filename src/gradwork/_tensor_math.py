@@ -102,14 +102,23 @@ def _check_integer_power(base: Any, exponent: Any) -> None:
 
 
 def _matmul_operands(a: Any, b: Any) -> tuple[Any, Any]:
-    if np.bool_ in (a.array.dtype, b.array.dtype):
-        raise NotImplementedError("matmul is not implemented for bool tensors; use .long()")
     if a.array.dtype != b.array.dtype:  # torch never promotes inside matmul
         raise RuntimeError(
             f"expected m1 and m2 to have the same dtype, but got: {a.array.dtype} != "
             f"{b.array.dtype}; convert one with .to(other.dtype)"
         )
+    if a.array.dtype == np.bool_ and not _empty_bool_product(a.shape, b.shape):
+        raise NotImplementedError("matmul is not implemented for bool tensors; use .long()")
     return a, b
+
+
+def _empty_bool_product(a: tuple, b: tuple) -> bool:
+    """Whether torch lets a bool matmul through: a matrix product with no work in it
+    (an empty result, or an empty inner dimension: all False). Dot products never."""
+    if len(a) < 2 and len(b) < 2 or not a or not b:
+        return False
+    out = a[:-1] + (b[:-2] + b[-1:] if len(b) >= 2 else ())
+    return a[-1] == 0 or 0 in out
 
 
 def _axis_alias(method):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import ops
+from gradwork import dtypes, ops
 from gradwork._tensor_math import promote
 from gradwork.autograd import ShapeError
 from gradwork.ops.dims import normalize_dim
@@ -39,6 +39,21 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         (3, 3)
     """
     tensors = _tensors(tensors, "cat")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {i}) cannot be concatenated; "
+                "give it a dimension first (t.reshape(1) or t[None])"
+            )
+    # torch's legacy rule: a 1-D empty tensor joins anything (it only takes part in the
+    # dtype), and tensors that are all 1-D empty give a 1-D empty result for any dim.
+    legacy = [t.ndim == 1 and t.shape[0] == 0 for t in tensors]
+    if any(legacy):
+        kind = dtypes.result_type(*tensors)
+        kept = [t for t, empty in zip(tensors, legacy, strict=True) if not empty]
+        tensors = [t.to(kind) for t in kept or tensors[:1]]  # all empty: a 1-D empty result
+        if not kept:
+            return ops.Cat.apply(*tensors, dim=0)
     dim = normalize_dim(dim, tensors[0].ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != tensors[0].ndim or any(
@@ -95,8 +110,9 @@ def pad(
     if mode == "constant":
         input, widths = _crop_negative(input, widths)  # negative padding crops, as in torch
         return ops.ConstantPad.apply(input, tuple(widths), value=0.0 if value is None else value)
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise RuntimeError(f"pad: negative {mode} padding {tuple(pad)} is not supported")
+    if mode == "circular":  # torch crops first, then wraps around what is left
+        input, widths = _crop_negative(input, widths)
+    # reflect and replicate: a negative width moves the source range in (a crop), as torch
     padded = len(pad) // 2
     if not padded + 1 <= input.ndim <= padded + 2:
         raise NotImplementedError(
@@ -107,6 +123,13 @@ def pad(
     if mode not in _PAD_SOURCES:
         raise ValueError(
             f"pad: unknown mode {mode!r}; use one of constant, {', '.join(_PAD_SOURCES)}"
+        )
+    if input.dtype == np.bool_ and mode in ("reflect", "replicate"):
+        raise NotImplementedError(f"pad: {mode} padding is not implemented for bool tensors")
+    if 0 in input.shape[int(input.ndim == padded + 2) :]:  # only the batch may be empty
+        raise RuntimeError(
+            f"pad: Expected {padded + 1}D or {padded + 2}D (batch mode) tensor with possibly 0 "
+            f"batch size and other non-zero dimensions for input, but got: {list(input.shape)}"
         )
     out = input
     for axis, (lo, hi) in enumerate(widths):

@@ -1,0 +1,71 @@
+"""Pinned from the long fuzz run: cat's legacy rules, pad's modes and checks, bool matmul.
+
+As in test_regressions.py, each test makes the same assertions on gradwork and,
+when installed, on torch, so the torch run shows the asserted behaviour is torch's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.fuzz.test_regressions import LIBS, dtype_name, name, values
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_cat_refuses_zero_dim_tensors(lib):
+    with pytest.raises(RuntimeError, match="zero-dimensional tensor"):
+        lib.cat([lib.tensor(1.0), lib.tensor(2.0)])
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_cat_lets_legacy_empty_vectors_join_anything_and_promote(lib):
+    joined = lib.cat([lib.zeros(0, dtype=lib.float64), lib.ones(2, 3)])
+    assert tuple(joined.shape) == (2, 3) and dtype_name(joined) == "float64"
+    assert tuple(lib.cat([lib.zeros(0), lib.zeros(0)], dim=1).shape) == (0,)
+    mixed = lib.cat([lib.zeros(0, dtype=lib.int64), lib.zeros(0)])
+    assert dtype_name(mixed) == "float32"
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("widths", [(-1, 2), (2, -1), (-2, -1)])
+def test_negative_widths_crop_in_every_pad_mode(lib, mode, widths):
+    x = lib.tensor(np.arange(5.0).reshape(1, 1, 5))
+    expected = {
+        ("reflect", (-1, 2)): [1, 2, 3, 4, 3, 2],
+        ("reflect", (2, -1)): [2, 1, 0, 1, 2, 3],
+        ("replicate", (-1, 2)): [1, 2, 3, 4, 4, 4],
+        ("replicate", (2, -1)): [0, 0, 0, 1, 2, 3],
+        ("circular", (-1, 2)): [1, 2, 3, 4, 1, 2],
+        ("circular", (2, -1)): [2, 3, 0, 1, 2, 3],  # circular crops first, then wraps
+    }.get((mode, widths), [2, 3])
+    assert values(lib.nn.functional.pad(x, widths, mode=mode)).ravel().tolist() == expected
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_reflect_and_replicate_pads_want_non_empty_dims_and_no_bools(lib):
+    pad = lib.nn.functional.pad
+    assert tuple(pad(lib.zeros(0, 2, 3, 3), (1, 1, 1, 1), mode="reflect").shape) == (0, 2, 5, 5)
+    with pytest.raises(RuntimeError, match="possibly 0 batch size"):
+        pad(lib.zeros(2, 0, 3, 3), (1, 1, 1, 1), mode="replicate")
+    with pytest.raises(NotImplementedError):
+        pad(lib.zeros(1, 2, 3, dtype=lib.bool), (1, 1), mode="reflect")
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+@pytest.mark.parametrize(
+    ("a", "b", "shape"),
+    [((0, 3), (3, 2), (0, 2)), ((2, 0), (0, 3), (2, 3)), ((2, 3), (3, 0), (2, 0)),
+     ((0, 3), (3,), (0,)), ((2, 0, 3), (3, 1), (2, 0, 1))],
+)  # fmt: skip
+def test_bool_matmul_with_no_work_gives_false(lib, a, b, shape):
+    out = lib.ones(a, dtype=lib.bool) @ lib.ones(b, dtype=lib.bool)
+    assert tuple(out.shape) == shape and dtype_name(out) == "bool" and not values(out).any()
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+@pytest.mark.parametrize(("a", "b"), [((3,), (3,)), ((0,), (0,)), ((2, 3), (3, 2))])
+def test_bool_matmul_with_work_is_not_implemented(lib, a, b):
+    with pytest.raises(NotImplementedError):
+        lib.ones(a, dtype=lib.bool) @ lib.ones(b, dtype=lib.bool)
