@@ -373,9 +373,15 @@ class MathMethods:
             correction: float | None = None):  # fmt: skip
         """Variance with Bessel's correction by default (torch: correction=1)."""
         _require_floating(self, "std and var only support floating point and complex dtypes")
+        return self._wide_variance(dim, keepdim, unbiased, correction).to(self.dtype)
+
+    def _wide_variance(self, dim: Any, keepdim: bool, unbiased: bool, correction: Any):
+        """The variance in float64 for narrower floats, as torch accumulates it (so tiny
+        spreads, values ~1e-27 whose squares underflow float32, keep their size)."""
         if correction is None:
             correction = 1 if unbiased else 0
-        centred = self - self.mean(dim, keepdim=True)
+        wide = self.double() if self.array.dtype.itemsize < 8 else self
+        centred = wide - wide.mean(dim, keepdim=True)
         count = int(np.prod([self.array.shape[i] for i in normalize_dims(dim, self.ndim)]))
         # NOTE: count - correction <= 0 gives inf/nan, as in torch.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -384,14 +390,15 @@ class MathMethods:
     @_axis_alias
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: float | None = None):  # fmt: skip
-        variance = self.var(dim, unbiased, keepdim, correction=correction)
+        _require_floating(self, "std and var only support floating point and complex dtypes")
+        variance = self._wide_variance(dim, keepdim, unbiased, correction)
         # NOTE: torch gives std a zero gradient where it is 0 (sqrt's slope is infinite
         # there). The double `where` keeps both the value and the gradient finite.
         flat = variance.array == 0
         if not np.any(flat):
-            return variance.sqrt()
+            return variance.sqrt().to(self.dtype)
         safe = ops.Where.apply(flat, np.ones((), variance.dtype), variance)
-        return ops.Where.apply(flat, np.zeros((), variance.dtype), safe.sqrt())
+        return ops.Where.apply(flat, np.zeros((), variance.dtype), safe.sqrt()).to(self.dtype)
 
     @_axis_alias
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None):

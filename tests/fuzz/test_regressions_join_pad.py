@@ -1,4 +1,4 @@
-"""Pinned from the long fuzz run: cat's legacy rules, pad's modes and checks, bool matmul.
+"""Pinned from the long fuzz run: cat, pad, bool matmul and std rules, as torch has them.
 
 As in test_regressions.py, each test makes the same assertions on gradwork and,
 when installed, on torch, so the torch run shows the asserted behaviour is torch's.
@@ -69,3 +69,13 @@ def test_bool_matmul_with_no_work_gives_false(lib, a, b, shape):
 def test_bool_matmul_with_work_is_not_implemented(lib, a, b):
     with pytest.raises(NotImplementedError):
         lib.ones(a, dtype=lib.bool) @ lib.ones(b, dtype=lib.bool)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_std_of_tiny_float32_spreads_accumulates_in_double(lib):
+    x = lib.full((5,), 1e-27, requires_grad=True)
+    spread = (x * lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).std()
+    spread.backward()
+    assert dtype_name(spread) == "float32"
+    np.testing.assert_allclose(values(spread), 1.5811388e-27, rtol=1e-6)
+    np.testing.assert_allclose(values(x.grad)[[0, 3, 4]], [-0.31623, 0.63246, 1.58114], rtol=1e-4)
