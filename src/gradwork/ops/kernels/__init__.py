@@ -1,11 +1,13 @@
 """The kernels layer: the few hot loops, fast, each beside the plain reference it must equal.
 
 Ops (`gradwork.ops.*`) say WHAT they compute, on arrays, as the math; the
-loops that decide how fast it runs live here, one module per kind of kernel:
+loops that decide how fast it runs live here, one module per device (a CuPy
+module will sit beside `cpu.py`), next to the reference:
 
     reference.py   the plain NumPy definition of each kernel (read this first)
     cpu.py         fast NumPy versions: widened-grid convolution, max pooling
-                   without argmax bookkeeping, Adam through a scratch buffer,
+                   without argmax bookkeeping, batch norm and ReLU in fewer
+                   passes, Adam through a scratch buffer
     threads.py     BLAS thread control (one place in the package)
     memory.py      the allocator policy: freed temporaries stay for the next step
 
