@@ -332,7 +332,7 @@ class MathMethods:
     def tanh(self):
         return ops.Tanh.apply(_floating(self))
 
-    def log_softmax(self, dim: int = -1, dtype: Any = None):
+    def log_softmax(self, dim: int, dtype: Any = None):
         dim = normalize_dim(dim, self.ndim)
         tensor = self if dtype is None else self.to(dtype)
         if tensor.array.dtype.kind not in "fc":
@@ -344,7 +344,7 @@ class MathMethods:
             )
         return ops.LogSoftmax.apply(tensor, dim=dim)
 
-    def softmax(self, dim: int = -1, dtype: Any = None):
+    def softmax(self, dim: int, dtype: Any = None):
         out = self.log_softmax(dim, dtype)
         # exp of the stable log-softmax: no overflow for large logits.
         return out if out.array.size == 0 else out.exp()

@@ -1,4 +1,4 @@
-"""torch's device arguments on a CPU-only build: the CPU is accepted, other devices refused."""
+"""torch's argument rules at the Tensor surface: devices on a CPU-only build, softmax's dim."""
 
 from __future__ import annotations
 
@@ -61,3 +61,11 @@ def test_cuda_and_to_cuda_raise_as_torch_does_without_cuda():
     with pytest.raises(AssertionError, match="CUDA"):
         gw.ones(2).to("cuda:0")
     assert gw.ones(2).cpu().tolist() == [1.0, 1.0]
+
+
+def test_tensor_softmax_needs_a_dim_as_in_torch():
+    with pytest.raises(TypeError, match="dim"):
+        gw.ones(3).softmax()
+    with pytest.raises(TypeError, match="dim"):
+        gw.ones(3).log_softmax()
+    assert gw.ones(4).softmax(0).tolist() == [0.25] * 4
