@@ -240,7 +240,10 @@ def _einsum_dtype(operands: tuple, equation: str, summed: dict) -> np.dtype:
         dtype = operands[0].dtype
         # NOTE: one operand summed is torch's sum: ints and bools add up in int64.
         return dtypes.int64 if summed and dtype.kind in "biu" else dtype
-    # NOTE: torch gives an empty contraction (size 0) the last operand's dtype; we promote.
+    if any(x.array.size == 0 for x in operands):
+        # NOTE: with an empty operand torch returns zeros in the last operand's
+        # dtype and checks no dtypes at all.
+        return operands[-1].dtype
     if any(n > 1 and sum(c in t for t in terms) > 1 for c, n in summed.items()):
         for x in operands[1:]:
             _same_dtype(operands[0], x, "expected scalar type {} but found {}")

@@ -1,4 +1,4 @@
-"""Pinned from the long fuzz run: cat, pad, bool matmul and std rules, as torch has them.
+"""Pinned from the long fuzz run: cat, pad, bool matmul, std and einsum rules, as torch has them.
 
 As in test_regressions.py, each test makes the same assertions on gradwork and,
 when installed, on torch, so the torch run shows the asserted behaviour is torch's.
@@ -79,3 +79,11 @@ def test_std_of_tiny_float32_spreads_accumulates_in_double(lib):
     assert dtype_name(spread) == "float32"
     np.testing.assert_allclose(values(spread), 1.5811388e-27, rtol=1e-6)
     np.testing.assert_allclose(values(x.grad)[[0, 3, 4]], [-0.31623, 0.63246, 1.58114], rtol=1e-4)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_einsum_with_an_empty_operand_takes_the_last_dtype_unchecked(lib):
+    empty_int = lib.zeros(0, 3, dtype=lib.int32)
+    assert dtype_name(lib.einsum("ij,jk->ik", empty_int, lib.ones(3, 2))) == "float32"
+    out = lib.einsum("ij,jk->ik", lib.zeros(2, 0), lib.zeros(0, 2, dtype=lib.int32))
+    assert dtype_name(out) == "int32" and not values(out).any()
