@@ -47,13 +47,12 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             )
     # torch's legacy rule: a 1-D empty tensor joins anything (it only takes part in the
     # dtype), and tensors that are all 1-D empty give a 1-D empty result for any dim.
+    kind = dtypes.result_type(*tensors)  # torch promotes across all, empty ones included
+    tensors = [t.to(kind) for t in tensors]
     legacy = [t.ndim == 1 and t.shape[0] == 0 for t in tensors]
-    if any(legacy):
-        kind = dtypes.result_type(*tensors)
-        kept = [t for t, empty in zip(tensors, legacy, strict=True) if not empty]
-        tensors = [t.to(kind) for t in kept or tensors[:1]]  # all empty: a 1-D empty result
-        if not kept:
-            return ops.Cat.apply(*tensors, dim=0)
+    if all(legacy):
+        return ops.Cat.apply(*tensors, dim=0)
+    tensors = [t for t, empty in zip(tensors, legacy, strict=True) if not empty]
     dim = normalize_dim(dim, tensors[0].ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != tensors[0].ndim or any(

@@ -87,3 +87,11 @@ def test_einsum_with_an_empty_operand_takes_the_last_dtype_unchecked(lib):
     assert dtype_name(lib.einsum("ij,jk->ik", empty_int, lib.ones(3, 2))) == "float32"
     out = lib.einsum("ij,jk->ik", lib.zeros(2, 0), lib.zeros(0, 2, dtype=lib.int32))
     assert dtype_name(out) == "int32" and not values(out).any()
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=name)
+def test_cat_promotes_as_torch_and_keeps_requires_grad_of_empty_pieces(lib):
+    assert dtype_name(lib.cat([lib.tensor([0]), lib.tensor([0.0])])) == "float32"
+    assert dtype_name(lib.cat([lib.ones(2, dtype=lib.int32), lib.ones(1)])) == "float32"
+    joined = lib.cat([lib.zeros(0, dtype=lib.int64), lib.zeros(0, requires_grad=True)])
+    assert joined.requires_grad and dtype_name(joined) == "float32"
