@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 # torch's device types, in the order its error message lists them.
-_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
-          "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
-          "privateuseone")  # fmt: skip
-DEVICE_TYPES = _TYPES
+DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip",
+                "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                "privateuseone")  # fmt: skip
 
 
 class device:  # noqa: N801 - torch's name
@@ -83,9 +82,10 @@ class device:  # noqa: N801 - torch's name
 def _parse(text: str) -> tuple[str, int | None]:
     """'cuda:1' -> ('cuda', 1); errors worded as torch's."""
     kind, _, number = text.partition(":")
-    if kind not in _TYPES:
+    if kind not in DEVICE_TYPES:
         raise RuntimeError(
-            f"Expected one of {', '.join(_TYPES)} device type at start of device string: {text}"
+            f"Expected one of {', '.join(DEVICE_TYPES)} device type at start of device "
+            f"string: {text}"
         )
     if not _:
         return kind, None

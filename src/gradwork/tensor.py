@@ -32,7 +32,32 @@ from gradwork.hooks import RemovableHandle
 from gradwork.ops import Cast
 
 # Helpers the layers above (nn, ...) use to treat operands as Tensor methods do.
-__all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place"]
+__all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place", "to_arguments"]
+
+
+def to_arguments(args: tuple, kwargs: dict) -> Any:
+    """The dtype (or None) that torch's `.to(...)` forms ask for; a device they name
+    is checked, and one this build lacks raises as a CPU-only torch does.
+
+    Reads `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)` and the
+    `dtype=` / `device=` keywords, for Tensor.to and Module.to alike.
+
+    Example:
+        >>> to_arguments(("cpu", "float64"), {})
+        'float64'
+    """
+    target, place = kwargs.get("dtype"), kwargs.get("device")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target = arg.dtype
+        elif isinstance(arg, _device.device | int) and not isinstance(arg, bool):
+            place = arg
+        elif isinstance(arg, str) and arg.partition(":")[0] in _device.DEVICE_TYPES:
+            place = arg
+        elif not isinstance(arg, bool):  # non_blocking and copy may come positionally
+            target = arg
+    _device.check_placeable(place)
+    return target
 
 
 class Tensor(
@@ -212,17 +237,7 @@ class Tensor(
         Tensors live on the CPU: `to("cpu")` is the tensor itself, and a
         device this build lacks raises as a CPU-only torch does.
         """
-        target, place = kwargs.get("dtype"), kwargs.get("device")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target = arg.dtype
-            elif isinstance(arg, _device.device | int) and not isinstance(arg, bool):
-                place = arg
-            elif isinstance(arg, str) and arg.partition(":")[0] in _device.DEVICE_TYPES:
-                place = arg
-            elif not isinstance(arg, bool):  # non_blocking and copy may come positionally
-                target = arg
-        _device.check_placeable(place)
+        target = to_arguments(args, kwargs)
         result = self if target is None else self._to_dtype(target)
         return result.clone() if kwargs.get("copy") and result is self else result
 

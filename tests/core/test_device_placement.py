@@ -69,3 +69,12 @@ def test_tensor_softmax_needs_a_dim_as_in_torch():
     with pytest.raises(TypeError, match="dim"):
         gw.ones(3).log_softmax()
     assert gw.ones(4).softmax(0).tolist() == [0.25] * 4
+
+
+def test_module_to_reads_the_same_forms_as_tensor_to():
+    model = gw.nn.Linear(2, 2)
+    assert model.to("cpu", gw.float64).weight.dtype == gw.float64  # device, then dtype
+    assert model.to(device="cpu", dtype=gw.float32).weight.dtype == gw.float32
+    assert model.to(gw.device("cpu")) is model
+    with pytest.raises(AssertionError, match="CUDA"):
+        model.to("cuda")

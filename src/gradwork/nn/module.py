@@ -22,7 +22,7 @@ from gradwork.nn import _state_dict
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn._hooks import HookMethods
 from gradwork.nn.parameter import Parameter
-from gradwork.tensor import Tensor
+from gradwork.tensor import Tensor, to_arguments
 
 
 class Module(HookMethods):
@@ -268,14 +268,10 @@ class Module(HookMethods):
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """`to(dtype)` converts floating parameters and buffers IN PLACE; "cpu" is accepted."""
-        target = kwargs.get("dtype", args[0] if args else kwargs.get("device"))
-        if isinstance(target, Tensor):
-            target = target.dtype
-        if target is None or str(target).startswith("cpu"):  # also gradwork.device("cpu")
+        """`to(dtype)` converts floating parameters and buffers IN PLACE; devices as Tensor.to."""
+        target = to_arguments(args, kwargs)
+        if target is None:
             return self
-        if str(target).startswith("cuda"):
-            raise NotImplementedError("to('cuda'): gradwork's GPU backend (CuPy) is not wired yet")
         dtype = dtypes.as_dtype(target)
         for tensor in [*self.parameters(), *self.buffers()]:
             if tensor.array.dtype.kind == "f" and tensor.array.dtype != dtype:
