@@ -110,8 +110,6 @@ def batch_norm_backward(grad, xhat, invstd, weight, need_x):
 
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     """One Adam update in place; `work`, when given, is a scratch array shaped like param."""
-    if _active is reference:
-        return reference.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step)
     return _active.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
 
 

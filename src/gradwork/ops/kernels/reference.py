@@ -207,8 +207,10 @@ def batch_norm_backward(grad, xhat, invstd, weight, need_x):
 
 
 # -- Adam's update of one parameter, in place --------------------------------------------------
-def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step):
+def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     """torch.optim.Adam's update, in place on param, m, v (and v_max when amsgrad).
+
+    `work` (a scratch array the fast kernel writes through) is not needed here.
 
         m = beta1 m + (1 - beta1) g
         v = beta2 v + (1 - beta2) g^2

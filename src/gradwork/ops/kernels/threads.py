@@ -89,12 +89,17 @@ def _find_controls() -> list:
     return found
 
 
-def set_blas_threads(count: int) -> None:
-    """Every bundled OpenBLAS uses `count` threads from now on."""
+def _blas_controls() -> list:
+    """The (get, set) pairs, found on first use."""
     global _controls
     if _controls is None:
         _controls = _find_controls()
-    for _, set_ in _controls:
+    return _controls
+
+
+def set_blas_threads(count: int) -> None:
+    """Every bundled OpenBLAS uses `count` threads from now on."""
+    for _, set_ in _blas_controls():
         set_(count)
 
 
@@ -106,14 +111,11 @@ def single_threaded_blas() -> Iterator[None]:
         >>> with single_threaded_blas():
         ...     _ = np.ones((4, 4)) @ np.ones((4, 4))
     """
-    global _controls
-    if _controls is None:
-        _controls = _find_controls()
-    previous = [get() for get, _ in _controls]
-    for _, set_ in _controls:
-        set_(1)
+    controls = _blas_controls()
+    previous = [get() for get, _ in controls]
+    set_blas_threads(1)
     try:
         yield
     finally:
-        for (_, set_), count in zip(_controls, previous, strict=False):
+        for (_, set_), count in zip(controls, previous, strict=False):
             set_(count)
