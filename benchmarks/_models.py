@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 
 def mlp(nn, sizes=(784, 256, 128, 10)):
     layers = [nn.Flatten()]
@@ -80,6 +82,36 @@ def row_lstm(nn, hidden=128):
     return RowLSTM()
 
 
+def patch_transformer(nn, d_model=128, heads=4, feedforward=512, layers=2):
+    """A small vision Transformer: 64 patches of 4x4 pixels, a 2-layer batch_first
+    TransformerEncoder (d_model 128, 4 heads, feed-forward 512, dropout 0.1), mean-pooled
+    into a linear head. Sequence 64, so attention is a real share of the step."""
+
+    class PatchTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(16, d_model)
+            layer = nn.TransformerEncoderLayer(d_model, heads, feedforward, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            self.head = nn.Linear(d_model, 10)
+
+        def forward(self, patches):
+            return self.head(self.encoder(self.embed(patches)).mean(1))
+
+    return PatchTransformer()
+
+
+def _patches(x_train, y_train, x_test, y_test):
+    """(N, 1, 28, 28) images -> (N, 64, 16): padded to 32x32, cut into an 8x8 grid of 4x4."""
+
+    def cut(x):
+        padded = np.pad(x.reshape(len(x), 28, 28), ((0, 0), (2, 2), (2, 2)))
+        grid = padded.reshape(len(x), 8, 4, 8, 4).transpose(0, 1, 3, 2, 4)
+        return np.ascontiguousarray(grid.reshape(len(x), 64, 16))
+
+    return cut(x_train), y_train, cut(x_test), y_test
+
+
 def _flat(x_train, y_train, x_test, y_test):
     return x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
 
@@ -101,6 +133,10 @@ class Workload:
 
 def _adam(optim, params):
     return optim.Adam(params, lr=1e-3)
+
+
+def _adamw(optim, params):
+    return optim.AdamW(params, lr=1e-3)
 
 
 def _sgd_momentum(optim, params):
@@ -132,5 +168,6 @@ WORKLOADS = [
         flops_per_sample=float(_wide_flops()),
     ),
     Workload("lstm", row_lstm, _adam, 64),
+    Workload("transformer", patch_transformer, _adamw, 32, _patches),
     Workload("inference", cnn, _adam, 256, inference=True),
 ]

@@ -106,9 +106,11 @@ def _counts(module: Any) -> tuple[int, int]:
 def mult_adds(module: Any, inputs: tuple, output: Any) -> int:
     """Multiply-accumulate count of one call of a Linear or convolution layer (else 0)."""
     kind = type(module).__name__
+    if kind == "MultiheadAttention" and len(inputs) >= 3:
+        return _attention_mult_adds(module, *inputs[:3])
     if not isinstance(output, Tensor):
         return 0
-    if kind == "Linear":
+    if kind in ("Linear", "NonDynamicallyQuantizableLinear"):
         return module.in_features * output.numel()
     if kind in ("Conv1d", "Conv2d"):
         per_output = module.in_channels // module.groups * prod(module.kernel_size)
@@ -119,12 +121,22 @@ def mult_adds(module: Any, inputs: tuple, output: Any) -> int:
     return 0
 
 
+def _attention_mult_adds(module: Any, query: Tensor, key: Tensor, value: Tensor) -> int:
+    """MultiheadAttention: the q/k/v and output projections plus the two attention products."""
+    width = module.embed_dim
+    queries, keys = query.numel() // query.shape[-1], key.numel() // key.shape[-1]
+    source = key.shape[1] if module.batch_first and key.ndim == 3 else key.shape[0]
+    projections = queries * width * (2 * width) + keys * width * (module.kdim + module.vdim)
+    return projections + 2 * queries * source * width
+
+
 def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
     """Run `model` on zeros of `input_shape` (batch included) and tabulate its layers.
 
     Args:
         model: an nn.Module.
-        input_shape: the full input shape, batch first, e.g. (1, 1, 28, 28).
+        input_shape: the full input shape, batch first, e.g. (1, 1, 28, 28); a list of
+            shapes for a model of several inputs (MultiheadAttention, Transformer).
         dtype: the input's dtype (default: the model's first parameter's, else float32).
 
     Returns:
@@ -138,17 +150,19 @@ def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
         >>> table.rows[1].output_shape, table.total_parameters
         ((1, 2), 10)
     """
-    shape = tuple(int(n) for n in input_shape)
+    several = len(input_shape) > 0 and hasattr(input_shape[0], "__len__")  # shapes, not sizes
+    shapes = [tuple(int(n) for n in s) for s in (input_shape if several else [input_shape])]
+    shape = tuple(shapes) if several else shapes[0]
     names = {id(module): name for name, module in model.named_modules()}
     first = next(iter(model.parameters()), None)
     dtype = dtypes.as_dtype(dtype) if dtype is not None else (
         first.dtype if first is not None else dtypes.float32)  # fmt: skip
     result = Summary(type(model).__name__, shape)
-    trainable, non_trainable = zip(*(_counts(m) for m in model.modules()), strict=False) or (
-        (0,),
-        (0,),
-    )
-    result.trainable, result.non_trainable = sum(trainable), sum(non_trainable)
+    # NOTE: totals count each Parameter once: a tied weight (head.weight = emb.weight)
+    # appears in two rows of the table but is one set of numbers to train.
+    unique = list(model.parameters())
+    result.trainable = sum(p.numel() for p in unique if p.requires_grad)
+    result.non_trainable = sum(p.numel() for p in unique if not p.requires_grad)
     entered: list[Any] = []
     handles = []
     for module in model.modules():
@@ -160,7 +174,7 @@ def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
     model.eval()
     try:
         with no_grad():
-            model(Tensor(np.zeros(shape, dtype=dtype)))
+            model(*(Tensor(np.zeros(s, dtype=dtype)) for s in shapes))
     except Exception as error:  # noqa: BLE001 - reported in the table, not raised
         result.error = f"{type(error).__name__}: {error}"
         result.failed_module = names.get(id(entered[-1]), "?") if entered else "(model)"

@@ -3,6 +3,7 @@
 `PRIMITIVES` lists every one; the test suite fails if one lacks a test entry.
 """
 
+from gradwork.ops.attention import ScaledDotProductAttention
 from gradwork.ops.conv import Conv2d, ConvTranspose2d
 from gradwork.ops.elementwise import (
     Abs,
@@ -65,6 +66,7 @@ PRIMITIVES = (
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
     Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, MaxUnpool2d, Unfold, Fold, BatchNorm, Normalize,
     CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
+    ScaledDotProductAttention,
     *_POINTWISE,  # ops/pointwise.py
     *_SCAN,  # ops/scan.py
 )  # fmt: skip

@@ -35,6 +35,7 @@ from gradwork.nn.functional._activation import (
     swish,
     tanh,
 )
+from gradwork.nn.functional._attention import scaled_dot_product_attention
 from gradwork.nn.functional._conv_pool import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -70,6 +71,7 @@ from gradwork.nn.functional._norm_dropout import (
     instance_norm,
     layer_norm,
     one_hot,
+    rms_norm,
 )
 from gradwork.nn.functional._upsample import interpolate
 
@@ -78,10 +80,11 @@ __all__ = [
     "softplus",
     "softmax", "log_softmax", "step", "linear", "conv1d", "conv2d", "conv_transpose2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
-    "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm", "instance_norm",
+    "adaptive_max_pool2d", "batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm",
     "dropout", "dropout2d", "one_hot", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "multi_margin_loss", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish", "selu",
     "celu", "softsign", "logsigmoid", "softmin", "normalize", "cosine_similarity",
     "pairwise_distance", "kl_div", "interpolate", "unfold", "fold", "max_unpool2d",
+    "scaled_dot_product_attention",
 ]  # fmt: skip
