@@ -90,6 +90,7 @@ STATEFUL = [
     ("f1_micro", lambda t, p: M.f1_score(t, p, average="micro")),
     ("f1_weighted", lambda t, p: M.f1_score(t, p, average="weighted")),
     ("top3_accuracy", lambda t, p: M.top_k_accuracy(t, p, k=3)),
+    ("perplexity", lambda t, p: M.perplexity(t, p)),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Normalisation layers: batch, instance, layer and group norm (torch's semantics)."""
+"""Normalisation layers: batch, instance, layer, RMS and group norm (torch's semantics)."""
 
 from __future__ import annotations
 
@@ -218,6 +218,60 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+class RMSNorm(Module):
+    """Root-mean-square norm: x / sqrt(mean(x**2) + eps) * weight over the trailing dimensions.
+
+    LayerNorm without the centring and the bias (Zhang & Sennrich, 2019), as
+    used by most recent language models. `eps=None` means the machine epsilon
+    of the input's dtype, as torch.
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (an int is one dimension).
+        eps: added to the mean square; None for the dtype's epsilon.
+        elementwise_affine: learn a per-element `weight` (initialised to ones).
+
+    Shape:
+        input (*, *normalized_shape); output the same.
+
+    Example:
+        >>> import gradwork as gw
+        >>> norm = gw.nn.RMSNorm(4)
+        >>> y = norm(gw.randn(2, 3, 4))
+        >>> bool(abs((y * y).mean(-1) - 1).max() < 1e-4)
+        True
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:  # fmt: skip
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.register_parameter("weight", None)
+        if elementwise_affine:
+            self.weight = empty_parameter(*self.normalized_shape, dtype=dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        n = len(self.normalized_shape)
+        if input.ndim < n or tuple(input.shape[-n:]) != self.normalized_shape:
+            raise LayerInputError(
+                "RMSNorm", f"an input ending in normalized_shape={self.normalized_shape}",
+                f"shape {tuple(input.shape)}", f"set normalized_shape={tuple(input.shape[-n:])}",
+                received=input,
+            )  # fmt: skip
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        affine = self.elementwise_affine
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={affine}"
 
 
 class GroupNorm(Module):

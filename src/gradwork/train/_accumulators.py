@@ -67,7 +67,7 @@ class Accuracy(Metric):
     def update(self, output: Any, target: Any) -> None:
         target = functional.as_array(target)
         self.correct = self.correct + (functional.as_labels(output) == target).sum()
-        self.count += len(target)
+        self.count += target.size  # per element: a language model's (N, T) targets count N*T
 
     def compute(self) -> float:
         return float(self.correct) / max(self.count, 1)
@@ -219,6 +219,41 @@ class R2Score(Metric):
         return functional.r2_from_sums(self.residual, np.maximum(total, 0.0))
 
 
+class Perplexity(Metric):
+    """exp(mean cross-entropy in nats) of logits (..., C) at integer targets (...).
+
+    For a language model, targets (N, T) and logits (N, T, V): the mean is over
+    every position. Targets below 0 (cross-entropy's ignore_index) are skipped.
+
+    Example:
+        >>> metric = Perplexity()
+        >>> metric.update(np.zeros((2, 3, 4)), np.zeros((2, 3), np.int64))
+        >>> round(metric.compute(), 6)  # uniform over 4 classes
+        4.0
+    """
+
+    name = "perplexity"
+    _state_names = ("total", "count")
+
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, output: Any, target: Any) -> None:
+        logits = functional.as_array(output).astype(np.float64)
+        target = functional.as_array(target).astype(np.int64)
+        logits = logits.reshape(-1, logits.shape[-1])
+        target = target.reshape(-1)
+        keep = target >= 0
+        logits, target = logits[keep], target[keep]
+        peak = logits.max(axis=-1, keepdims=True)
+        log_total = np.log(np.exp(logits - peak).sum(axis=-1)) + peak[:, 0]
+        self.total = self.total + float((log_total - logits[np.arange(len(target)), target]).sum())
+        self.count += len(target)
+
+    def compute(self) -> float:
+        return float(np.exp(self.total / max(self.count, 1)))
+
+
 def _difference(output: Any, target: Any) -> np.ndarray:
     output, target = functional.as_array(output), functional.as_array(target)
     if output.shape != target.shape and output.size == target.size:
@@ -240,6 +275,7 @@ _FACTORIES = {
     "mse": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "r2": R2Score,
+    "perplexity": Perplexity,
 }
 METRIC_NAMES = tuple(_FACTORIES)
 

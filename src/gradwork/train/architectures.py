@@ -1,4 +1,5 @@
-"""Named architectures for the command line and quick experiments: mlp, cnn, resnet-small.
+"""Named architectures for the command line and quick experiments: mlp, cnn, resnet-small,
+transformer-lm.
 
 Each builder takes the shape of one input sample and the number of outputs, so
 the same name works on 2-D points, 8x8 digits and 28x28 MNIST.
@@ -10,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 from gradwork import nn
+from gradwork.train.language_model import TransformerLM
 
 
 def mlp(
@@ -106,7 +108,40 @@ def resnet_small(
     return nn.Sequential(*layers)
 
 
-ARCHITECTURES = {"mlp": mlp, "cnn": cnn, "resnet-small": resnet_small}
+def transformer_lm(
+    input_shape: Sequence[int],
+    outputs: int,
+    d_model: int = 64,
+    nhead: int = 4,
+    num_layers: int = 2,
+    block_size: int | None = None,
+    dim_feedforward: int = 256,
+    dropout: float = 0.1,
+) -> nn.Module:
+    """A decoder-only Transformer LM (`TransformerLM`): `outputs` is the vocabulary size.
+
+    The samples are (block_size,) windows of ids, so block_size defaults to
+    input_shape[0]; the model returns next-token logits (batch, seq, outputs).
+
+    Example:
+        >>> transformer_lm((16,), 30, d_model=16, nhead=2, num_layers=1).block_size
+        16
+    """
+    if len(input_shape) != 1:
+        raise ValueError(
+            f"architecture 'transformer-lm' needs samples that are sequences of token ids, of "
+            f"shape (block_size,), got {tuple(input_shape)}; use data.name = 'text'"
+        )
+    return TransformerLM(outputs, d_model, nhead, num_layers, block_size or int(input_shape[0]),
+                         dim_feedforward, dropout)  # fmt: skip
+
+
+ARCHITECTURES = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "resnet-small": resnet_small,
+    "transformer-lm": transformer_lm,
+}
 
 
 def _activation(name: str) -> nn.Module:

@@ -150,6 +150,27 @@ def scores_from_confusion(matrix: np.ndarray, average: str | None) -> tuple:
     return tuple(float((s * weights).sum()) for s in scores)
 
 
+def perplexity(y_true: Any, y_score: Any) -> float:
+    """exp(mean cross-entropy in nats) of logits (..., C) at class indices (...); < 0 ignored.
+
+    A language model's next-token logits (N, T, V) against ids (N, T) give the
+    per-token perplexity: 1 for a sure and right model, C for uniform guessing.
+
+    Example:
+        >>> round(perplexity([0, 1], np.log([[0.5, 0.5], [0.5, 0.5]])), 6)
+        2.0
+    """
+    scores = as_array(y_score).astype(np.float64)
+    scores = scores.reshape(-1, scores.shape[-1])
+    y_true = as_array(y_true).astype(np.int64).reshape(-1)
+    keep = y_true >= 0
+    scores, y_true = scores[keep], y_true[keep]
+    peak = scores.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(scores - peak).sum(axis=1)) + peak[:, 0]
+    losses = log_total - scores[np.arange(len(y_true)), y_true]
+    return float(np.exp(losses.mean())) if len(losses) else float("nan")
+
+
 def mean_squared_error(y_true: Any, y_pred: Any) -> float:
     """Mean of squared differences.
 

@@ -44,6 +44,35 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
     return ops.Normalize.apply(input, weight, bias, axes=axes, eps=eps)
 
 
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,  # noqa: A002
+             eps: float | None = None) -> Tensor:  # fmt: skip
+    """x / sqrt(mean(x**2) + eps) over the trailing `normalized_shape` dimensions, times weight.
+
+    Composed from primitives (square, mean, rsqrt, mul): unlike layer norm there
+    is no mean to subtract, so the graph is short and needs no fused kernel.
+    `eps=None` is torch's default: the machine epsilon of the input's dtype
+    (float32's for float16).
+
+    Example:
+        >>> import gradwork as gw
+        >>> y = rms_norm(gw.tensor([[3.0, 4.0]]), (2,), eps=0.0)
+        >>> [round(v, 4) for v in y[0].tolist()]
+        [0.8485, 1.1314]
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if input.ndim < len(shape) or tuple(input.shape[-len(shape) :]) != shape:
+        raise RuntimeError(
+            f"rms_norm: input of shape {tuple(input.shape)} does not end with "
+            f"normalized_shape {shape}; pass normalized_shape={tuple(input.shape[-len(shape) :])}"
+        )
+    if eps is None:
+        # NOTE: torch computes half precision in float32 and uses float32's epsilon.
+        eps = float(np.finfo(np.float64 if input.dtype == np.float64 else np.float32).eps)
+    axes = tuple(range(-len(shape), 0))
+    out = input * (input * input).mean(dim=axes, keepdim=True).add(eps).rsqrt()
+    return out if weight is None else out * weight
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
     """Normalise each group of channels of each sample; per-channel affine."""
