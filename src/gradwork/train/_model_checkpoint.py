@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gradwork.train._weights import export_weights
 from gradwork.train.callbacks import Callback, _Monitor
 
 
@@ -22,6 +23,8 @@ class ModelCheckpoint(Callback):
         save_best_only: write only `best.npz`.
         save_last: write `last.npz` after every epoch (ignored with save_best_only).
         every_n_batches: also refresh `last.npz` every n batches (mid-epoch resume).
+        safetensors: also write the model weights alone beside each checkpoint
+            (`best.safetensors`, `last.safetensors`), for torch and Hugging Face.
 
     Example:
         >>> import tempfile
@@ -38,12 +41,14 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         save_last: bool = True,
         every_n_batches: int | None = None,
+        safetensors: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self._monitor = _Monitor(monitor, mode)
         self.monitor, self.mode = monitor, self._monitor.mode
         self.save_last = save_last and not save_best_only
         self.every_n_batches = every_n_batches
+        self.safetensors = safetensors
         self.best_epoch = -1
 
     def set_monitor(self, monitor: str) -> None:
@@ -56,16 +61,21 @@ class ModelCheckpoint(Callback):
 
     def on_batch_end(self, batch, logs=None):
         if self.every_n_batches and self.trainer.global_step % self.every_n_batches == 0:
-            self.trainer.save(self.last_path)
+            self._save(self.last_path)
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._monitor.value(logs, "ModelCheckpoint")
         if self._monitor.improved(value):
             self._monitor.best, self.best_epoch = value, epoch
             # The state saved includes this callback's new best, so save after updating it.
-            self.trainer.save(self.best_path)
+            self._save(self.best_path)
         if self.save_last:
-            self.trainer.save(self.last_path)
+            self._save(self.last_path)
+
+    def _save(self, path: Path) -> None:
+        self.trainer.save(path)
+        if self.safetensors:
+            export_weights(self.trainer.model, path.with_suffix(".safetensors"))
 
     def state_dict(self) -> dict:
         return {"best": self._monitor.best, "best_epoch": self.best_epoch}
