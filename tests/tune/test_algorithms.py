@@ -23,6 +23,7 @@ QUADRATIC_SPACE = {
 
 # name -> (n_trials, largest acceptable best value); the minimum is 0 at x=0.7, y=-1.2, kind=b.
 BUDGETS = {
+    "auto": (25, 0.01),
     "bayes": (25, 0.01),
     "tpe": (80, 0.1),
     "random": (150, 0.25),

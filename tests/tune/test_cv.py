@@ -25,12 +25,13 @@ def test_cv_value_is_the_mean_with_standard_error():
     assert study.trials_table()[0]["std_error"] == pytest.approx(trial.std_error)
 
 
-def test_cv_stops_a_losing_configuration_after_two_folds():
-    study = run([0.0, 10.0, 0.05], CV(5, stop_z=2.0))
+def test_cv_stops_a_losing_configuration_after_three_folds():
+    study = run([0.0, 10.0, 0.05], CV(5))
     first, losing, close = study.trials
     assert first.state == TrialState.COMPLETE and len(first.fold_values) == 5
-    assert losing.state == TrialState.PRUNED and losing.fold_values == pytest.approx([10, 10.1])
-    assert "after 2 folds" in losing.user_attrs["cv_stopped"]
+    assert losing.state == TrialState.PRUNED
+    assert losing.fold_values == pytest.approx([10, 10.1, 10.2])
+    assert "after 3 folds" in losing.user_attrs["cv_stopped"]
     assert close.state == TrialState.COMPLETE and close.value == pytest.approx(0.25)
     assert study.best_params == {"x": 0.0}
 
@@ -84,3 +85,37 @@ def test_bootstrap_ci_with_a_metric_over_paired_arrays():
     assert 0.7 < ci.low < 0.8 < ci.high < 0.9
     with pytest.raises(ValueError, match="1.5"):
         bootstrap_ci(np.mean, [1.0, 2.0], confidence=1.5)
+
+
+def test_cv_never_stops_when_the_fold_spread_is_unknown():
+    # Issue 18: two equal folds gave a standard error of 0, and any gap then pruned.
+    def flat(params, fold):
+        return params["x"]
+
+    study = minimize(flat, {"x": Categorical([0.0, 0.1])}, algorithm="grid", n_trials=2,
+                     cv=CV(5, min_folds=2), algorithm_options={"shuffle": False})  # fmt: skip
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+def best_stopped_rate(cv, seeds=60):
+    """Share of simulated studies in which the truly best of 16 configurations is stopped."""
+    stopped = 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        means = np.r_[0.0, 0.3 + 2 * rng.random(15)]  # fold noise has sd 1
+
+        def objective(params, fold, means=means, rng=rng):
+            return means[params["k"]] + rng.normal(0.0, 1.0)
+
+        study = minimize(objective, {"k": Categorical(list(range(16)))}, algorithm="grid",
+                         n_trials=16, seed=seed, cv=cv)  # fmt: skip
+        best = next(t for t in study.trials if t.params["k"] == 0)
+        stopped += best.state == TrialState.PRUNED
+    return stopped / seeds
+
+
+def test_cv_early_stop_rarely_stops_the_best_configuration():
+    # Issue 18: 2 own standard errors after 2 folds stopped the truly best configuration
+    # in 20-36% of simulated studies. The pooled error of the difference, 3 folds and z=2.5
+    # stop it in about 2% (1 of 60 here), while still stopping clear losers early.
+    assert best_stopped_rate(CV(5)) <= 0.05

@@ -43,9 +43,9 @@ def run(qualities, pruner, direction=minimize, objective=learning_curve):
         # ASHA, eta = 2: rungs at 1, 2, 4, 8; a trial must lead its rung while < 2 peers.
         ([0.1, 0.5, 0.3, 0.9, 0.05, 0.7], SuccessiveHalvingPruner(1, 2),
          [C, P, P, P, C, P], {1: 1, 2: 1, 3: 1, 5: 1}),
-        # Hyperband, 4 brackets (trial n in bracket n % 4, first rung at 2**bracket).
+        # Hyperband, 3 brackets (first rungs 1, 2, 4; trials 0-7 in brackets 0,1,2,0,1,2,0,1).
         ([0.1, 0.5, 0.3, 0.9, 0.6, 0.05, 0.7, 0.95], HyperbandPruner(1, 8, 2),
-         [C, C, C, C, P, C, P, P], {4: 1, 6: 4, 7: 8}),
+         [C, C, C, P, P, C, P, P], {3: 1, 4: 2, 6: 1, 7: 2}),
     ],
 )  # fmt: skip
 def test_pruners_on_synthetic_learning_curves(qualities, pruner, states, pruned_at):
@@ -73,8 +73,8 @@ def test_pruners_follow_the_direction():
 
 
 def test_hyperband_bracket_count_and_bad_arguments():
-    assert HyperbandPruner(1, 81, 3).n_brackets == 5
-    with pytest.raises(ValueError, match="max_resource=1 < min_resource=3"):
+    assert HyperbandPruner(1, 81, 3).n_brackets == 4
+    with pytest.raises(ValueError, match="max_resource=1 <= min_resource=3"):
         HyperbandPruner(3, 1)
     with pytest.raises(ValueError, match="reduction_factor=1"):
         SuccessiveHalvingPruner(1, 1)
@@ -84,3 +84,27 @@ def test_no_pruner_means_should_prune_is_false():
     study = run([0.1, 0.9, 0.8], None)
     assert [t.state for t in study.trials] == [C, C, C]
     assert study.trials[1].intermediate[8] == pytest.approx(0.9 + 1 / 9)
+
+
+@pytest.mark.parametrize(
+    "low, high, eta", [(1, 81, 3), (1, 27, 3), (1, 8, 2), (2, 30, 3), (1, 2, 2)]
+)
+def test_hyperband_every_bracket_can_prune_before_the_last_step(low, high, eta):
+    # Issue 18: with 4 brackets for (1, 27, 3), trials n % 4 == 3 went to a bracket whose
+    # only rung was step 27, the last one: a quarter of the trials could never be pruned.
+    pruner = HyperbandPruner(low, high, eta)
+    brackets = [pruner.bracket(type("T", (), {"number": n})) for n in range(300)]
+    assert set(brackets) == set(range(pruner.n_brackets))
+    assert all(pruner.first_rung(b) < high for b in brackets)
+    # Hyperband's budgets: the most aggressive bracket gets the most trials.
+    counts = [brackets.count(b) for b in range(pruner.n_brackets)]
+    assert counts[0] == max(counts)
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_hyperband_prunes_in_every_bracket():
+    qualities = [round(0.05 * i, 2) for i in range(1, 21)]  # best first: later ones lose
+    study = run(qualities, HyperbandPruner(1, 8, 2))
+    pruner = HyperbandPruner(1, 8, 2)
+    pruned_brackets = {pruner.bracket(t) for t in study.trials if t.state == P}
+    assert pruned_brackets == {0, 1, 2}

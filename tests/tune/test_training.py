@@ -167,3 +167,18 @@ def test_retrain_best_tests_once_with_a_bootstrap_interval(tmp_path):
     assert sizes == {"train": 160, "val": 0, "test": 40}  # 120 train + 40 validation
     assert final.config["optimizer"]["lr"] == study.best_params["optimizer.lr"]
     assert final.config["callbacks"]["checkpoint"]["monitor"] == "loss"  # no validation data
+
+
+def test_tune_training_trades_accuracy_against_size_and_latency():
+    # Issue 18's use case: accuracy (maximised) against parameter count and latency.
+    study = tune_training(BASE, {"model.hidden": Categorical([[4], [16, 16], [64]])},
+                          algorithm="grid", n_trials=3,
+                          metric=["val_accuracy", "n_parameters", "latency_ms"])  # fmt: skip
+    assert study.directions == ["maximize", "minimize", "minimize"]
+    sizes = {t.params["model.hidden"]: t.values[1] for t in study.trials}
+    assert sizes == {"[4]": 2 * 4 + 4 + 4 * 2 + 2, "[16, 16]": 48 + 272 + 34, "[64]": 192 + 130}
+    assert all(t.values[2] > 0 for t in study.trials)
+    assert {t.number for t in study.best_trials} <= {t.number for t in study.trials}
+    assert any(t.params["model.hidden"] == "[4]" for t in study.best_trials)  # the smallest
+    with pytest.raises(ValueError, match="costs from"):
+        tune_training(BASE, SPACE, metric=["val_accuracy", "flops"])

@@ -9,6 +9,11 @@ Define a space, write an objective, call ``minimize`` or ``maximize``::
     study = minimize(train_and_validate, space, algorithm="bayes", n_trials=30)
     study.best_params, study.best_value
 
+Several objectives (accuracy against size): return a tuple and give ``directions``;
+``study.best_trials`` is the Pareto front::
+
+    study = minimize(train, space, directions=["maximize", "minimize"], algorithm="auto")
+
 Training configurations (``gradwork tune CONFIG.toml``): ``tune_training`` and
 ``retrain_best`` in ``gradwork.tune.training``; they import gradwork.train, so
 they load on first use and ``import gradwork.tune`` stays NumPy-only.
@@ -26,7 +31,19 @@ from ._stats import CV
 from ._storage import InMemoryStorage, JournalStorage
 from ._study import Study
 from ._trial import Trial, TrialPruned, TrialState
-from .algorithms import ALGORITHMS, DE, GA, PSO, TPE, Algorithm, Bayes, Grid, Random, Sobol
+from .algorithms import (
+    ALGORITHMS,
+    DE,
+    GA,
+    PSO,
+    TPE,
+    Algorithm,
+    Auto,
+    Bayes,
+    Grid,
+    Random,
+    Sobol,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -36,6 +53,7 @@ __all__ = [
     "PSO",
     "TPE",
     "Algorithm",
+    "Auto",
     "Bayes",
     "Categorical",
     "ConfidenceInterval",
@@ -59,8 +77,10 @@ __all__ = [
     "minimize",
     "tune_training",
     "retrain_best",
+    "DivergedError",
     "config_for",
     "plot_history",
+    "plot_study",
 ]
 
 _LAZY = {
@@ -68,7 +88,9 @@ _LAZY = {
     "config_for": "training",
     "retrain_best": "_retrain",
     "FinalResult": "_retrain",
+    "DivergedError": "_retrain",
     "plot_history": "_plot",
+    "plot_study": "_plot",
 }
 
 

@@ -7,8 +7,11 @@ trials where a conditional parameter is inactive. The mean objective in each
 group is the parameter's marginal effect; the count-weighted variance of these
 group means is the variance it explains (the between-group sum of squares).
 Importances are these variances divided by their sum, so they add up to 1.
-Small-sample noise makes every parameter look a little important; treat
-differences below ~0.1 with fewer than ~30 trials as noise.
+Small-sample noise makes every parameter look a little important: below
+``min_trials(space)`` completed trials (10, or 2 per parameter plus 4) the
+shares are refused with a ValueError rather than reported, and
+``return_std=True`` adds a bootstrap standard deviation (resampling the
+trials) to each share, so a reader sees how far to trust it.
 """
 
 from __future__ import annotations
@@ -38,8 +41,21 @@ def _groups(space: Space, name: str, trials: Sequence[Any], bins: int) -> np.nda
     return labels
 
 
-def importance(space: Space, trials: Sequence[Any], bins: int = 4) -> dict[str, float]:
+MIN_TRIALS = 10
+BOOTSTRAP_ROUNDS = 200
+
+
+def min_trials(space: Space) -> int:
+    """Completed trials needed before importance is reported for ``space``."""
+    return max(MIN_TRIALS, 2 * len(space) + 4)
+
+
+def importance(
+    space: Space, trials: Sequence[Any], bins: int = 4, return_std: bool = False, seed: int = 0
+) -> dict[str, Any]:
     """``{name: share}`` over completed ``trials``, largest first, summing to 1.
+
+    With ``return_std=True``: ``{name: (share, bootstrap standard deviation)}``.
 
     Example:
         >>> from types import SimpleNamespace as T
@@ -51,10 +67,28 @@ def importance(space: Space, trials: Sequence[Any], bins: int = 4) -> dict[str, 
         >>> shares["a"] > 0.99
         True
     """
-    if len(trials) < 2:
+    needed = min_trials(space)
+    if len(trials) < needed:
         raise ValueError(
-            f"gradwork.tune: importance needs at least 2 completed trials, got {len(trials)}"
+            f"gradwork.tune: importance needs at least {needed} completed trials for "
+            f"{len(space)} parameters, got {len(trials)}; with fewer the shares are noise "
+            "(run more trials, or prune less aggressively)"
         )
+    shares = _shares(space, trials, bins)
+    if not return_std:
+        return shares
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        sample = [trials[i] for i in rng.integers(0, len(trials), len(trials))]
+        draws.append(_shares(space, sample, bins))
+    return {
+        name: (share, float(np.std([draw[name] for draw in draws], ddof=1)))
+        for name, share in shares.items()
+    }
+
+
+def _shares(space: Space, trials: Sequence[Any], bins: int) -> dict[str, float]:
     values = np.array([float(trial.value) for trial in trials])
     mean = values.mean()
     explained = {}

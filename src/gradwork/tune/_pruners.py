@@ -143,38 +143,62 @@ class SuccessiveHalvingPruner:
 class HyperbandPruner:
     """Hyperband (Li et al. 2018) over ASHA brackets.
 
-    There are ``floor(log_eta(max_resource / min_resource)) + 1`` brackets; bracket
-    ``b`` is successive halving with ``min_early_stopping_rate = b`` (bracket 0
-    prunes most aggressively). Trial ``n`` goes to bracket ``n % n_brackets`` and
-    competes only with trials of its own bracket.
+    Bracket ``b`` is successive halving with ``min_early_stopping_rate = b``
+    (bracket 0 prunes most aggressively). Only brackets whose first rung comes
+    before ``max_resource`` exist: one whose first rung is the last step could
+    only "prune" a trial that already finished. Trials are shared among brackets
+    in proportion to Hyperband's budgets: bracket ``b`` starts
+    ``ceil(B / R * eta**(B-1-b) / (B - b))``-many trials per round of ``B``
+    brackets and ``R = eta**(B-1)``, so aggressive brackets get more trials (as
+    in the paper and Optuna). A trial's bracket follows from its number alone, so
+    it is the same on every executor and after a resume.
 
     Args:
         min_resource: Step of the first rung.
         max_resource: Steps a full trial runs (epochs).
         reduction_factor: Keep the top 1/reduction_factor at each rung.
+
+    Example:
+        >>> pruner = HyperbandPruner(1, 27, 3)
+        >>> pruner.n_brackets, [pruner.first_rung(b) for b in range(pruner.n_brackets)]
+        (3, [1, 3, 9])
     """
 
     def __init__(self, min_resource: int = 1, max_resource: int = 81, reduction_factor: int = 3):
-        if max_resource < min_resource:
+        if max_resource <= min_resource:
             raise ValueError(
-                f"gradwork.tune.HyperbandPruner: max_resource={max_resource} < "
-                f"min_resource={min_resource}; expected max_resource >= min_resource"
+                f"gradwork.tune.HyperbandPruner: max_resource={max_resource} <= "
+                f"min_resource={min_resource}; expected max_resource > min_resource"
             )
         self.min_resource, self.max_resource = min_resource, max_resource
         self.reduction_factor = reduction_factor
-        ratio = max_resource / min_resource
-        self.n_brackets = int(math.floor(math.log(ratio, reduction_factor) + 1e-9)) + 1
+        count = 0
+        while min_resource * reduction_factor**count < max_resource:
+            count += 1
+        self.n_brackets = count
         self._brackets = [
             SuccessiveHalvingPruner(min_resource, reduction_factor, bracket)
             for bracket in range(self.n_brackets)
         ]
+        sizes = [
+            math.ceil(count / (count - b) * reduction_factor ** (count - 1 - b))
+            for b in range(count)
+        ]
+        self._cycle = [b for b, size in enumerate(sizes) for _ in range(size)]
+        # Interleave so that consecutive trials visit different brackets.
+        order = np.argsort([(i + 0.5) / sizes[b] for b in range(count) for i in range(sizes[b])])
+        self._cycle = [self._cycle[i] for i in order]
 
     def __repr__(self) -> str:
         return f"HyperbandPruner(n_brackets={self.n_brackets})"
 
+    def first_rung(self, bracket: int) -> int:
+        """The first step at which ``bracket`` may prune."""
+        return self.min_resource * self.reduction_factor**bracket
+
     def bracket(self, trial: Any) -> int:
         """The bracket of ``trial``."""
-        return trial.number % self.n_brackets
+        return self._cycle[trial.number % len(self._cycle)]
 
     def prune(self, trial: Trial, others: Sequence[Trial], direction: str) -> bool:
         bracket = self.bracket(trial)

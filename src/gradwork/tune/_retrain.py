@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 
 from gradwork import data
 from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
-from gradwork.train import RunFolder, build, get_metric
+from gradwork.train import RunFolder, build, get_metric, load_checkpoint
 from gradwork.train.config import ConfigError
 
 from ._study import Study
@@ -61,6 +62,15 @@ def _merged_splits(config: dict) -> tuple[tuple, dict]:
     return (merged, empty, test_split), info
 
 
+class DivergedError(RuntimeError):
+    """Training produced NaN/Inf: the model is not tested."""
+
+
+def _finite(value: Any) -> bool:
+    array = np.asarray(getattr(value, "array", value))
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+
 def retrain_best(
     study: Study,
     base_config: Mapping,
@@ -95,6 +105,20 @@ def retrain_best(
     build.write_run_files(run, config, info)
     trainer = build.make_trainer(session, run.path, progress=progress)
     trainer.fit(session.loaders["train"], None, epochs=config["train"]["epochs"])
+    losses = trainer.history.history.get("loss", [])
+    weights = session.model.state_dict().values()
+    if not losses or not math.isfinite(losses[-1]) or not all(_finite(w) for w in weights):
+        # NOTE: the sealed test set is never spent on a diverged model.
+        run.update_summary(status="diverged")
+        raise DivergedError(
+            f"retraining the best configuration diverged (training loss {losses[-1:]}); the "
+            f"sealed test set was not evaluated. Run folder: {run.path}"
+        )
+    best = run.best_checkpoint
+    if best.is_file():  # test the weights `gradwork predict` uses by default
+        state = load_checkpoint(best)
+        session.model.load_state_dict(state["model"])
+        trainer.epoch = int(state["position"]["epoch"])  # recorded with the test
     test_loader = session.loaders["test"]
     result = trainer.test(test_loader)  # the one evaluation of the sealed test set
     name = (metric or "val_loss").removeprefix("val_")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._stats import CV, mean_and_error
+from ._stats import CV, cv_gap_error, mean_and_error
 from ._study import Study
 from ._trial import Trial, TrialPruned, TrialState
 
@@ -21,6 +21,11 @@ class _BadValueError(Exception):
 
 
 def _as_float(value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        raise _BadValueError(
+            f"objective returned {value!r}, a bool; expected a number (return a loss or a "
+            "score, e.g. float(correct) / total)"
+        )
     try:
         number = float(np.asarray(value).item())
     except (TypeError, ValueError) as error:
@@ -30,7 +35,17 @@ def _as_float(value: Any) -> float:
     return number
 
 
-def _folds(objective: Callable, argument: Any, trial: Trial, cv: CV, best: float | None) -> float:
+def _as_floats(value: Any, count: int) -> list[float]:
+    """The values of a multi-objective objective: a sequence of ``count`` numbers."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != count:
+        raise _BadValueError(
+            f"objective returned {value!r}; with {count} directions it must return {count} "
+            "numbers, e.g. (accuracy, n_parameters)"
+        )
+    return [_as_float(v) for v in value]
+
+
+def _folds(objective: Callable, argument: Any, trial: Trial, cv: CV, best: Any) -> float:
     """Run the folds; stop early (raising TrialPruned) when clearly losing."""
     sign = 1.0 if trial._direction == "minimize" else -1.0
     for fold in range(cv.n_splits):
@@ -41,8 +56,10 @@ def _folds(objective: Callable, argument: Any, trial: Trial, cv: CV, best: float
         done = len(trial.fold_values)
         if cv.stop_z is None or best is None or done < cv.min_folds or done == cv.n_splits:
             continue
-        gap = sign * mean - best  # > 0: worse than the best so far
-        if gap > 0 and (error == 0 or gap > cv.stop_z * error):
+        best_loss, best_error = best if isinstance(best, tuple) else (best, 0.0)
+        gap = sign * mean - best_loss  # > 0: worse than the best so far
+        limit = cv.stop_z * cv_gap_error(trial.fold_values, best_error, cv.n_splits)
+        if gap > 0 and limit > 0 and gap > limit:
             trial.user_attrs["cv_stopped"] = f"after {done} folds: {gap:.4g} worse than best"
             raise TrialPruned()
     return trial.value
@@ -53,17 +70,21 @@ def run_trial(
     trial: Trial,
     takes_trial: bool,
     cv: CV | None = None,
-    best: float | None = None,
+    best: Any = None,
+    n_objectives: int = 1,
 ) -> Trial:
     """Evaluate ``trial`` and return its record; module-level so process pools can pickle it.
 
+    ``best`` is the best loss so far (or ``(loss, std_error)``), for the cv early stop.
     Exceptions from the objective mark the trial FAILED with the traceback;
     ``KeyboardInterrupt`` and ``SystemExit`` are not caught.
     """
     start = time.perf_counter()
     argument = trial if takes_trial else dict(trial.params)
     try:
-        if cv is None:
+        if n_objectives > 1:
+            trial.values = _as_floats(objective(argument), n_objectives)
+        elif cv is None:
             trial.value = _as_float(objective(argument))
         else:
             trial.value = _folds(objective, argument, trial, cv, best)
@@ -113,7 +134,9 @@ class Runner:
         trial._peers = self.study.peers if live else self.study.finished()
         if live and hasattr(self.study.storage, "path"):
             trial._on_report = self.study.storage.append
-        return (self.objective, trial, self.takes_trial, self.cv, self.study.best_loss())
+        best = self.study.best_with_error()
+        objectives = len(self.study.directions)
+        return (self.objective, trial, self.takes_trial, self.cv, best, objectives)
 
     def run_serial(self) -> None:
         while self.left() > 0:

@@ -73,6 +73,7 @@ class Trial:
         self.seed = seed
         self.state = TrialState.RUNNING
         self.value: float | None = None
+        self.values: list[float] | None = None  # one per objective, with several objectives
         self.intermediate: dict[int, float] = {}
         self.fold = fold
         self.fold_values: list[float] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from gradwork import data
 from gradwork.suggest import closest
-from gradwork.train import Callback, build
+from gradwork.train import Callback, build, preflight
 from gradwork.train import config as schema
 from gradwork.train.callbacks import monitor_mode
 from gradwork.train.config import ConfigError
@@ -163,6 +164,7 @@ def check_setup(base: Mapping, space: Mapping[str, Distribution], metric: str) -
                 "judges trials on validation data, e.g. data.split = [0.7, 0.15, 0.15]"
             )
         session = build.build(config, splits=splits, info=info)
+        preflight.dry_run(session, splits[0], config)  # one batch: forward, loss, backward
         valid = ["val_loss"] + [f"val_{name}" for name in session.metrics]
         if metric not in valid:
             raise ConfigError(
@@ -197,17 +199,43 @@ class _ReportToTrial(Callback):
             raise TrialPruned()
 
 
+#: Costs a training study can trade against its validation metric (always minimised).
+COSTS = ("n_parameters", "latency_ms")
+
+
+def model_cost(session: Any, cost: str) -> float:
+    """The model's ``n_parameters``, or ``latency_ms`` on a validation batch (median of 5)."""
+    model = session.model
+    if cost == "n_parameters":
+        return float(sum(parameter.numel() for parameter in model.parameters()))
+    from gradwork.autograd import no_grad
+
+    batch = next(iter(session.loaders["val"]))
+    inputs = batch[0] if isinstance(batch, list | tuple) else batch
+    times = []
+    with no_grad():
+        for _ in range(5):
+            start = time.perf_counter()
+            model(inputs)
+            times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
 class TrainingObjective:
     """``objective(trial[, fold])``: train one configuration, return its validation metric.
 
-    A module-level class holding plain data, so process pools can pickle it.
+    With ``costs`` (names from ``COSTS``) it returns ``(metric, *costs)`` for a
+    study with several objectives. A module-level class holding plain data, so
+    process pools can pickle it.
     """
 
-    def __init__(self, base: Mapping, space: Mapping, metric: str, cv_splits: int = 0) -> None:
+    def __init__(
+        self, base: Mapping, space: Mapping, metric: str, cv_splits: int = 0, costs: Any = ()
+    ) -> None:
         self.base, self.space = copy.deepcopy(dict(base)), dict(space)
-        self.metric, self.cv_splits = metric, cv_splits
+        self.metric, self.cv_splits, self.costs = metric, cv_splits, tuple(costs)
 
-    def __call__(self, trial: Trial, fold: int | None = None) -> float:
+    def __call__(self, trial: Trial, fold: int | None = None) -> Any:
         config = config_for(self.base, trial.params, self.space)
         splits, info = cached_splits(config)
         if fold is not None:
@@ -218,6 +246,8 @@ class TrainingObjective:
         trainer = build.make_trainer(session)
         trainer.fit(session.loaders["train"], session.loaders["val"], config["train"]["epochs"])
         trial.set_user_attr("epochs", trainer.epoch)
+        if self.costs:
+            return (reporter.value, *(model_cost(session, cost) for cost in self.costs))
         return reporter.value
 
 
@@ -237,7 +267,7 @@ def tune_training(
     algorithm: str | Any = "tpe",
     n_trials: int = 20,
     pruner: Any = None,
-    metric: str = "val_loss",
+    metric: str | list[str] = "val_loss",
     direction: str = "auto",
     seed: int = 0,
     executor: Executor | None = None,
@@ -258,7 +288,10 @@ def tune_training(
             `gradwork.tune.minimize`. Thread pools are refused: threads would share
             gradwork's random stream, so trials could not be reproduced; use a process pool.
         pruner: e.g. ``SuccessiveHalvingPruner()``; steps are epochs (1, 2, ...).
-        metric: A logged validation quantity: ``"val_loss"`` or ``"val_<metric>"``.
+        metric: A logged validation quantity: ``"val_loss"`` or ``"val_<metric>"``;
+            or a list of it followed by costs from ``COSTS`` (``"n_parameters"``,
+            ``"latency_ms"``), minimised alongside it: a study with several objectives
+            whose ``best_trials`` is the accuracy/size (or latency) Pareto front.
         direction: ``"minimize"``, ``"maximize"`` or ``"auto"`` (from the metric name).
         cv: k (or ``CV(k)``, ``KFold(k)``): k-fold cross-validation over training +
             validation; per-epoch pruning is then off (CV stops bad folds early).
@@ -277,6 +310,7 @@ def tune_training(
         >>> study.direction, len(study.trials)
         ('maximize', 2)
     """
+    metric, costs = _split_metric(metric)
     if direction == "auto":
         direction = "maximize" if monitor_mode(metric, "auto") == "max" else "minimize"
     if direction not in ("minimize", "maximize"):
@@ -293,10 +327,25 @@ def tune_training(
         )
     check_setup(base_config, search_space, metric)
     cv_splits = 0 if cv is None else int(getattr(cv, "n_splits", cv))
-    objective = TrainingObjective(base_config, search_space, metric, cv_splits)
+    objective = TrainingObjective(base_config, search_space, metric, cv_splits, costs)
     search = minimize if direction == "minimize" else maximize
+    directions = [direction] + ["minimize"] * len(costs) if costs else None
     return search(
         objective, study_space(search_space), algorithm=algorithm, n_trials=n_trials,
         seed=seed, pruner=pruner, executor=executor, storage=storage, cv=cv, sync=sync,
-        algorithm_options=algorithm_options,
+        algorithm_options=algorithm_options, directions=directions,
     )  # fmt: skip
+
+
+def _split_metric(metric: Any) -> tuple[str, list[str]]:
+    """``"val_accuracy"`` -> (it, []); ``["val_accuracy", "n_parameters"]`` -> (first, rest)."""
+    if isinstance(metric, str):
+        return metric, []
+    names = list(metric)
+    if not names or not isinstance(names[0], str) or any(n not in COSTS for n in names[1:]):
+        raise ValueError(
+            f"gradwork.tune.tune_training: metric={metric!r}; expected a validation metric "
+            f"such as 'val_accuracy', optionally followed by costs from {list(COSTS)}, e.g. "
+            "['val_accuracy', 'n_parameters'] (accuracy against model size)"
+        )
+    return names[0], names[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._auto import Auto
 from ._base import Algorithm
 from ._bayes import Bayes
 from ._evolution import DE, GA, PSO
@@ -12,6 +13,7 @@ from ._simple import Grid, Random, Sobol
 from ._tpe import TPE
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
+    "auto": Auto,
     "bayes": Bayes,
     "random": Random,
     "sobol": Sobol,
@@ -48,6 +50,7 @@ def make_algorithm(algorithm: Any, options: Mapping[str, Any] | None = None) -> 
 
 __all__ = [
     "ALGORITHMS",
+    "Auto",
     "DE",
     "GA",
     "PSO",

@@ -10,7 +10,7 @@ import numpy as np
 from .._search_space import ParamKey, Space
 from .._trial import TrialState
 
-Outcome = float | TrialState
+Outcome = float | np.ndarray | TrialState
 
 
 class Algorithm:
@@ -21,13 +21,22 @@ class Algorithm:
     pending)`` returns ``n`` new parameter dicts, knowing the configurations still
     running so that parallel workers never duplicate work. ``tell(params,
     outcome)`` gives the result: a loss to *minimise* (the study flips the sign
-    for ``maximize``) or ``TrialState.FAILED`` / ``TrialState.PRUNED``.
+    for ``maximize``; an array of losses with several objectives) or
+    ``TrialState.FAILED`` / ``TrialState.PRUNED``. A pruned trial comes with
+    ``estimate``, the study's guess of its final loss from how it ranked among
+    its peers when stopped; the base class learns it like a loss, so every
+    model keeps learning under a pruner. Failed points are kept in ``failed``
+    so that models can steer away from regions where the objective breaks.
 
     Subclasses write ``propose(pending)`` (one new configuration) and may
     override ``ask`` to share work across a batch.
     """
 
     name = "base"
+    #: Whether the algorithm handles several objectives (``minimize(..., directions=[...])``).
+    multi_objective = False
+    #: Objectives of the study; the study sets it before ``setup``.
+    n_objectives = 1
 
     def setup(self, space: Space, seed: int) -> None:
         """Start afresh on ``space`` with a seeded generator."""
@@ -35,8 +44,15 @@ class Algorithm:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.points: list[np.ndarray] = []  # unit-cube points of completed trials
-        self.losses: list[float] = []
+        self.losses: list[Any] = []  # floats; arrays with several objectives
+        self.failed: list[np.ndarray] = []  # unit-cube points of failed trials
         self.seen: set[ParamKey] = set()
+        if self.n_objectives > 1 and not self.multi_objective:
+            raise ValueError(
+                f"gradwork.tune: algorithm {self.name!r} optimises one objective, and this "
+                f"study has {self.n_objectives}; use 'ga' (NSGA-II), 'bayes' (ParEGO), "
+                "'auto', 'random', 'sobol' or 'grid'"
+            )
 
     def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         """``n`` new configurations (fewer when a finite space runs out)."""
@@ -53,12 +69,27 @@ class Algorithm:
         """One new configuration, or None when there is nothing left to try."""
         raise NotImplementedError
 
-    def tell(self, params: Mapping[str, Any], outcome: Outcome) -> None:
-        """Record the result of ``params``: a loss, or FAILED / PRUNED."""
+    def tell(
+        self, params: Mapping[str, Any], outcome: Outcome, estimate: float | None = None
+    ) -> Any:
+        """Record the result of ``params``: a loss, or FAILED / PRUNED (with ``estimate``).
+
+        Returns the loss learned (the estimate for a pruned trial), or None.
+        """
         self.seen.add(self.space.key(params))
-        if not isinstance(outcome, TrialState):
-            self.points.append(self.space.encode(params))
-            self.losses.append(float(outcome))
+        if outcome is TrialState.FAILED:
+            self.failed.append(self.space.encode(params))
+            return None
+        if outcome is TrialState.PRUNED:
+            if estimate is None or self.n_objectives > 1:
+                return None
+            outcome = estimate
+        if isinstance(outcome, TrialState):
+            return None
+        loss = float(outcome) if self.n_objectives == 1 else np.asarray(outcome, dtype=float)
+        self.points.append(self.space.encode(params))
+        self.losses.append(loss)
+        return loss
 
     def taken(self, pending: Sequence[Mapping[str, Any]]) -> set[ParamKey]:
         """Keys of configurations finished or running."""
@@ -86,6 +117,6 @@ class Algorithm:
         shown = ", ".join(
             f"{k}={v!r}"
             for k, v in options.items()
-            if isinstance(v, (int, float, str, bool)) and k != "seed"
+            if isinstance(v, (int, float, str, bool)) and k not in ("seed", "n_objectives")
         )
         return f"{type(self).__name__}({shown})"

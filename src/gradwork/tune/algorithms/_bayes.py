@@ -18,9 +18,8 @@ import numpy as np
 
 from gradwork.ops.kernels.threads import single_threaded_blas
 
-from .._distributions import Categorical
+from .._distributions import Categorical, Float
 from .._search_space import Space
-from .._trial import TrialState
 from ._base import Algorithm
 from ._gp import GaussianProcess
 from ._simple import require_scipy
@@ -67,6 +66,22 @@ def log_expected_improvement(gp: GaussianProcess, points: np.ndarray, best: floa
     sigma_gradient = variance_gradient / (2 * sigma[:, None])
     z_gradient = -(mean_gradient + z[:, None] * sigma_gradient) / sigma[:, None]
     return value, ratio[:, None] * z_gradient + sigma_gradient / sigma[:, None]
+
+
+def _cell_centres(distribution: Any, units: np.ndarray) -> np.ndarray:
+    """``encode(decode(u))`` for an Int or Categorical, vectorised (the centre of u's cell)."""
+    if isinstance(distribution, Categorical):
+        size = distribution.size
+        return (np.minimum(np.floor(units * size), size - 1) + 0.5) / size
+    start, end = distribution._ends()
+    point = start + units * (end - start)
+    point = np.exp(point) if distribution.log else point
+    index = np.clip(
+        np.round((point - distribution.low) / distribution.step), 0, distribution.size - 1
+    )
+    value = distribution.low + index * distribution.step
+    value = np.log(value) if distribution.log else value
+    return (value - start) / (end - start)
 
 
 class Features:
@@ -129,6 +144,7 @@ class Bayes(Algorithm):
     """
 
     name = "bayes"
+    multi_objective = True
 
     def __init__(
         self, n_initial: int | None = None, candidates: int = 2048, restarts: int = 9,
@@ -157,35 +173,53 @@ class Bayes(Algorithm):
         self._conditional = any(space[name].when is not None for name in space.names)
         dims = len(space)
         self._n_initial = self.n_initial if self.n_initial is not None else min(10, dims + 4)
-        self._pruned: list[np.ndarray] = []  # unit points of trials a pruner stopped
-
-    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
-        super().tell(params, outcome)
-        if outcome is TrialState.PRUNED:
-            self._pruned.append(self.space.encode(params))
+        # Whether decoding can move a point (ints, categoricals, inactive children).
+        self._discrete = any(not isinstance(space[name], Float) for name in space.names)
+        self._discrete = self._discrete or self._conditional
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
         if len(self.losses) < 2 or started < self._n_initial:
             return self.fresh(self._initial[started % 64 :], pending)
-        unit = self._maximise(pending)
-        return self.fresh(np.vstack([unit[None, :], self.space.sample(self.rng, 64)]), pending)
+        ranked = self._maximise(pending)
+        return self.fresh(np.vstack([ranked, self.space.sample(self.rng, 64)]), pending)
+
+    def _scalar_losses(self) -> np.ndarray:
+        """One loss per told point: the loss, or ParEGO's scalarisation of several.
+
+        NOTE: ParEGO (Knowles 2006): each ask draws a weight vector on the simplex and
+        minimises the augmented Chebyshev scalarisation of the objectives scaled to
+        [0, 1]; over asks the weights sweep the whole Pareto front.
+        """
+        losses = np.asarray(self.losses, dtype=float)
+        if self.n_objectives == 1:
+            return losses
+        low, high = losses.min(axis=0), losses.max(axis=0)
+        scaled = (losses - low) / np.where(high > low, high - low, 1.0)
+        weights = self.rng.dirichlet(np.ones(self.n_objectives))
+        weighted = scaled * weights
+        return weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
 
     def _model(self, pending: list[dict[str, Any]]) -> tuple[GaussianProcess, float]:
-        losses = np.asarray(self.losses)
+        losses = self._scalar_losses()
+        self._scalars = losses  # what "best" means on this ask (one objective or ParEGO's)
+        # NOTE: failed trials are told to the model as the worst loss seen: left out, the GP
+        # keeps proposing the region where the objective breaks (27 of 30 trials failed on
+        # an objective failing for x < 0.5). Imputing the worst value is what SMAC does.
+        points = np.asarray(self.points)
+        if self.failed:
+            points = np.vstack([points, np.asarray(self.failed)])
+            losses = np.r_[losses, np.full(len(self.failed), losses.max())]
         center, scale = losses.mean(), losses.std() or 1.0
         y = (losses - center) / scale
-        x = self._features(np.asarray(self.points))
-        if self._fitted_on != len(y):
+        x = self._features(points)
+        if self._fitted_on != len(y) or self.n_objectives > 1:
             self._gp.fit(x, y, seed=int(self.rng.integers(2**31)), restarts=self.fit_restarts)
             self._fitted_on = len(y)
-        # Running trials get the constant lie. NOTE: pruned trials have no final
-        # value, but a pruner stopped them for doing worse than their peers, so
-        # they count as the worst loss seen; left out, the GP would keep
-        # proposing the region a pruner just rejected (a corner, trial after trial).
+        # Running trials get the constant lie. Pruned trials come with the study's
+        # estimate of their final loss (their rank among peers), like any other loss.
         lie = {"min": y.min(), "mean": 0.0, "max": y.max()}[self.liar]
         extra = [(self.space.encode(p), lie) for p in pending]
-        extra += [(point, y.max()) for point in self._pruned]
         if extra:
             points = self._features(np.array([point for point, _ in extra]))
             values = np.array([value for _, value in extra])
@@ -197,7 +231,7 @@ class Bayes(Algorithm):
     def _candidates(self) -> np.ndarray:
         dims = len(self.space)
         sobol = self._sobol.random(self.candidates)[:, :dims]
-        order = np.argsort(self.losses)[:5]
+        order = np.argsort(self._scalars)[:5]
         best = np.asarray(self.points)[order]
         scales = np.array([0.1, 0.03, 0.01])[None, :, None, None]
         noise = scales * self.rng.standard_normal((len(best), 3, 40, dims))
@@ -208,15 +242,40 @@ class Bayes(Algorithm):
         return self._features.mask(units) if self._conditional else units
 
     def _maximise(self, pending: list[dict[str, Any]]) -> np.ndarray:
+        """Candidate points, best logEI first, each scored as the point it decodes to."""
         gp, best = self._model(pending)
-        units = self._candidates()
+        units = self._snap(self._candidates())
         scores = log_expected_improvement(gp, self._features(units), best)
         starts = np.vstack([units[self._start_indices(scores)], self._incumbents()])
-        if not self._features.numeric:
-            return starts[0]
-        refined = self._refine(gp, best, starts)
-        final = log_expected_improvement(gp, self._features(refined), best)
-        return refined[int(np.argmax(final))]
+        if self._features.numeric:
+            # NOTE: refined points are scored after decoding: a coordinate moved inside an
+            # int's cell, or of an inactive conditional parameter, changes the GP input but
+            # not the trial, and scoring it as it is inflated EI for points that decode to
+            # the incumbent (the mixed benchmark re-proposed it from trial 18 on).
+            refined = self._snap(self._refine(gp, best, starts))
+            units = np.vstack([refined, units])
+            scores = np.r_[log_expected_improvement(gp, self._features(refined), best), scores]
+        order = np.argsort(-scores, kind="stable")[:64]
+        return units[order]
+
+    def _snap(self, units: np.ndarray) -> np.ndarray:
+        """Each point as its decoded trial encodes (cell centres; 0.5 when inactive)."""
+        if not self._discrete:
+            return units
+        snapped = np.clip(units, 0.0, 1.0)
+        names = self.space.names
+        active = np.ones(units.shape, dtype=bool)
+        for column, name in enumerate(names):
+            distribution = self.space[name]
+            if not isinstance(distribution, Float):
+                snapped[:, column] = _cell_centres(distribution, snapped[:, column])
+            if distribution.when is not None:
+                parent, value = distribution.when
+                index = names.index(parent)
+                cells, inverse = np.unique(snapped[:, index], return_inverse=True)
+                matches = np.array([self.space[parent].decode(u) == value for u in cells])
+                active[:, column] = active[:, index] & matches[inverse.ravel()]
+        return np.where(active, snapped, 0.5)
 
     def _start_indices(self, scores: np.ndarray) -> np.ndarray:
         """The best candidate plus others drawn with probability proportional to their EI.
@@ -235,7 +294,7 @@ class Bayes(Algorithm):
 
     def _incumbents(self) -> np.ndarray:
         """The best observed points: local search from them exploits near the incumbent."""
-        order = np.argsort(self.losses)[: self.incumbent_starts]
+        order = np.argsort(self._scalars)[: self.incumbent_starts]
         return np.asarray(self.points)[order]
 
     def _refine(self, gp: GaussianProcess, best: float, starts: np.ndarray) -> np.ndarray:
@@ -250,6 +309,13 @@ class Bayes(Algorithm):
         refined = starts.copy()
         for row, start in enumerate(starts):
             unit = start[None, :].copy()
+            # Inactive children stay at 0.5: moving them changes nothing but the GP input.
+            active = self.space.decode(start)
+            frozen = [name not in active for name in np.array(self.space.names)[numeric]]
+            bounds = [
+                (0.5 / s, 0.5 / s) if fixed else (0.0, 1.0 / s)
+                for s, fixed in zip(scale, frozen, strict=True)
+            ]
 
             def negative(scaled: np.ndarray, unit=unit) -> tuple[float, np.ndarray]:
                 unit[0, numeric] = scaled * scale
@@ -260,7 +326,7 @@ class Bayes(Algorithm):
 
             result = scipy.optimize.minimize(
                 negative, start[numeric] / scale, jac=True, method="L-BFGS-B",
-                bounds=[(0.0, 1.0 / s) for s in scale], options={"maxiter": 200, "gtol": 1e-2},
+                bounds=bounds, options={"maxiter": 200, "gtol": 1e-2},
             )  # fmt: skip
             refined[row, numeric] = np.clip(result.x * scale, 0.0, 1.0)
         return refined

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._distributions import Categorical
+from .._pareto import crowding_distance, nondominated_ranks
 from .._search_space import Space
 from ._base import Algorithm
 from ._tpe import latin_hypercube
@@ -47,6 +48,11 @@ class GA(_Population):
     The parents are the ``elite`` best trials ever plus the latest generation
     (the most recent ``population - elite`` completed trials).
 
+    With several objectives it is NSGA-II (Deb et al. 2002), steady-state: the
+    parents are the ``population`` trials ranked best by non-dominated front,
+    then crowding distance (so the front spreads out), and a tournament prefers
+    the better of those ranks.
+
     Args:
         population: Members per generation (default ``clip(5 d, 10, 40)``).
         tournament: Contestants per parent selection (more = greedier).
@@ -57,6 +63,7 @@ class GA(_Population):
     """
 
     name = "ga"
+    multi_objective = True
 
     def __init__(
         self, population: int | None = None, tournament: int = 3, crossover: float = 0.9,
@@ -66,11 +73,27 @@ class GA(_Population):
         self.mutation, self.mutation_scale, self.elite = mutation, mutation_scale, elite
 
     def _parents(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.n_objectives > 1:
+            return self._nsga2_parents()
         losses = np.asarray(self.losses)
         elite = np.argsort(losses, kind="stable")[: self.elite]
         recent = np.arange(max(0, len(losses) - (self._size - self.elite)), len(losses))
         members = np.unique(np.r_[elite, recent])
         return np.asarray(self.points)[members], losses[members]
+
+    def _nsga2_parents(self) -> tuple[np.ndarray, np.ndarray]:
+        """NSGA-II survival: best fronts first, the least crowded within the last one.
+
+        Returns the survivors and their fitness (position in that order; lower is better).
+        """
+        losses = np.asarray(self.losses)
+        ranks = nondominated_ranks(losses)
+        crowding = np.zeros(len(losses))
+        for rank in np.unique(ranks):
+            members = np.flatnonzero(ranks == rank)
+            crowding[members] = crowding_distance(losses[members])
+        order = np.lexsort((-crowding, ranks))[: self._size]
+        return np.asarray(self.points)[order], np.arange(len(order), dtype=float)
 
     def _select(self, losses: np.ndarray) -> int:
         contestants = self.rng.integers(0, len(losses), self.tournament)
@@ -142,19 +165,20 @@ class DE(_Population):
         self._issued[self.space.key(params)] = target
         return params
 
-    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
-        super().tell(params, outcome)
-        if not isinstance(outcome, float):
-            return
+    def tell(self, params: Mapping[str, Any], outcome: Any, estimate: float | None = None) -> Any:
+        outcome = super().tell(params, outcome, estimate)
+        if outcome is None:
+            return None
         point, target = self.space.encode(params), self._issued.pop(self.space.key(params), None)
         if target is None and len(self._members) < self._size:
             self._members.append(point)
             self._member_losses.append(outcome)
-            return
+            return outcome
         if target is None:  # not ours (a replay): compete with the worst member
             target = int(np.argmax(self._member_losses))
         if outcome <= self._member_losses[target]:
             self._members[target], self._member_losses[target] = point, outcome
+        return outcome
 
 
 class PSO(_Population):
@@ -211,13 +235,14 @@ class PSO(_Population):
         self._issued[self.space.key(params)] = particle
         return params
 
-    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
-        super().tell(params, outcome)
-        if not isinstance(outcome, float):
-            return
+    def tell(self, params: Mapping[str, Any], outcome: Any, estimate: float | None = None) -> Any:
+        outcome = super().tell(params, outcome, estimate)
+        if outcome is None:
+            return None
         key = self.space.key(params)
         particle = self._issued.pop(key, None)
         if particle is None:  # not ours (a replay): the particle with the worst memory learns it
             particle = int(np.argmax(self._own_loss))
         if outcome < self._own_loss[particle]:
             self._own_best[particle], self._own_loss[particle] = self.space.encode(params), outcome
+        return outcome

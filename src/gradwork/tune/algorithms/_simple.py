@@ -18,7 +18,9 @@ def require_scipy(what: str) -> Any:
         import scipy  # noqa: F401
     except ImportError as error:  # pragma: no cover - scipy is present in CI
         raise ImportError(
-            f"gradwork.tune: {what} needs SciPy; install it with `pip install gradwork[tune]`"
+            f"gradwork.tune: {what} needs SciPy; install it with `python -m pip install scipy` "
+            "(or, from a clone of gradwork, `python -m pip install '.[tune]'`); the algorithms "
+            "tpe, random, grid, ga, de and pso work without it"
         ) from error
     import scipy.optimize
     import scipy.stats.qmc
@@ -40,6 +42,7 @@ class Random(Algorithm):
     """
 
     name = "random"
+    multi_objective = True
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         return self.fresh(self.space.sample(self.rng, 64), pending)
@@ -53,6 +56,7 @@ class Sobol(Algorithm):
     """
 
     name = "sobol"
+    multi_objective = True
 
     def __init__(self, scramble: bool = True) -> None:
         self.scramble = scramble
@@ -73,11 +77,11 @@ class Sobol(Algorithm):
         self._issued.add(self.space.key(params))
         return params
 
-    def tell(self, params: Mapping[str, Any], outcome: Any) -> None:
+    def tell(self, params: Mapping[str, Any], outcome: Any, estimate: float | None = None) -> Any:
         key = self.space.key(params)
         if key not in self._issued:
             self._draw()  # a replayed trial: move along the sequence as if we had asked it
-        super().tell(params, outcome)
+        return super().tell(params, outcome, estimate)
 
 
 class Grid(Algorithm):
@@ -98,6 +102,7 @@ class Grid(Algorithm):
     """
 
     name = "grid"
+    multi_objective = True
 
     def __init__(self, levels: int | Mapping[str, int] = 5, shuffle: bool = True) -> None:
         self.levels = levels

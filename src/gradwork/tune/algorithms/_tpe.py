@@ -114,7 +114,7 @@ class TPE(Algorithm):
 
     def __init__(
         self, n_initial: int | None = None, gamma: float = 0.2, candidates: int = 24,
-        bandwidth: float = 0.4,
+        bandwidth: float = 0.05,
     ) -> None:  # fmt: skip
         if not 0 < gamma < 1:
             raise ValueError(f"gradwork.tune.TPE: gamma={gamma}; expected 0 < gamma < 1")
@@ -142,8 +142,11 @@ class TPE(Algorithm):
         order = np.argsort(losses, kind="stable")
         n_good = max(1, math.ceil(self.gamma * len(losses)))
         bad = points[order[n_good:]]
-        if pending:
-            bad = np.vstack([bad, [self.space.encode(p) for p in pending]])
+        # Running trials count as bad (constant liar); so do failed ones, so the search
+        # leaves regions where the objective breaks.
+        extra = [self.space.encode(p) for p in pending] + self.failed
+        if extra:
+            bad = np.vstack([bad, extra])
         good_model = Parzen(points[order[:n_good]], self._kinds, self.bandwidth)
         bad_model = Parzen(bad, self._kinds, self.bandwidth)
         draws = good_model.sample(self.rng, self.candidates)
