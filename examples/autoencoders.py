@@ -1,6 +1,6 @@
 """Autoencoders on handwritten digits: dense and convolutional, plain and denoising.
 
-Run: python examples/autoencoders.py [--quick] [--out autoencoders.png]
+Run: python examples/autoencoders.py [--quick] [--out runs/autoencoders/reconstructions.png]
 
 An autoencoder squeezes an image through a small code and rebuilds it. The
 dense one maps 784 pixels to a 32-number bottleneck; the convolutional one
@@ -9,8 +9,9 @@ up. A *denoising* autoencoder is trained to rebuild the clean image from a
 corrupted one (Gaussian noise, or pixels masked to zero), so it learns what
 digits look like rather than to copy its input. The script prints the mean
 squared reconstruction error on clean and corrupted test images for each
-model, and writes a picture: inputs, corrupted inputs, then what the plain and
-the denoising models rebuild from the corrupted inputs.
+model, and writes a picture (with matplotlib, `pip install "gradwork[plot]"`) into
+the runs/ folder: inputs, corrupted inputs, then what the plain and the denoising
+models rebuild from the corrupted inputs, each row labelled.
 
 Data: the real MNIST test set (10,000 images: 8,000 to train, 2,000 to test)
 from shared/data/mnist when present, else the bundled 8x8 digits.
@@ -26,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 import gradwork as gw
-from gradwork import nn, optim
+from gradwork import nn, optim, plots
 from gradwork.data import load_mnist_arrays
-from gradwork.diagnose.png import write_png
 
 NOISE_STD, MASK_FRACTION = 0.4, 0.4
+PICTURE = "runs/autoencoders/reconstructions.png"  # runs/ holds what scripts write
 
 
 def find_mnist() -> Path | None:
@@ -115,7 +116,7 @@ def reconstruct(model, images: np.ndarray) -> np.ndarray:
     return model(gw.tensor(images)).array.reshape(images.shape)
 
 
-def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 0) -> dict:
+def main(quick: bool = False, out: str | None = PICTURE, seed: int = 0) -> dict:
     gw.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train_images, test_images = load_images()
@@ -152,39 +153,27 @@ def main(quick: bool = False, out: str | None = "autoencoders.png", seed: int = 
     return results
 
 
-def grid(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    """Tile images: rows[r] is (n, H, W); one output row per list entry, `gap` pixels apart."""
-    count, height, width = rows[0].shape
-    canvas = np.ones((len(rows) * (height + gap) - gap, count * (width + gap) - gap))
-    for r, images in enumerate(rows):
-        for c, image in enumerate(images):
-            top, left = r * (height + gap), c * (width + gap)
-            canvas[top : top + height, left : left + width] = image
-    return canvas
-
-
-def as_rgb(gray: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] as the (H, W, 3) uint8 pixels the PNG writer takes."""
-    levels = (np.clip(gray, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return np.repeat(levels[:, :, None], 3, axis=2)
-
-
 def save_picture(path: str, images: np.ndarray, tests: dict, pictures: dict) -> None:
-    """Rows: clean, noisy, masked, then each model's rebuild of the noisy and masked ones."""
-    shown = slice(0, 10)
-    rows = [images[shown, 0], tests["gaussian"][shown, 0], tests["masking"][shown, 0]]
-    for rebuilt in pictures.values():
-        rows += [rebuilt["gaussian"][shown, 0], rebuilt["masking"][shown, 0]]
-    write_png(path, as_rgb(grid(rows)))
-    print(
-        f"wrote {path}: rows = clean, noisy, masked, then per model "
-        f"({', '.join(pictures)}) its rebuild of the noisy and of the masked images"
-    )
+    """Labelled rows: clean, noisy, masked, then each model's rebuild of the noisy and masked."""
+    rows = {
+        "clean input": images[:, 0],
+        f"noisy input (σ = {NOISE_STD})": tests["gaussian"][:, 0],
+        f"masked input ({MASK_FRACTION:.0%} zeroed)": tests["masking"][:, 0],
+    }
+    for label, rebuilt in pictures.items():
+        rows[f"{label}: rebuilt noisy"] = rebuilt["gaussian"][:, 0]
+        rows[f"{label}: rebuilt masked"] = rebuilt["masking"][:, 0]
+    try:
+        written = plots.plot_reconstructions(rows, path, "Autoencoders on test digits")
+    except plots.PlotsUnavailableError as missing:
+        print(f"no picture written: {missing}")
+        return
+    print(f"wrote {written}: one labelled row per input kind and per model's rebuild")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds, for the tests")
-    parser.add_argument("--out", default="autoencoders.png", help="where to write the picture")
+    parser.add_argument("--out", default=PICTURE, help="where to write the picture")
     arguments = parser.parse_args()
     main(arguments.quick, arguments.out)

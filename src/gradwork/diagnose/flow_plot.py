@@ -1,8 +1,9 @@
 """Gradient flow at a glance: a log-scale text bar chart per layer, and an optional PNG.
 
-The text chart needs nothing but a terminal. The PNG uses matplotlib when it
-is installed; it is imported only inside `plot_gradient_flow`, so it is never
-a dependency of gradwork.
+The text chart needs nothing but a terminal. The PNG is drawn by gradwork.plots
+(matplotlib, the optional `plot` extra); without it `plot_gradient_flow` returns
+False. `gradient_series` and `activation_rows` turn the monitors' records into
+the plain lists the plots (and the run folder's diagnostics.json) hold.
 """
 
 from __future__ import annotations
@@ -73,35 +74,73 @@ def _bar(value: float | None, low: float, span: float, width: int) -> str:
     return bar.ljust(width)
 
 
+def gradient_series(monitor: GradientMonitor) -> dict:
+    """Per-layer gradient norms at every recorded step, as plain lists (JSON-ready).
+
+    Returns:
+        {"steps": [training step, ...], "layers": {layer: [norm or None, ...]}}.
+
+    Example:
+        >>> import gradwork as gw
+        >>> from gradwork import nn
+        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+        >>> monitor = GradientMonitor(model)
+        >>> model(gw.randn(4, 2)).sum().backward()
+        >>> _ = monitor.record()
+        >>> series = gradient_series(monitor)
+        >>> series["steps"], list(series["layers"])
+        ([0], ['0', '2'])
+    """
+    per_step = [monitor.layer_grad_norms(i) for i in range(len(monitor.history))]
+    return {
+        "steps": [record.step for record in monitor.history],
+        "layers": {layer: [norms[layer] for norms in per_step] for layer in monitor.layers},
+    }
+
+
+def activation_rows(report: Any) -> list[dict]:
+    """An ActivationReport's watched layers as plain dicts (layer, kind, mean, std,
+    dead_fraction, saturated_fraction): what `gradwork.plots.plot_activation_stats` takes."""
+    return [
+        {
+            "layer": row.layer,
+            "kind": row.kind,
+            "mean": row.mean,
+            "std": row.std,
+            "dead_fraction": row.dead_fraction,
+            "saturated_fraction": row.saturated_fraction,
+        }
+        for row in report.rows
+        if row.calls
+    ]
+
+
 def plot_gradient_flow(source: Any, path: str, statistic: str = "mean") -> bool:
-    """Save a PNG bar chart of gradient norms per layer (log scale) when matplotlib is installed.
+    """Save a PNG of gradient norms per layer (log scale) when matplotlib is installed.
+
+    A GradientMonitor gives one line per layer over its recorded steps; a report or a
+    {layer: norm} dict gives one bar per layer (`statistic` over the steps).
 
     Returns:
         True when the file was written, False when matplotlib is not installed.
 
     Example:
-        >>> import importlib.util, tempfile, os
+        >>> import tempfile, os
+        >>> from gradwork import plots
         >>> target = os.path.join(tempfile.mkdtemp(), "flow.png")
         >>> written = plot_gradient_flow({"0": 1e-3, "2": 0.5}, target)
-        >>> has_matplotlib = importlib.util.find_spec("matplotlib") is not None
-        >>> written == has_matplotlib == os.path.exists(target)  # written iff it can be
+        >>> written == plots.available() == os.path.exists(target)  # written iff it can be
         True
     """
-    try:
-        import matplotlib
+    from gradwork import plots
 
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        if isinstance(source, GradientMonitor) and len(source.history) > 1:
+            series = gradient_series(source)
+            plots.plot_gradient_flow(series["layers"], series["steps"], path)
+        else:
+            pairs = [(layer, n) for layer, n in _layer_norms(source, statistic) if n is not None]
+            plots.plot_layer_norms(dict(pairs), path, statistic)
+    except plots.PlotsUnavailableError:
         return False
-    pairs = [(layer, n) for layer, n in _layer_norms(source, statistic) if n is not None]
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(pairs) + 2), 3.5))
-    axes.bar([layer for layer, _ in pairs], [n for _, n in pairs], color="#3b75af")
-    axes.set_yscale("log")
-    axes.set_xlabel("layer")
-    axes.set_ylabel(f"gradient norm ({statistic})")
-    axes.set_title("Gradient flow")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
     return True

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from gradwork.diagnose import _norms
 from gradwork.diagnose.activation_monitor import ActivationMonitor, ActivationReport
 from gradwork.diagnose.findings import Finding, format_number
+from gradwork.diagnose.flow_plot import activation_rows, gradient_series
 from gradwork.diagnose.gradient_monitor import GradientMonitor
 from gradwork.train import Callback
 
@@ -132,7 +133,11 @@ class GradientMonitorCallback(_MonitorCallback):
             f"gradient norms healthy across {len(self.report.rows)} layers (total norm "
             f"{format_number(totals[0])} -> {format_number(totals[-1])})"
         )
-        detail = {"scope": scope, "recorded_steps": steps}
+        # The per-layer series lets `gradwork report` draw gradient flow over training;
+        # the monitor counts its own calls, one per sampled training step.
+        series = gradient_series(self.monitor)
+        series["steps"] = [call * self.every for call in series["steps"]]
+        detail = {"scope": scope, "recorded_steps": steps, "series": series}
         self._publish(list(self.report.findings), healthy, detail)
 
 
@@ -227,4 +232,5 @@ class ActivationMonitorCallback(_MonitorCallback):
         watched = [row for row in self.report.rows if row.kind != "other"]
         healthy = f"no dead ReLU or saturated layer among {len(watched)} activation layers"
         scope = f"epoch {self._epoch + 1}, one batch in {self.every}"
-        self._publish(list(self.report.findings), healthy, {"scope": scope, "epoch": self._epoch})
+        detail = {"scope": scope, "epoch": self._epoch, "layers": activation_rows(self.report)}
+        self._publish(list(self.report.findings), healthy, detail)
