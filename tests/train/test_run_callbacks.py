@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from gradwork import train
+from gradwork.diagnose import WatchCallback
 from tests.train.tiny import StopAt, TinyLinear, TinyLoader, TinySGD, mse, regression_data
 
 
@@ -153,7 +154,8 @@ def test_callback_order_and_defaults_are_not_duplicated(tmp_path):
     user = Events()
     trainer, _, _ = build([user])
     kinds = [type(c) for c in trainer.callbacks.callbacks]
-    assert kinds == [train.InterruptHandler, Events, train.History]
+    # the mistake watch (gradwork.diagnose.watch) is on by default
+    assert kinds == [train.InterruptHandler, Events, WatchCallback, train.History]
 
     run = tmp_path / "run"
     handler, summary = train.InterruptHandler(), train.RunSummary(run)
@@ -162,6 +164,7 @@ def test_callback_order_and_defaults_are_not_duplicated(tmp_path):
     assert callbacks[0] is handler and callbacks[-1] is summary
     assert [type(c) for c in callbacks[1:-1]] == [
         Events,
+        WatchCallback,
         train.CSVLogger,
         train.History,
         train.ModelCheckpoint,

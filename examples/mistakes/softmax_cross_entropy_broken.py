@@ -1,0 +1,27 @@
+"""Softmax fed into CrossEntropyLoss (broken): is flagged at the line marked MISTAKE.
+
+Run: python examples/mistakes/softmax_cross_entropy_broken.py
+
+CrossEntropyLoss takes logits; a softmax before it squashes twice.
+"""
+
+import gradwork as gw
+from gradwork import data, nn, optim
+from gradwork.diagnose import watch
+
+gw.manual_seed(0)
+loader = data.DataLoader(data.make_moons(256, seed=0), batch_size=32, shuffle=True)
+model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+optimizer = optim.Adam(model.parameters(), lr=0.01)
+criterion = nn.CrossEntropyLoss()
+
+with watch() as watcher:
+    for _epoch in range(2):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x).softmax(dim=1), y)  # MISTAKE
+            loss.backward()
+            optimizer.step()
+
+for finding in watcher.findings:
+    print(finding)
