@@ -1,5 +1,7 @@
 """Shared fixtures: a fixed seed per test, and the optional torch oracle."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -16,3 +18,38 @@ def _seed():
 def torch():
     """The PyTorch module, or skip the test when torch is not installed."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def scipy():
+    """SciPy, or skip the test when it is not installed (gradwork.tune's bayes and sobol)."""
+    return pytest.importorskip("scipy", reason="needs SciPy: python -m pip install scipy")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that reached gradwork.tune's "needs SciPy" error skips where SciPy is absent.
+
+    NOTE: only then: with SciPy installed the same error is a failure like any other.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    error = call.excinfo
+    if (
+        error is None
+        or not error.errisinstance(ImportError)
+        or "needs SciPy" not in str(error.value)
+    ):
+        return
+    if importlib.util.find_spec("scipy") is None or _scipy_blocked():
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, "Skipped: needs SciPy "
+                           "(not installed): python -m pip install scipy")  # fmt: skip
+
+
+def _scipy_blocked() -> bool:
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        return True
+    return False

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +104,7 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **torch_op
         arrays = _safetensors.decode(Path(f).read_bytes(), name, FileFormatError)
         return {key: restore(Tensor(array), "cpu") for key, array in arrays.items()}
     tree, arrays = read_archive(f, name, "load")
-    return decode(tree["state"], arrays, tensors=True, restore=restore)
+    return decode_archive(tree, arrays, name, "load", tensors=True, restore=restore)
 
 
 def _restorer(map_location: Any) -> Any:
@@ -175,18 +174,34 @@ def read_archive(f: Any, name: str, caller: str) -> tuple[dict, dict]:
             arrays = {key: archive[key] for key in archive.files if key != TREE_KEY}
     except FileFormatError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+    except Exception as error:  # noqa: BLE001 - zip, zlib, EOF, JSON, ...: every damaged file
+        if "pickled" in str(error):
+            raise FileFormatError(
+                f"{caller}: {name!r} is a Python pickle, not a gradwork file; gradwork never "
+                "unpickles (a pickle can run code). Save with gradwork.save or save_checkpoint"
+            ) from None
         raise FileFormatError(
             f"{caller}: {name!r} is not a readable gradwork file (an .npz archive written by "
             f"gradwork.save or save_checkpoint): it is truncated, damaged or in another format "
             f"({type(error).__name__}: {error})"
         ) from None
-    if not isinstance(tree, dict) or tree.get("format") != FORMAT:
+    if not isinstance(tree, dict) or tree.get("format") != FORMAT or "state" not in tree:
         found = tree.get("format") if isinstance(tree, dict) else None
         raise FileFormatError(
             f"{caller}: {name!r} has format {found!r}, this gradwork reads {FORMAT!r}"
         )
     return tree, arrays
+
+
+def decode_archive(tree: dict, arrays: dict, name: str, caller: str, **options: Any) -> Any:
+    """`decode(tree["state"], arrays)`; a tree that does not fit its arrays is a FileFormatError."""
+    try:
+        return decode(tree["state"], arrays, **options)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise FileFormatError(
+            f"{caller}: {name!r} is damaged: its index does not match its arrays "
+            f"({type(error).__name__}: {error})"
+        ) from None
 
 
 def _not_ours(name: str, caller: str, archive: Any) -> str:
@@ -217,7 +232,7 @@ def atomic_write(path: str | os.PathLike, write: Any, mode: str = "wb") -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = _temporary_beside(path)
     try:
         with os.fdopen(handle, mode) as stream:
             write(stream)
@@ -228,6 +243,23 @@ def atomic_write(path: str | os.PathLike, write: Any, mode: str = "wb") -> None:
         # BaseException: a Ctrl-C in the middle must not leave the temporary behind either.
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new file `.<name>.<random>.tmp` beside `path`, opened for writing.
+
+    NOTE: mode 0o666 less the umask, like any file `open()` creates, so run-folder
+    files get the same mode whether written atomically or not (mkstemp's 0o600 did
+    not); O_EXCL keeps the name unique.
+    """
+    for _ in range(100):
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(temporary, flags, 0o666), str(temporary)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"atomic_write: no free temporary name beside {str(path)!r}")
 
 
 def encode(value: Any, arrays: dict, where: str, caller: str) -> Any:

@@ -188,7 +188,7 @@ def test_no_optimizer_skips_the_update_ratio_and_uses_adam():
     assert report.finding("overfit_one_batch").passed and report.ok
     # the default is gradwork.optim.Adam at `lr`: the same losses, step for step
     explicit = doctor(model, loss_fn, batch, optimizer=optim.Adam(model.parameters(), lr=0.02))
-    assert report.losses == explicit.losses and len(report.losses) == 30
+    assert report.losses == explicit.losses and len(report.losses) < 100  # stops once memorised
     assert report.losses != doctor(model, loss_fn, batch, lr=0.002, steps=30).losses
 
 

@@ -98,7 +98,7 @@ def test_dict_loss_terms_are_logged_and_nan_term_named(capsys):
     trainer = train.Trainer(model, TinySGD(model.parameters()), loss, callbacks=[stopper])
     history = trainer.fit(loaders()[0], epochs=2)
     assert trainer.global_step == 4 and history.epoch == []
-    assert "epoch 0, batch 3" in stopper.message and "penalty=nan" in stopper.message
+    assert "epoch 1, batch 4" in stopper.message and "penalty=nan" in stopper.message  # from 1
     assert "mse" not in stopper.message.split("term(s):")[1]
     assert "TerminateOnNaN" in capsys.readouterr().out
 
@@ -195,7 +195,7 @@ def test_csv_logger(tmp_path):
     _, trainer = make(callbacks=[train.CSVLogger(path)], metrics=["mae"])
     history = trainer.fit(loaders()[0], epochs=2)
     rows = list(csv.DictReader(open(path)))
-    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # numbered from 1, as on the console
     assert [float(r["loss"]) for r in rows] == history.history["loss"]
     assert [float(r["mae"]) for r in rows] == history.history["mae"]
 
@@ -259,7 +259,7 @@ def test_run_folder_contents(tmp_path):
     assert summary["best"]["val_loss"] == {
         "value": best,
         "mode": "min",
-        "epoch": history.history["val_loss"].index(best),
+        "epoch": history.history["val_loss"].index(best) + 1,  # numbered from 1
     }
     assert set(summary["versions"]) >= {"gradwork", "numpy", "python"}
     assert summary["durations"]["train_seconds"] > 0

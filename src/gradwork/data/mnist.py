@@ -61,6 +61,7 @@ class MNIST(TensorDataset):
         self.data = read_idx(images_path)
         self.targets = read_idx(labels_path)
         _check_pair(self.data, self.targets, images_path, labels_path)
+        _check_labels(self.targets, len(self.classes), labels_path)
         images = self.data[:, None].astype(np.float32) / np.float32(255.0)
         super().__init__(images, self.targets.astype(np.int64))
 
@@ -122,6 +123,20 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, images_path, labels_path
         )
 
 
+def _check_labels(labels: np.ndarray, classes: int, path: Path) -> None:
+    """Every label in 0..classes-1, or a ValueError naming the file and the first stray one."""
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"MNIST: {path} holds {labels.dtype} values; labels are integers")
+    bad = (labels < 0) | (labels >= classes)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise ValueError(
+            f"MNIST: {path} holds the label {int(labels[index])} at position {index} "
+            f"({int(bad.sum())} label(s) outside 0..{classes - 1}); the file is damaged or "
+            "not an MNIST labels file: download it again"
+        )
+
+
 def load_mnist_arrays(
     root: str | os.PathLike, train: bool = False, flatten: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -148,6 +163,7 @@ def load_mnist_arrays(
     images_path, labels_path = _locate(Path(root).expanduser(), names, "load_mnist_arrays")
     raw_images, raw_labels = read_idx(images_path), read_idx(labels_path)
     _check_pair(raw_images, raw_labels, images_path, labels_path)
+    _check_labels(raw_labels, 10, labels_path)
     images = raw_images.astype(np.float32) / np.float32(255.0)
     shape = (len(images), -1) if flatten else (len(images), 1, *images.shape[1:])
     return images.reshape(shape), raw_labels.astype(np.int64)

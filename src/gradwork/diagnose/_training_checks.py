@@ -41,8 +41,13 @@ def check_gradients_present(model: Any) -> Finding:
 
 
 def overfit(model: Any, loss_fn: Any, inputs: Any, targets: Any, optimizer: Any,
-            steps: int, monitor: GradientMonitor) -> list[float]:  # fmt: skip
-    """Train on one batch for `steps` steps; the losses (stopping at the first non-finite)."""
+            steps: int, monitor: GradientMonitor | None,
+            min_reduction: float | None = None) -> list[float]:  # fmt: skip
+    """Train on one batch for up to `steps` steps; the losses.
+
+    Stops at the first non-finite loss, and once the batch is memorised (see
+    `memorised`) when `min_reduction` is given.
+    """
     losses = []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -50,16 +55,33 @@ def overfit(model: Any, loss_fn: Any, inputs: Any, targets: Any, optimizer: Any,
         losses.append(float(loss.item()))
         if not math.isfinite(losses[-1]):
             break
+        if min_reduction and len(losses) > 1 and memorised(losses, min_reduction):
+            break
         loss.backward()
-        monitor.record()
+        if monitor is not None:
+            monitor.record()
         with no_grad():
             optimizer.step()
-        monitor.record_update()
+        if monitor is not None:
+            monitor.record_update()
     return losses
 
 
-def check_overfit(losses: list[float], steps: int, min_reduction: float) -> Finding:
-    """One small batch should be memorised: the loss falls by a large factor within `steps`."""
+def memorised(losses: list[float], min_reduction: float) -> bool:
+    """The loss fell by `min_reduction` from the first step, or to (nearly) zero."""
+    first, best = losses[0], min(losses)
+    return best <= first / min_reduction or best < 1e-3 * max(first, 1e-12) or best < 1e-4
+
+
+def check_overfit(losses: list[float], steps: int, min_reduction: float,
+                  reference: list[float] | None = None,
+                  reference_label: str = "Adam") -> Finding:  # fmt: skip
+    """One small batch should be memorised: the loss falls by a large factor within `steps`.
+
+    `reference`: the losses of the same test with a reference optimizer on a fresh copy
+    of the model, run when yours falls short; it separates "the learning rate is too
+    low" (the reference memorises) from "the model has a bug" (it cannot either).
+    """
     first, best, last, worst = losses[0], min(losses), losses[-1], max(losses)
     evidence = {"initial_loss": first, "best_loss": best, "final_loss": last,
                 "peak_loss": worst, "steps": len(losses)}  # fmt: skip
@@ -72,15 +94,39 @@ def check_overfit(losses: list[float], steps: int, min_reduction: float) -> Find
                        "gradients with gw.nn.utils.clip_grad_norm_)")  # fmt: skip
     reduction = first / best if best > 0 else math.inf
     evidence["reduction"] = reduction
-    if reduction >= min_reduction or best < 1e-3 * max(first, 1e-12) or best < 1e-4:
+    if memorised(losses, min_reduction):
         return Finding("overfit_one_batch", "ok",
                        f"overfits one batch: loss {format_number(first)} -> "
-                       f"{format_number(best)} ({format_number(reduction)}x) in {steps} steps",
+                       f"{format_number(best)} ({format_number(reduction)}x) in {len(losses)} "
+                       "steps", evidence)  # fmt: skip
+    if reference is None:
+        return _cannot_overfit(losses, steps, min_reduction, evidence)
+    # NOTE: a slow optimizer is not a broken model. The reference (Adam, whose step
+    # is nearly scale-free) on a fresh copy tells the two apart.
+    evidence["reference_losses"] = reference
+    reference_reduction = reference[0] / min(reference) if min(reference) > 0 else math.inf
+    if not memorised(reference, min_reduction):
+        return _cannot_overfit(losses, steps, min_reduction, evidence, reference_label,
+                               reference_reduction)  # fmt: skip
+    learned = (f"your optimizer lowers the loss {format_number(first)} -> "
+               f"{format_number(best)} ({format_number(reduction)}x) in {len(losses)} steps; "
+               f"{reference_label} memorises the batch ({format_number(reference_reduction)}x "
+               f"in {len(reference)} steps), so the model can learn")  # fmt: skip
+    if reduction >= 2:
+        return Finding("overfit_one_batch", "info", learned + " (slowly at this learning rate)",
                        evidence)  # fmt: skip
+    return Finding("overfit_one_batch", "warning", learned + ", but not with your settings",
+                   evidence, fix="the learning rate is too low for this model: raise it "
+                   "(about 10x), or use Adam")  # fmt: skip
+
+
+def _cannot_overfit(losses, steps, min_reduction, evidence, label=None, ratio=None) -> Finding:
+    first, best = losses[0], min(losses)
+    also = f"; neither can {label} ({format_number(ratio)}x)" if label else ""
     return Finding("overfit_one_batch", "warning",
                    f"cannot overfit one batch: loss {format_number(first)} -> "
-                   f"{format_number(best)} (only {format_number(reduction)}x, expected "
-                   f">= {min_reduction:g}x) in {steps} steps", evidence,
+                   f"{format_number(best)} (only {format_number(evidence['reduction'])}x, "
+                   f"expected >= {min_reduction:g}x) in {len(losses)} steps{also}", evidence,
                    fix="a model that cannot memorise a few samples has a bug: check the "
                    "loss/target pairing, detached tensors, vanishing gradients below; or the "
                    "learning rate is too low")  # fmt: skip

@@ -269,12 +269,12 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is None or math.isfinite(loss):
             return
-        epoch = self.trainer.epoch
+        epoch = self.trainer.epoch + 1  # numbered from 1, as on the console
         terms = {k[len("loss_") :]: v for k, v in logs.items() if k.startswith("loss_")}
         bad = [f"{name}={value}" for name, value in terms.items() if not math.isfinite(value)]
         culprit = f"; non-finite loss term(s): {', '.join(bad)}" if bad else ""
         self.message = (
-            f"TerminateOnNaN: loss is {loss} at epoch {epoch}, batch {batch}{culprit}. "
+            f"TerminateOnNaN: loss is {loss} at epoch {epoch}, batch {batch + 1}{culprit}. "
             "Stopping. Usual fixes: lower the learning rate, clip gradients, check the data "
             "for NaN/inf, or use a numerically stable loss (e.g. BCEWithLogitsLoss)."
         )
@@ -347,7 +347,7 @@ class CSVLogger(Callback):
             if self.columns is None:
                 self.columns = ["epoch", *logs]
                 stream.write(",".join(self.columns) + "\n")
-            logs["epoch"] = epoch
+            logs["epoch"] = epoch + 1  # numbered from 1, as on the console
             stream.write(",".join(_format(logs.get(c, "")) for c in self.columns) + "\n")
 
 

@@ -23,7 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gradwork.serialization import FORMAT, TREE_KEY, atomic_write, decode, encode, read_archive
+from gradwork.serialization import (
+    FORMAT,
+    TREE_KEY,
+    atomic_write,
+    decode_archive,
+    encode,
+    read_archive,
+)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "atomic_write"]
 
@@ -59,4 +66,4 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {str(path)!r}")
     tree, arrays = read_archive(path, str(path), "load_checkpoint")
-    return decode(tree["state"], arrays)
+    return decode_archive(tree, arrays, str(path), "load_checkpoint")
