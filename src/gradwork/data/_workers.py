@@ -72,3 +72,5 @@ class _InProcess:
 
     def terminate(self) -> None:
         pass
+
+    close = join = terminate

@@ -242,11 +242,17 @@ class DataLoader:
         if self.persistent_workers and self._pool is None:
             self._pool = pool
             weakref.finalize(self, pool.terminate)  # the workers end with the loader
+        finished = False
         try:
             yield from pool.imap(_workers.load_batch, todo)
+            finished = True
         finally:
             if not self.persistent_workers:
-                pool.terminate()
+                if finished:  # let a worker still starting up finish its worker_init_fn
+                    pool.close()
+                    pool.join()
+                else:  # the epoch was cut short: stop the workers now
+                    pool.terminate()
 
     def _end_epoch(self) -> None:
         self._epoch += 1
