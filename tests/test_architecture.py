@@ -45,7 +45,10 @@ MODULE_LAYER = {
     "backends": "autograd",
     "_safetensors": "autograd",
     "serialization": "tensor",
+    "distributed": "tensor",  # process groups over MPI: Tensors and arrays only
     "utils": "data",
+    "onnx": "nn",  # export: traces modules and ops (DESIGN.md: may import nn)
+    "plots": "autograd",  # NumPy (and matplotlib, lazily) only: every layer may draw
     "__init__": "cli",  # the package root re-exports everything
     "__main__": "cli",
 }

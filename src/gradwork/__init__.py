@@ -80,6 +80,7 @@ __version__ = "0.1.0"
 # without making `import gradwork` pay for all of them.
 _SUBPACKAGES = {"nn", "optim", "data", "train", "diagnose", "tune", "cli", "ops", "linalg"}
 _SUBPACKAGES |= {"utils", "cuda", "accelerator", "backends"}  # torch's module paths
+_SUBPACKAGES |= {"onnx"}  # export; needs the onnx package only when called
 
 
 def __getattr__(name: str):

@@ -1,14 +1,18 @@
 """The `gradwork` command line: parse, load TOML, call the library.
 
-    gradwork train [CONFIG.toml] [--epochs N] [--output DIR]
+    gradwork train [CONFIG.toml] [--epochs N] [--output DIR] [--nproc N]
     gradwork train --resume RUN_DIR
     gradwork evaluate RUN_DIR [--data val|test|train|FILE.npz] [--checkpoint best|last] [--force]
     gradwork predict RUN_DIR INPUT.npy [--output FILE.npy]
-    gradwork report RUN_DIR [--doctor]
+    gradwork report RUN_DIR [--doctor] [--html]     (RUN_DIR or a study folder)
     gradwork tune CONFIG.toml [--n-trials N] [--output DIR]
     gradwork tune --resume STUDY_DIR [--n-trials N]
+    gradwork lr-find [CONFIG.toml] [--plot FILE]    gradwork diff RUN_A RUN_B [--plot FILE]
+    gradwork train [CONFIG.toml] --check-determinism [--steps N]
+    gradwork --version                (also: python -m gradwork ...)
 
-Exit codes: 0 success, 2 bad input (nothing written), 130 interrupted (resumable).
+Exit codes: 0 success, 1 training diverged (NaN/Inf; nothing tested, the last good
+checkpoint kept), 2 bad input (nothing written), 130 interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gradwork.cli._diagnose_parsers import add_diagnose_commands
+from gradwork.serialization import FileFormatError
 from gradwork.train.config import ConfigError
 
 USAGE_ERROR = 2
@@ -26,12 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gradwork",
         description="Train, evaluate and use gradwork models from TOML configurations.",
     )
+    parser.add_argument("--version", action="version", version=f"gradwork {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fit = commands.add_parser("train", help="train from a TOML config (default: CNN on digits)")
     fit.add_argument("config", nargs="?", help="TOML file; omit for the built-in digits CNN")
     fit.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     fit.add_argument("--epochs", type=int, help="override train.epochs")
     fit.add_argument("--output", help="override output (the folder that holds run folders)")
+    fit.add_argument(
+        "--nproc", type=int, metavar="N", help="train on N processes over MPI (gradwork[mpi])"
+    )
     evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", default="val", help="train, val, test, or an .npz with x, y")
@@ -47,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--doctor", action="store_true", help="also run gradwork.diagnose.doctor on the setup"
     )
+    report.add_argument(
+        "--html", action="store_true", help="write DIR/report.html (pictures embedded) instead"
+    )
     tune = commands.add_parser(
         "tune", help="search a training config ([tune] section), retrain the best, test once"
     )
@@ -54,13 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--resume", metavar="STUDY_DIR", help="continue a study from its journal")
     tune.add_argument("--n-trials", type=int, help="override tune.n_trials")
     tune.add_argument("--output", help="override output (the folder that holds study folders)")
+    add_diagnose_commands(commands, fit)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 2 for bad input, 130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
-    from gradwork.cli import _commands, _report, _tune  # nn/optim/data: when a command runs
+    from gradwork.cli import _commands, _launch, _report, _tune  # nn/optim/data: when one runs
+    from gradwork.cli import _diagnose_commands as _diagnose
 
     handlers = {
         "train": _commands.train_command,
@@ -68,9 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         "predict": _commands.predict_command,
         "report": _report.report_command,
         "tune": _tune.tune_command,
+        "lr-find": _diagnose.lr_find_command,
+        "diff": _diagnose.diff_command,
     }
     try:
+        if args.command == "train" and args.check_determinism:
+            return _diagnose.determinism_command(args)
+        if args.command == "train":  # --nproc N starts N ranks; a rank joins the others
+            launched = _launch.launch_or_join(args, sys.argv[1:] if argv is None else argv)
+            if launched is not None:
+                return launched
         return handlers[args.command](args)
-    except ConfigError as error:
+    except (ConfigError, FileFormatError) as error:  # a bad file is bad input too
         print(f"gradwork {args.command}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gradwork")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "(not installed)"

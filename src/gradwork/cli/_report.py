@@ -8,6 +8,7 @@ first epoch has a config but no history yet.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from gradwork.cli._build import build
 from gradwork.cli._commands import read_run_config
 from gradwork.diagnose import Finding, doctor
 from gradwork.train.build import build_loss, build_metrics
+from gradwork.train.config import ConfigError
 from gradwork.train.run import best_and_last
 
 # Epoch-log columns that describe the training, not its quality: no "best" for them.
@@ -26,8 +28,21 @@ MAX_ROWS = 12  # longer histories show their first and last epochs (and the best
 
 
 def report_command(args: Any) -> int:
-    """Print the report of a run folder; with --doctor, run the doctor on its setup."""
+    """Print the report of a run folder; with --doctor, run the doctor on its setup.
 
+    A study folder of `gradwork tune` gets the study's report instead. With --html,
+    DIR/report.html is written instead (gradwork.cli._html_report).
+    """
+    if getattr(args, "html", False):
+        from gradwork.cli._html_report import html_report_command
+
+        return html_report_command(args)
+    folder = Path(args.run_dir)
+    if (folder / "tune.toml").is_file() and not (folder / "config.json").is_file():
+        if args.doctor:
+            print("--doctor examines a run folder; the study's best run is in final/")
+        print(study_report(folder))
+        return 0
     run_path, config = read_run_config(args.run_dir)
     run = train.RunFolder(run_path)
     sections = [
@@ -164,12 +179,13 @@ def history_section(path: Path, monitor: str) -> str:
         return "history: no epoch finished yet (history.csv is empty or missing)"
     columns = [c for c in history if c != "epoch"]
     best, last = best_and_last({c: history[c] for c in columns if c not in NOT_SCORES}, {})
-    marked = best.get(monitor, {}).get("epoch")
+    best_epoch = best.get(monitor, {}).get("epoch")
+    marked = None if best_epoch is None else best_epoch - 1  # a row index
     lines = [f"history ({epochs} epochs; * = best {monitor})" if marked is not None
              else f"history ({epochs} epochs)"]  # fmt: skip
     lines += _table(history, columns, _shown_rows(epochs, marked), marked)
     lines.append("best: " + "  ".join(
-        f"{c} {_fmt(b['value'])} (epoch {b['epoch'] + 1})" for c, b in best.items()))  # fmt: skip
+        f"{c} {_fmt(b['value'])} (epoch {b['epoch']})" for c, b in best.items()))  # fmt: skip
     lines.append("last: " + "  ".join(f"{c} {_fmt(last[c])}" for c in best))
     width = len("val_loss") if "val_loss" in history else len("loss")
     for column in ("loss", "val_loss"):
@@ -269,6 +285,60 @@ def diagnostics_section(saved: dict) -> str:
         body = [str(f) for f in findings] or ["✓ no problem flagged"]
         lines += ["    " + line for text in body for line in text.splitlines()]
     return "\n".join(lines)
+
+
+def study_report(folder: Path) -> str:
+    """A `gradwork tune` study folder: its trials, the best one and the final test."""
+    result = _read_json(folder / "summary.json")
+    trials = _read_trials(folder / "trials.csv")
+    lines = [f"study {folder.name}"]
+    if not result:
+        lines.append(
+            f"status: no summary.json yet (stopped early?); {len(trials)} trials in trials.csv. "
+            f"Continue with: gradwork tune --resume {folder}"
+        )
+    else:
+        states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(result.get("states", {}).items()))
+        lines.append(f"{result.get('n_trials', '?')} trials ({states})")
+        lines.append(
+            f"best trial {result.get('best_trial', '?')}: {result.get('metric', '?')} = "
+            f"{_fmt(result.get('best_value'))}"
+        )
+        lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}"
+                  for k, v in result.get("best_params", {}).items()]  # fmt: skip
+    complete = [t for t in trials if t.get("state") == "COMPLETE" and t.get("value")]
+    if complete:
+        reverse = result.get("direction", "minimize") == "maximize"
+        ranked = sorted(complete, key=lambda t: float(t["value"]), reverse=reverse)[:5]
+        lines.append("top trials: " + ", ".join(f"#{t['number']} {float(t['value']):.4g}"
+                                                for t in ranked))  # fmt: skip
+    final = result.get("final")
+    if final:
+        lines.append(
+            f"test {final.get('metric')} = {_fmt(final.get('value'))} (95% bootstrap CI "
+            f"{_fmt(final.get('ci_low'))} to {_fmt(final.get('ci_high'))}), run folder "
+            f"{final.get('run_dir')}"
+        )
+    if (folder / "best_config.toml").is_file():
+        lines.append(f"best config: {folder / 'best_config.toml'} (gradwork train runs it)")
+    return "\n".join(lines)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{str(path)!r} is not valid JSON ({error})") from None
+    return value if isinstance(value, dict) else {}
+
+
+def _read_trials(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
 
 
 def doctor_section(config: dict) -> str:

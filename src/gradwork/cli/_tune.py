@@ -5,8 +5,10 @@ Study folder (``<output>/<timestamp>-<name>-tune/``)::
     tune.toml          the config the study was started from (--resume reads it)
     journal.jsonl      every ask/report/tell; --resume continues from it
     trials.csv         number, state, value, one column per parameter, duration, pruned_at_epoch
-    importance.json    share of the validation metric's variance per parameter
-    history.png        value of every completed trial and the best so far
+    importance.json    share of variance per parameter ± bootstrap sd (given enough completed)
+    history.png        value of every completed trial and the best so far (and importance.png,
+                       parallel_coordinates.png, contour.png where they apply; gradwork.plots)
+    report.html        the study's report, pictures embedded (final/report.html: the final run's)
     best_config.toml   the best configuration, runnable with `gradwork train`
     final/             run folder of the best config trained on train + val (tests.json: 1 test)
     summary.json       best parameters and value, test metric with its bootstrap interval
@@ -25,8 +27,16 @@ from typing import Any
 
 from gradwork.cli._toml import dumps
 from gradwork.cli._tune_config import make_pruner, resolve_tune
+from gradwork.plots import PlotsUnavailableError
 from gradwork.train.config import ConfigError, load_toml
-from gradwork.tune import JournalStorage, config_for, plot_history, retrain_best, tune_training
+from gradwork.tune import (
+    DivergedError,
+    JournalStorage,
+    config_for,
+    plot_study,
+    retrain_best,
+    tune_training,
+)
 from gradwork.tune.algorithms import make_algorithm
 from gradwork.tune.training import check_setup
 
@@ -55,6 +65,17 @@ def _prepare(args: Any) -> tuple[Path | None, Path, dict, dict, dict]:
     if args.output is not None:
         user["output"] = args.output
     return study_dir, source, user, settings, space
+
+
+def _importance(study: Any, completed: int) -> dict:
+    """Shares with bootstrap errors, or none (and why) when too few trials completed."""
+    needed = study.importance_min_trials()
+    if completed < needed:
+        note = f"{completed} completed trials; importance needs {needed} to mean anything"
+        return {"completed": completed, "needed": needed, "shares": {}, "note": note}
+    shares = study.importance(return_std=True)
+    note = "share of variance ± bootstrap standard deviation"
+    return {"completed": completed, "needed": needed, "shares": shares, "note": note}
 
 
 def _check_algorithm(settings: dict) -> None:
@@ -114,14 +135,14 @@ def _executor(settings: dict) -> Any:
 def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> int:
 
     write_trials_csv(study, study_dir / "trials.csv")
-    plot_history(study, study_dir / "history.png")
+    _pictures(study, study_dir, settings["metric"])
     try:
         best = study.best_trial
     except ValueError as error:
         print(f"gradwork tune: {error}", file=sys.stderr)
         return 1
     counts = _state_counts(study)
-    importances = study.importance() if counts.get("COMPLETE", 0) >= 2 else {}  # needs a spread
+    importances = _importance(study, counts.get("COMPLETE", 0))
     (study_dir / "importance.json").write_text(json.dumps(importances, indent=2) + "\n")
     best_config = config_for(user, best.params, space)
     header = (
@@ -140,10 +161,33 @@ def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict
         "importance": importances,
     }
     if settings["retrain"]:
-        summary["final"] = _final(study, study_dir, user, settings, space)
+        try:
+            summary["final"] = _final(study, study_dir, user, settings, space)
+        except DivergedError as error:
+            print(f"gradwork tune: {error}", file=sys.stderr)
+            (study_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            return 1
     (study_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print_summary(summary, study_dir)
+    _reports(study_dir, settings["retrain"])
     return 0
+
+
+def _pictures(study: Any, study_dir: Path, metric: Any) -> None:
+    """history.png, importance.png, ... (gradwork.plots); without matplotlib, say how."""
+    try:
+        plot_study(study, study_dir, metric)
+    except PlotsUnavailableError as missing:
+        print(f"no pictures: {missing}")
+
+
+def _reports(study_dir: Path, retrained: bool) -> None:
+    """report.html of the final run (when retrained) and of the study; their paths printed."""
+    from gradwork.cli._html_report import report_at_end
+
+    if retrained and (study_dir / "final" / "config.json").is_file():
+        report_at_end(study_dir / "final")
+    report_at_end(study_dir, study=True)
 
 
 def _final(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> dict:
@@ -206,9 +250,11 @@ def print_summary(summary: dict, study_dir: Path) -> None:
     print(f"best trial {summary['best_trial']}: {summary['metric']} = {summary['best_value']:.4f}")
     for key, value in summary["best_params"].items():
         print(f"  {key} = {value:.4g}" if isinstance(value, float) else f"  {key} = {value}")
-    if summary["importance"]:
-        ranked = sorted(summary["importance"].items(), key=lambda item: -item[1])
-        print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
+    shares = summary["importance"]["shares"]
+    if shares:
+        print("importance: " + ", ".join(f"{k} {v:.2f} ± {e:.2f}" for k, (v, e) in shares.items()))
+    else:
+        print(f"importance: not shown ({summary['importance']['note']})")
     final = summary.get("final")
     if final:
         percent = round(100 * final["confidence"])

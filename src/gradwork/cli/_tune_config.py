@@ -179,5 +179,5 @@ def make_pruner(settings: dict, epochs: int) -> Any:
     if name == "median":
         return MedianPruner(n_startup_trials=settings["n_startup_trials"], n_warmup_steps=low)
     if name == "hyperband":
-        return HyperbandPruner(low, max(epochs, low), factor)
+        return HyperbandPruner(low, max(epochs, low + 1), factor)
     return None

@@ -17,11 +17,14 @@ from gradwork.diagnose.activation_monitor import (
     ActivationReport,
     LayerActivations,
 )
+from gradwork.diagnose.compare import CompareReport, LayerDiff, compare
 from gradwork.diagnose.doctor import DoctorReport, doctor
 from gradwork.diagnose.findings import Finding
 from gradwork.diagnose.flow_plot import gradient_flow_table, plot_gradient_flow
 from gradwork.diagnose.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from gradwork.diagnose.gradient_monitor import GradientMonitor, GradientRecord
+from gradwork.diagnose.lr_find import LRFindResult, lr_find
+from gradwork.diagnose.mistakes import TrainingMistakeWarning, WatchCallback, Watcher, watch
 from gradwork.diagnose.monitor_callbacks import ActivationMonitorCallback, GradientMonitorCallback
 
 __all__ = [
@@ -30,4 +33,7 @@ __all__ = [
     "ActivationMonitor", "ActivationReport", "LayerActivations",
     "GradientMonitorCallback", "ActivationMonitorCallback",
     "doctor", "DoctorReport", "Finding", "gradient_flow_table", "plot_gradient_flow",
+    "watch", "Watcher", "WatchCallback", "TrainingMistakeWarning",
+    "lr_find", "LRFindResult",
+    "compare", "CompareReport", "LayerDiff",
 ]  # fmt: skip

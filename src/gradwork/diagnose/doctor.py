@@ -16,7 +16,7 @@ import numpy as np
 
 from gradwork import random
 from gradwork.autograd import enable_grad
-from gradwork.diagnose import _data_checks, _training_checks
+from gradwork.diagnose import _attention_checks, _data_checks, _training_checks
 from gradwork.diagnose._gradient_report import GradientReport
 from gradwork.diagnose.activation_monitor import ActivationMonitor, ActivationReport
 from gradwork.diagnose.findings import Finding, FindingsReport, format_number
@@ -53,7 +53,7 @@ def doctor(
     loss_fn: Callable[[Any, Any], Any],
     data: Any,
     optimizer: Any = None,
-    steps: int = 30,
+    steps: int = 100,
     lr: float = 1e-2,
     overfit_size: int = 8,
     min_reduction: float = 10.0,
@@ -65,8 +65,13 @@ def doctor(
     range, eval mode left on, BatchNorm with batch size 1, outputs that are
     already probabilities, the initial loss of a classifier against log(C),
     parameters without gradient, vanishing/exploding gradients, dead ReLUs and
-    saturated sigmoid/tanh, the update/weight ratio of your optimizer, and
-    whether the model can overfit one small batch within `steps` steps.
+    saturated sigmoid/tanh, for attention models attention-entropy collapse and
+    exploding output logits, the update/weight ratio of your optimizer, and
+    whether the model can overfit one small batch within `steps` steps (it stops
+    as soon as it has). When your optimizer falls short, the same test runs with
+    Adam at `lr` on a fresh copy: if Adam memorises the batch, the model is sound
+    and your learning rate is low (a warning only when the loss barely moved);
+    if Adam cannot either, the model or the loss has a bug.
 
     Args:
         model: the nn.Module (left untouched: the doctor works on a deep copy).
@@ -77,7 +82,7 @@ def doctor(
         optimizer: your optimizer (copied with the model; the original is untouched).
             Without one, the overfit test uses `gradwork.optim.Adam` at `lr` and the
             update/weight check is skipped.
-        steps: training steps of the overfit test.
+        steps: the most training steps of the overfit test (each optimizer).
         lr: learning rate of the default Adam.
         overfit_size: how many samples of the batch the overfit test memorises.
         min_reduction: the factor by which the loss must fall in the overfit test.
@@ -125,14 +130,22 @@ def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduct
         # The verdict should not hinge on a learning rate the user never chose;
         # Adam's step is nearly scale-free, so it is the fair default.
         optimizer = Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    pristine = None if default_optimizer else copy.deepcopy(model)
     monitor = GradientMonitor(model)
+    batch = (inputs[:size], targets[:size])
     report.losses = _training_checks.overfit(
-        model, loss_fn, inputs[:size], targets[:size], optimizer, steps, monitor
+        model, loss_fn, *batch, optimizer, steps, monitor, reduction
     )
     if monitor.history:
         report.gradients = monitor.report()
         report.findings.extend(_gradient_findings(report.gradients))
-    report.findings.append(_training_checks.check_overfit(report.losses, steps, reduction))
+    reference = None
+    if pristine is not None and not _training_checks.memorised(report.losses, reduction):
+        adam = Adam([p for p in pristine.parameters() if p.requires_grad], lr=lr)
+        reference = _training_checks.overfit(pristine, loss_fn, *batch, adam, steps, None,
+                                             reduction)  # fmt: skip
+    report.findings.append(_training_checks.check_overfit(
+        report.losses, steps, reduction, reference, f"Adam(lr={lr:g})"))  # fmt: skip
     if default_optimizer:
         report.findings.append(
             Finding("update_ratio", "info", "skipped: pass optimizer= to check your learning rate")
@@ -145,15 +158,22 @@ def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduct
 def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
     """Forward (watched by an ActivationMonitor) and backward once; None if it failed."""
     try:
-        with ActivationMonitor(model) as activations:
+        with (
+            ActivationMonitor(model) as activations,
+            _attention_checks.AttentionCapture(model) as attention,
+        ):
             output = model(inputs)
     except Exception as error:  # noqa: BLE001 - the doctor reports, it does not raise
         report.findings.append(_failure("forward", error))
         return None
     report.activations = activations.report()
-    classifier = _data_checks.is_classification(loss_fn, output, targets.array)
+    if _attention_checks.has_attention(model):  # entropy collapse, exploding logits
+        report.findings.extend(_attention_checks.attention_findings(attention, output))
+    # NOTE: a language model's loss takes (N, T, V) logits, classes last (class_axis = -1).
+    scores = np.moveaxis(output.array, getattr(loss_fn, "class_axis", 1), 1)
+    classifier = _data_checks.is_classification(loss_fn, scores, targets.array)
     if classifier:
-        report.findings.append(_data_checks.check_labels(loss_fn, output.array, targets.array))
+        report.findings.append(_data_checks.check_labels(loss_fn, scores, targets.array))
         if not report.findings[-1].passed:
             return None  # an out-of-range label makes the loss itself meaningless
     try:
@@ -170,7 +190,7 @@ def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
                                        "or division by zero in the model"))  # fmt: skip
         return None
     if classifier:
-        report.findings.extend(_data_checks.check_initial_loss(value, output.array, targets.array))
+        report.findings.extend(_data_checks.check_initial_loss(value, scores, targets.array))
     report.findings.extend(_activation_findings(report.activations))
     loss.backward()
     return value

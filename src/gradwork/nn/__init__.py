@@ -40,6 +40,7 @@ from gradwork.nn.activation import (
     Swish,
     Tanh,
 )
+from gradwork.nn.attention import MultiheadAttention
 from gradwork.nn.blocks import BasicBlock, Residual
 from gradwork.nn.container import ModuleDict, ModuleList, Sequential
 from gradwork.nn.conv import Conv1d, Conv2d, ConvTranspose2d
@@ -61,7 +62,15 @@ from gradwork.nn.loss import (
     SmoothL1Loss,
 )
 from gradwork.nn.module import Module, RemovableHandle
-from gradwork.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from gradwork.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
+from gradwork.nn.parallel import SyncBatchNorm  # also gradwork.nn.parallel
 from gradwork.nn.parameter import Parameter
 from gradwork.nn.pooling import (
     AdaptiveAvgPool2d,
@@ -72,9 +81,17 @@ from gradwork.nn.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from gradwork.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from gradwork.nn.recurrent import GRU, LSTM, RNN, RNNBase
 from gradwork.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from gradwork.nn.summary import Summary, summary
+from gradwork.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from gradwork.nn.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 # Layers, activations and losses: the test table has one entry for each of these.
@@ -83,7 +100,7 @@ LAYERS = [
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d",
     "GroupNorm", "Residual", "BasicBlock", "MaxUnpool2d", "Upsample", "UpsamplingNearest2d",
-    "UpsamplingBilinear2d", "Unfold", "Fold", "CosineSimilarity", "PairwiseDistance",
+    "UpsamplingBilinear2d", "Unfold", "Fold", "CosineSimilarity", "PairwiseDistance", "RMSNorm",
 ]  # fmt: skip
 ACTIVATIONS = [
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Swish", "Sigmoid", "Tanh", "Softmax",
@@ -96,8 +113,14 @@ LOSSES = [
 ]  # fmt: skip
 # Sequence models: tests/nn/test_recurrent.py, test_rnn_cell.py, test_embedding.py.
 SEQUENCE_LAYERS = ["Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+# Attention: tests/nn/test_attention.py and test_transformer.py.
+ATTENTION_LAYERS = [
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+]  # fmt: skip
 
 __all__ = [
+    "SyncBatchNorm", "parallel",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle",
     "LayerInputError", "Summary", "summary", "functional", "init", "Identity", "Linear",
     "Flatten", "Unflatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
@@ -110,5 +133,8 @@ __all__ = [
     "RNNCellBase", "utils", "utils_rnn", "MaxUnpool2d", "Upsample", "UpsamplingNearest2d",
     "UpsamplingBilinear2d", "Unfold", "Fold", "CosineSimilarity", "PairwiseDistance", "Hardtanh",
     "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "SELU", "CELU", "Softsign", "LogSigmoid",
-    "Softmin", "KLDivLoss",
+    "Softmin", "KLDivLoss", "RMSNorm", "LearnedPositionalEmbedding",
+    "SinusoidalPositionalEncoding",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "ATTENTION_LAYERS",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ from gradwork.train._accumulators import (
     MeanAbsoluteError,
     MeanSquaredError,
     Metric,
+    Perplexity,
     Precision,
     R2Score,
     Recall,
@@ -24,6 +25,8 @@ from gradwork.train._interrupt import InterruptHandler
 from gradwork.train._model_checkpoint import ModelCheckpoint
 from gradwork.train._progress import ProgressBar
 from gradwork.train._summary import RunSummary
+from gradwork.train._tensorboard import TensorBoardLogger
+from gradwork.train._weights import export_weights
 from gradwork.train.callbacks import (
     Callback,
     CallbackList,
@@ -34,6 +37,12 @@ from gradwork.train.callbacks import (
     TerminateOnNaN,
 )
 from gradwork.train.checkpoint import load_checkpoint, save_checkpoint
+from gradwork.train.generate import generate
+from gradwork.train.language_model import (
+    TokenCrossEntropyLoss,
+    TransformerLM,
+    evaluate_perplexity,
+)
 from gradwork.train.run import RunFolder
 from gradwork.train.trainer import Trainer
 
@@ -47,6 +56,8 @@ __all__ = [
     "LRSchedulerCallback",
     "ProgressBar",
     "CSVLogger",
+    "TensorBoardLogger",
+    "export_weights",
     "TerminateOnNaN",
     "InterruptHandler",
     "RunSummary",
@@ -60,6 +71,11 @@ __all__ = [
     "MeanSquaredError",
     "MeanAbsoluteError",
     "R2Score",
+    "Perplexity",
+    "TransformerLM",
+    "TokenCrossEntropyLoss",
+    "evaluate_perplexity",
+    "generate",
     "METRIC_NAMES",
     "get_metric",
     "metrics",

@@ -19,10 +19,13 @@ import numpy as np
 from gradwork import data, nn, optim
 from gradwork.random import manual_seed
 from gradwork.suggest import did_you_mean
-from gradwork.train import _accumulators, callbacks
+from gradwork.train import _accumulators, callbacks, preflight
 from gradwork.train._model_checkpoint import ModelCheckpoint
+from gradwork.train._tensorboard import TensorBoardLogger
+from gradwork.train._text_data import text_splits
 from gradwork.train.architectures import ARCHITECTURES
 from gradwork.train.config import ConfigError
+from gradwork.train.language_model import TokenCrossEntropyLoss
 from gradwork.train.run import RunFolder
 from gradwork.train.trainer import Trainer
 
@@ -83,7 +86,7 @@ def load_dataset(config: dict) -> Any:
         if name == "digits":
             return data.load_digits()
         if name == "mnist":
-            return data.MNIST(spec["path"], train=True)
+            return data.MNIST(spec["path"], train=True, download=spec.get("download", False))
         if name == "npz":
             return npz_dataset(spec["path"])
         makers = {
@@ -94,31 +97,73 @@ def load_dataset(config: dict) -> Any:
             "regression": data.make_regression_curve,
         }
         return makers[name](n=n, noise=noise, seed=seed)
+    except FileNotFoundError as error:
+        if name != "mnist":
+            raise ConfigError(f"data: could not load {name!r}: {error}") from None
+        missing = str(error).split("missing ", 1)[-1].split(". Pass", 1)[0]
+        raise ConfigError(
+            f"data.path = {spec['path']!r}: missing {missing}. Set data.download = true in "
+            "[data] to fetch them (checksum-verified), or copy the published MNIST files there"
+        ) from None
     except (OSError, ValueError, TypeError) as error:
-        raise ConfigError(f"data: could not load {name!r}: {error}") from None
+        where = f"data.path = {spec['path']!r}" if spec["path"] else f"data.name = {name!r}"
+        raise ConfigError(f"{where}: could not load the data: {error}") from None
 
 
 def npz_dataset(path: str) -> Any:
-    with np.load(Path(path), allow_pickle=False) as archive:
-        if not {"x", "y"} <= set(archive.files):
-            raise ValueError(f"{path} must hold arrays named 'x' and 'y', has {archive.files}")
-        x, y = archive["x"], archive["y"]
-    x = x.astype(np.float32)
-    y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+    """A TensorDataset of the arrays `x` and `y` in an .npz file; ValueError naming the file."""
+    with open(path, "rb") as stream:
+        start = stream.read(6)
+    if not start.startswith(b"PK"):  # NOTE: else np.load would take it for a pickle
+        kind = "a single-array .npy file" if start == b"\x93NUMPY" else "not a zip archive"
+        raise ValueError(
+            f"{path} is {kind}, not an .npz archive of x and y (it starts with {start!r}); "
+            "write one with np.savez(path, x=..., y=...)"
+        )
+    try:
+        with np.load(Path(path), allow_pickle=False) as archive:
+            files = list(getattr(archive, "files", []))
+            if not {"x", "y"} <= set(files):
+                raise ValueError(
+                    f"{path} must be an .npz archive holding arrays named 'x' and 'y' "
+                    f"(np.savez(path, x=..., y=...)), has {files or 'no named arrays'}"
+                )
+            x, y = archive["x"], archive["y"]
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        raise ValueError(f"{path} is not a readable .npz archive of x and y: {error}") from None
+    except Exception as error:  # noqa: BLE001 - zip, zlib, EOF, pickle refusals: all bad files
+        raise ValueError(
+            f"{path} is not a readable .npz archive (truncated, damaged or another format: "
+            f"{type(error).__name__}: {error}); write it with np.savez(path, x=..., y=...)"
+        ) from None
+    for name, array in (("x", x), ("y", y)):
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: {name} has dtype {array.dtype}; expected integers or floats")
+    with np.errstate(over="ignore"):  # too large for float32: Inf, refused by the data check
+        x = x.astype(np.float32)
+        y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+        raise ValueError(
+            f"{path}: x has shape {x.shape} and y has shape {y.shape}; they need one row per "
+            "sample, the same number of rows"
+        )
     return data.TensorDataset(x, y)
 
 
 def load_splits(config: dict) -> tuple[tuple, dict]:
     """(train, val, test) subsets and what the model needs to know about the data."""
+    if config["data"]["name"] == "text":  # windows of characters, split by position
+        return text_splits(config)
     dataset = load_dataset(config)
     x, y = (np.asarray(t.array) for t in dataset.tensors[:2])
-    classification = y.dtype.kind in "iub"
-    info = {
-        "task": "classification" if classification else "regression",
-        "input_shape": list(x.shape[1:]),
-        "outputs": int(y.max()) + 1 if classification else int(np.prod(y.shape[1:], dtype=int)),
-    }
-    stratify = y if classification else None
+    spec = config["data"]
+    source = f"data.path = {spec['path']!r}" if spec["path"] else f"data.name = {spec['name']!r}"
+    info = preflight.describe_data(
+        x, y, source, spec.get("classes", 0), config["loss"].get("ignore_index")
+    )
+    stratify = y if info["task"] == "classification" else None
     try:
         splits = data.train_val_test_split(
             dataset, config["data"]["split"], stratify, config["seed"]
@@ -149,12 +194,15 @@ def build_model(spec: dict, info: dict) -> Any:
         return nn.Sequential(*layers)
     if arch == "layers":
         raise ConfigError("model.arch = 'layers' needs a list of [[model.layers]] tables")
+    if arch == "auto" and info["task"] == "language-model":
+        arch = "transformer-lm"
     if arch == "auto":
         arch = "cnn" if len(info["input_shape"]) == 3 else "mlp"
     options = {
         "mlp": ("hidden", "activation", "dropout"),
         "resnet-small": ("channels",),
         "cnn": ("channels", "hidden", "activation", "dropout"),
+        "transformer-lm": LANGUAGE_MODEL_KEYS,
     }[arch]
     try:
         return ARCHITECTURES[arch](
@@ -162,6 +210,9 @@ def build_model(spec: dict, info: dict) -> Any:
         )
     except ValueError as error:
         raise ConfigError(f"model.arch = {arch!r}: {error}") from None
+
+
+LANGUAGE_MODEL_KEYS = ("d_model", "nhead", "num_layers", "block_size", "dim_feedforward", "dropout")
 
 
 def _layer(index: int, table: dict) -> Any:
@@ -176,6 +227,8 @@ def _layer(index: int, table: dict) -> Any:
 def build_loss(spec: dict, info: dict) -> Any:
     spec = dict(spec)
     name = spec.pop("name")
+    if name in ("auto", "TokenCrossEntropyLoss") and info["task"] == "language-model":
+        return construct(TokenCrossEntropyLoss, spec, "loss")  # over every position
     if name == "auto":
         name = "CrossEntropyLoss" if info["task"] == "classification" else "MSELoss"
     return construct(find_class(nn, name, "loss.name", base=nn.Module), spec, "loss")
@@ -184,6 +237,7 @@ def build_loss(spec: dict, info: dict) -> Any:
 def build_metrics(names: list[str], info: dict) -> list:
     if names == ["auto"]:
         names = ["accuracy"] if info["task"] == "classification" else ["mae", "r2"]
+        names = ["perplexity", "accuracy"] if info["task"] == "language-model" else names
     for name in names:
         if name not in _accumulators.METRIC_NAMES:
             hint = did_you_mean(name, _accumulators.METRIC_NAMES)
@@ -219,7 +273,25 @@ def build_callbacks(spec: dict) -> list:
     stopping = dict(spec["early_stopping"])
     if stopping.pop("enabled"):
         made.append(callbacks.EarlyStopping(**stopping))
+    if spec.get("tensorboard", {}).get("enabled"):
+        made.append(_tensorboard_logger(spec["tensorboard"]))
     return made
+
+
+def _tensorboard_logger(spec: dict) -> Any:
+    """The TensorBoardLogger of [callbacks.tensorboard]; a missing package is a ConfigError."""
+    for key in ("histogram_freq", "update_freq"):
+        if spec[key] < 0:
+            raise ConfigError(f"callbacks.tensorboard.{key} = {spec[key]} must be 0 or more")
+    try:
+        return TensorBoardLogger(
+            spec["log_dir"] or None,
+            histogram_freq=spec["histogram_freq"],
+            update_freq=spec["update_freq"] or "epoch",
+            doctor=spec["doctor"],
+        )
+    except ImportError as error:
+        raise ConfigError(f"[callbacks.tensorboard]: {error}") from None
 
 
 def find_class(namespace: Any, name: str, key: str, base: type | None = None) -> type:
@@ -298,6 +370,7 @@ def make_trainer(session: Session, run_dir: Any = None, progress: bool = False) 
                 mode=spec["mode"],
                 save_best_only=spec["save_best_only"],
                 every_n_batches=spec["every_n_batches"] or None,
+                safetensors=spec.get("safetensors", False),
             )
         )
     return Trainer(

@@ -8,6 +8,8 @@ default filled in, so a run folder's config.json says exactly what ran.
 from __future__ import annotations
 
 import copy
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,8 @@ FLOATS, INTS, STRS, TABLES = (
     ("a list of tables"),
 )
 
-DATASETS = ("digits", "mnist", "moons", "xor", "circles", "spirals", "regression", "npz")
-ARCHITECTURES = ("auto", "mlp", "cnn", "resnet-small", "layers")
+DATASETS = ("digits", "mnist", "moons", "xor", "circles", "spirals", "regression", "npz", "text")
+ARCHITECTURES = ("auto", "mlp", "cnn", "resnet-small", "transformer-lm", "layers")
 
 # section -> key -> (type, default). Sections marked OPEN also take the keyword
 # arguments of the class they name; those are checked against its signature later.
@@ -49,6 +51,8 @@ SCHEMA: dict[str, Any] = {
         "batch_size": (INT, 32),
         "n_samples": (INT, 1000),
         "noise": (FLOAT, 0.1),
+        "classes": (INT, 0),  # 0: max(label) + 1
+        "download": (BOOL, False),  # mnist: fetch missing files (checksum-verified)
     },
     "model": {
         "arch": (STR, "auto"),
@@ -57,6 +61,12 @@ SCHEMA: dict[str, Any] = {
         "activation": (STR, "ReLU"),
         "dropout": (FLOAT, 0.1),
         "layers": (TABLES, []),
+        # transformer-lm (data.name = "text": block_size is also the window length)
+        "d_model": (INT, 64),
+        "nhead": (INT, 4),
+        "num_layers": (INT, 2),
+        "block_size": (INT, 64),
+        "dim_feedforward": (INT, 256),
     },
     "optimizer": {"name": (STR, "Adam"), "lr": (FLOAT, 0.003)},
     "scheduler": {
@@ -85,12 +95,21 @@ SCHEMA: dict[str, Any] = {
             "mode": (STR, "auto"),
             "save_best_only": (BOOL, False),
             "every_n_batches": (INT, 0),
+            "safetensors": (BOOL, False),  # also the weights alone: best/last.safetensors
         },
         # gradwork.diagnose's monitor callbacks: record one training step in `every`
         "monitor": {
             "gradients": (BOOL, False),
             "activations": (BOOL, False),
             "every": (INT, 10),
+        },
+        # TensorBoard event files (gradwork.train.TensorBoardLogger); the table enables it
+        "tensorboard": {
+            "enabled": (BOOL, False),
+            "log_dir": (STR, ""),  # "": tensorboard/ in the run folder
+            "histogram_freq": (INT, 1),  # weight and gradient histograms every n epochs (0: off)
+            "update_freq": (INT, 0),  # also the batch loss every n steps (0: per epoch only)
+            "doctor": (BOOL, False),  # the doctor's findings on the first batch, as text
         },
     },
 }
@@ -127,12 +146,26 @@ def resolve(user: dict) -> dict:
         ...     print(error)  # doctest: +ELLIPSIS
         unknown key 'train.epoch'. Did you mean 'epochs'? Valid keys in [train]: ...
     """
+    _check_finite(user, "")
     resolved = _merge(user, SCHEMA, "")
-    stopping = user.get("callbacks", {}).get("early_stopping")
-    if stopping is not None and "enabled" not in stopping:
-        resolved["callbacks"]["early_stopping"]["enabled"] = True  # writing the table enables it
+    for name in ("early_stopping", "tensorboard"):
+        table = user.get("callbacks", {}).get(name)
+        if isinstance(table, dict) and "enabled" not in table:
+            resolved["callbacks"][name]["enabled"] = True  # writing the table enables it
     _check_values(resolved)
     return resolved
+
+
+def _check_finite(value: Any, key: str) -> None:
+    """TOML reads nan and inf as numbers; no setting of a run means them."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{key}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} = {value}: numbers in a config must be finite")
 
 
 def _merge(user: dict, schema: dict, prefix: str) -> dict:
@@ -191,9 +224,16 @@ def _check_values(config: dict) -> None:
             hint = did_you_mean(str(value), choices)
             raise ConfigError(f"{dotted} = {value!r} is not one of {', '.join(choices)}.{hint}")
     positive = ["data.batch_size", "train.epochs", "data.n_samples", "callbacks.monitor.every"]
+    positive += [
+        f"model.{key}"
+        for key in ("d_model", "nhead", "num_layers", "block_size", "dim_feedforward")
+    ]
     for dotted in positive:
         if _get(config, dotted) < 1:
             raise ConfigError(f"{dotted} = {_get(config, dotted)} must be at least 1")
+    if config["data"]["classes"] < 0:
+        raise ConfigError(f"data.classes = {config['data']['classes']} must be 0 (infer) or more")
+    check_name(config["name"])
     split = config["data"]["split"]
     if len(split) != 3 or any(s < 0 for s in split) or abs(sum(split) - 1.0) > 1e-6:
         raise ConfigError(
@@ -204,6 +244,35 @@ def _check_values(config: dict) -> None:
         raise ConfigError(f"data.name = {config['data']['name']!r} needs data.path")
     if config["data"]["path"] and not Path(config["data"]["path"]).exists():
         raise ConfigError(f"data.path: file or folder not found: {config['data']['path']!r}")
+
+
+# Characters a run name may not hold: path separators, and what Windows refuses in names.
+_UNSAFE_NAME_CHARACTERS = set('/\\:*?"<>|')
+
+
+def check_name(name: str, key: str = "name") -> None:
+    """Refuse a run name that could leave the output folder or is not a portable file name.
+
+    Example:
+        >>> check_name("moons-mlp")
+        >>> check_name("x/../../foo")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        gradwork.train.config.ConfigError: name = 'x/../../foo' ...
+    """
+    bad = sorted({c for c in name if c in _UNSAFE_NAME_CHARACTERS or not c.isprintable()})
+    if name.strip(" .") and not bad and len(name) <= 100:
+        return
+    safe = re.sub(r"[-. ]*-[-. ]*", "-", "".join("-" if c in bad else c for c in name))
+    safe = safe.strip(" .-")[:100] or "run"
+    if bad:
+        reason = f"holds {', '.join(repr(c) for c in bad)}"
+    else:
+        reason = "is longer than 100 characters" if len(name) > 100 else "has no letters"
+    raise ConfigError(
+        f"{key} = {name!r} {reason}: a run name becomes part of one folder name inside the "
+        'output folder, so it may not hold / \\ : * ? " < > | or control characters. '
+        f"Use e.g. {key} = {safe!r} (choose the folder with output = ...)"
+    )
 
 
 def _get(config: dict, dotted: str) -> Any:

@@ -9,7 +9,11 @@ Layout::
         history.csv        one row per epoch (CSVLogger)
         checkpoints/       last.npz (resume from here) and best.npz
         tests.json         every evaluation of the sealed test set, with time and `forced`
-        summary.json       best/last metrics, test evaluations, durations, versions
+        summary.json       best/last metrics, test evaluations (test_ci: bootstrap interval),
+                           durations, versions
+        diagnostics.json   the monitors' findings and series ([callbacks.monitor])
+        report.html        everything above on one page, pictures embedded (gradwork train)
+        plots/             the report's PNGs (with the plot extra, matplotlib)
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.serialization import FileFormatError
 from gradwork.train.checkpoint import atomic_write
 
 
@@ -61,6 +66,19 @@ class RunFolder:
     last_checkpoint = property(lambda self: self.checkpoints / "last.npz")
     best_checkpoint = property(lambda self: self.checkpoints / "best.npz")
 
+    def remove_temporaries(self) -> list[Path]:
+        """Delete what an atomic write killed mid-way left: `.<name>.<random>.tmp` files.
+
+        Call it only when no other process writes this folder (e.g. when a run resumes).
+        """
+        removed = []
+        for folder in (self.path, self.checkpoints):
+            for path in folder.glob(".*.tmp"):
+                if path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
+
     def write_json(self, name: str, value: Any) -> Path:
         """Write `value` as indented JSON to `name` in the folder, atomically."""
         text = json.dumps(_plain(value), indent=2) + "\n"
@@ -71,7 +89,13 @@ class RunFolder:
         path = self.path / name
         if not path.is_file():
             return default
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise FileFormatError(
+                f"{str(path)!r} is not valid JSON ({error}); the run folder is damaged: "
+                "restore the file or delete it"
+            ) from None
 
     def test_records(self) -> list[dict]:
         """Every recorded evaluation of the sealed test set, oldest first."""
@@ -122,7 +146,8 @@ def best_and_last(history: dict[str, list], modes: dict[str, str]) -> tuple[dict
             continue
         mode = modes.get(key) or monitor_mode(key, "auto")
         value = min(numbers) if mode == "min" else max(numbers)
-        best[key] = {"value": value, "epoch": values.index(value), "mode": mode}
+        # NOTE: epochs are numbered from 1 in every file a run writes, as on the console.
+        best[key] = {"value": value, "epoch": values.index(value) + 1, "mode": mode}
     return best, last
 
 

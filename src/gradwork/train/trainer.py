@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from gradwork import autograd
 from gradwork.tensor import Tensor
-from gradwork.train import _state
+from gradwork.train import _distributed, _state
 from gradwork.train._accumulators import Metric, get_metric
 from gradwork.train._interrupt import InterruptHandler
 from gradwork.train._model_checkpoint import ModelCheckpoint
@@ -21,7 +22,6 @@ from gradwork.train._sealed_test import SealedTest
 from gradwork.train._summary import RunSummary
 from gradwork.train.callbacks import Callback, CallbackList, CSVLogger, History, LRSchedulerCallback
 from gradwork.train.checkpoint import load_checkpoint, save_checkpoint
-from gradwork.train.run import RunFolder
 
 
 class Trainer:
@@ -42,6 +42,8 @@ class Trainer:
             evaluations and writes summary.json.
         batch_size: the batch size used when `fit`/`evaluate` get a Dataset.
         progress: add a `ProgressBar`.
+        watch: watch the loop for training mistakes (`gradwork.diagnose.watch`): each is
+            warned about once and kept in `trainer.mistakes`. False turns it off.
 
     Example:
         >>> import gradwork as gw
@@ -71,17 +73,20 @@ class Trainer:
         scheduler_interval: str = "epoch",
         scheduler_monitor: str = "val_loss",
         monitor: str = "val_loss",
+        watch: bool = True,
     ) -> None:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss
         self.metrics: list[Metric] = [get_metric(m) for m in metrics or []]
         self.batch_size, self.monitor = batch_size, monitor
-        self.run = RunFolder(run_dir) if run_dir is not None else None
+        self.run = _distributed.run_folder(run_dir)  # ranks other than 0 never write
         self.history = History()
         extra = list(callbacks or [])
         if scheduler is not None:
             extra.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
-        if progress:
+        if progress and _distributed.is_writer():
             extra.append(ProgressBar())
+        if watch and _distributed.is_writer():  # rank 0 speaks for all ranks
+            extra.append(_mistake_watch())
         self._auto_checkpoint = self._add_defaults(extra)
         self.callbacks = CallbackList(sorted([*extra, self.history], key=self._call_order))
         self.callbacks.set_trainer(self)
@@ -92,6 +97,7 @@ class Trainer:
         self.stop_training = self.interrupt_requested = False
         self.interrupt_checkpoint: Path | None = None  # where InterruptHandler saved
         self.train_seconds = 0.0
+        self.mistakes: list = []  # findings of the mistake watch (filled during fit)
         self._sealed_test = SealedTest(self.run)
         self._epoch_finished = False
         self._sums = _state.EpochSums()
@@ -108,7 +114,8 @@ class Trainer:
             extra.append(InterruptHandler(path))
         if self.run is None:
             return None
-        extra.append(CSVLogger(self.run.history_csv, append=True))
+        if _distributed.is_writer():
+            extra.append(CSVLogger(self.run.history_csv, append=True))
         if not any(isinstance(c, RunSummary) for c in extra):
             extra.append(RunSummary(self.run))
         if any(isinstance(c, ModelCheckpoint) for c in extra):
@@ -122,8 +129,8 @@ class Trainer:
         # epoch logs; checkpoints capture everything done this epoch; the summary, all of it.
         if isinstance(callback, InterruptHandler):
             return 0
-        if callback is self.history:
-            return 2
+        if callback is self.history or getattr(callback, "runs_after_others", False):
+            return 2  # (TensorBoardLogger: it logs what the others add and find)
         if isinstance(callback, ModelCheckpoint):
             return 3
         return 4 if isinstance(callback, RunSummary) else 1
@@ -172,6 +179,7 @@ class Trainer:
                 metric.reset()
         self._epoch_finished = False
         self.callbacks.on_epoch_begin(self.epoch)
+        _distributed.set_epoch(self._loader, self.epoch)  # a DistributedSampler's shuffle
         self.model.train()
         for batch in self._loader:
             index = self.batch
@@ -191,6 +199,10 @@ class Trainer:
 
     def _raise_if_interrupted(self) -> None:
         # Raised only here, between steps, so a checkpoint saved on the way out is exact.
+        # On several ranks, any rank's stop or Ctrl-C stops all of them at this step.
+        self.stop_training, self.interrupt_requested = _distributed.agree(
+            self.stop_training, self.interrupt_requested
+        )
         if self.interrupt_requested:
             raise KeyboardInterrupt
 
@@ -222,8 +234,10 @@ class Trainer:
         return total, logs
 
     def _epoch_logs(self, val_loader: Any) -> dict:
-        logs = self._sums.means()
-        logs.update({m.name: m.compute() for m in self.metrics})
+        # Over every rank's shard when the data is sharded (DistributedSampler).
+        logs = _distributed.reduced_sums(self._sums, self._loader).means()
+        metrics = _distributed.reduced_metrics(self.metrics, self._loader)
+        logs.update({m.name: m.compute() for m in metrics})
         if val_loader is not None:
             logs.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
         groups = getattr(self.optimizer, "param_groups", None)
@@ -251,6 +265,8 @@ class Trainer:
                         metric.update(output.array, getattr(y, "array", y))
         finally:
             self.model.train(was_training)
+        sums = _distributed.reduced_sums(sums, loader)
+        metrics = _distributed.reduced_metrics(metrics, loader)
         return {**sums.means(), **{m.name: m.compute() for m in metrics}}
 
     def predict(self, data: Any) -> Tensor:
@@ -305,7 +321,7 @@ class Trainer:
                 "batch": 0 if finished else self.batch,
                 "global_step": self.global_step,
             },
-            "model": self.model.state_dict(),
+            "model": _distributed.unwrap(self.model).state_dict(),  # without DDP's "module."
             "optimizer": self.optimizer.state_dict(),
             "callbacks": _state.callback_states(self.callbacks.callbacks),
             "rng": _state.rng_state(),
@@ -318,6 +334,8 @@ class Trainer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a resumable checkpoint (atomically) to `path`."""
+        if not _distributed.is_writer():
+            return Path(path)  # rank 0 writes it
         return save_checkpoint(self.state_dict(), path)
 
     def resume(self, path: str | os.PathLike) -> Trainer:
@@ -327,7 +345,7 @@ class Trainer:
         loader position are applied when `fit` starts (after the loader exists).
         """
         state = load_checkpoint(path)
-        self.model.load_state_dict(state["model"])
+        _distributed.unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         _state.load_callback_states(self.callbacks.callbacks, state["callbacks"])
         position = state["position"]
@@ -365,6 +383,13 @@ class Trainer:
         from gradwork.data import DataLoader
 
         return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle)
+
+
+def _mistake_watch() -> Callback:
+    # gradwork.diagnose sits right of train (DESIGN.md), so the loop names it rather
+    # than importing it: the watch reads the loop from outside (wrapped backward, step,
+    # zero_grad), and the loop never calls into it.
+    return importlib.import_module("gradwork.diagnose.mistakes").WatchCallback()
 
 
 def _length(loader: Any) -> int | None:
