@@ -106,6 +106,23 @@ def test_resolve_fills_defaults_and_enables_written_tables():
         resolve({"scheduler": {"interval": "step"}})
 
 
+def test_the_checkpoint_follows_early_stopping_unless_told_otherwise():
+    # One meaning of "best": best.npz (used by evaluate, predict and the printed test
+    # figure) and the weights early stopping restores are picked by the same monitor.
+    stopping = {"early_stopping": {"monitor": "val_accuracy"}}
+    checkpoint = resolve({"callbacks": stopping})["callbacks"]["checkpoint"]
+    assert (checkpoint["monitor"], checkpoint["mode"]) == ("val_accuracy", "auto")
+    own = {**stopping, "checkpoint": {"monitor": "val_loss", "mode": "min"}}
+    checkpoint = resolve({"callbacks": own})["callbacks"]["checkpoint"]
+    assert (checkpoint["monitor"], checkpoint["mode"]) == ("val_loss", "min")
+    mode_only = {"early_stopping": {"monitor": "val_f1", "mode": "max"},
+                 "checkpoint": {"mode": "max"}}  # fmt: skip
+    checkpoint = resolve({"callbacks": mode_only})["callbacks"]["checkpoint"]
+    assert (checkpoint["monitor"], checkpoint["mode"]) == ("val_f1", "max")
+    off = {"early_stopping": {"enabled": False, "monitor": "val_accuracy"}}
+    assert resolve({"callbacks": off})["callbacks"]["checkpoint"]["monitor"] == "val_loss"
+
+
 def test_commands_without_their_inputs_exit_2(capsys):
     assert main(["tune", "anything"]) == 2  # tune exists now: a missing file is bad input
     assert "gradwork tune: error: config file not found: 'anything'" in capsys.readouterr().err

@@ -152,8 +152,24 @@ def resolve(user: dict) -> dict:
         table = user.get("callbacks", {}).get(name)
         if isinstance(table, dict) and "enabled" not in table:
             resolved["callbacks"][name]["enabled"] = True  # writing the table enables it
+    _follow_early_stopping(user, resolved["callbacks"])
     _check_values(resolved)
     return resolved
+
+
+def _follow_early_stopping(user: dict, callbacks: dict) -> None:
+    """A checkpoint left at its default monitor follows early stopping's.
+
+    One meaning of "best" per run: otherwise early stopping restores the best
+    epoch by val_accuracy while checkpoints/best.npz (which `evaluate`, `predict`
+    and the printed test figure use) holds the best by val_loss.
+    """
+    stopping, checkpoint = callbacks["early_stopping"], callbacks["checkpoint"]
+    given = user.get("callbacks", {}).get("checkpoint", {})
+    if stopping["enabled"] and "monitor" not in given:
+        checkpoint["monitor"] = stopping["monitor"]
+        if "mode" not in given:
+            checkpoint["mode"] = stopping["mode"]
 
 
 def _check_finite(value: Any, key: str) -> None:
