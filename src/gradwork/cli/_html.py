@@ -53,7 +53,7 @@ def image(path: str | Path, alt: str, caption: str = "") -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """An HTML table; numbers are right-aligned."""
+    """An HTML table; numbers are right-aligned; all-empty `header`, no header row."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = []
     for row in rows:
@@ -65,7 +65,9 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
                 f'<td class="num">{escape(text)}</td>' if numeric else f"<td>{escape(text)}</td>"
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # A key-value table has no column names: no empty header row above it.
+    thead = f"<thead><tr>{head}</tr></thead>" if any(header) else ""
+    return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
 
 
 def pre(text: str) -> str:
