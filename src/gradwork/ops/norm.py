@@ -42,7 +42,7 @@ def _standardise(x, axes, eps):
 
 def _input_grad(dxhat, xhat, invstd, axes):
     """The closed-form input gradient of normalisation over `axes` with batch statistics."""
-    count = xhat.size // invstd.size
+    count = xhat.size // max(invstd.size, 1)  # an empty batch: empty gradients, no division
     sum_dxhat = dxhat.sum(axis=axes, keepdims=True)
     sum_dxhat_xhat = (dxhat * xhat).sum(axis=axes, keepdims=True)
     grad = xhat * (sum_dxhat_xhat / -count)

@@ -36,9 +36,10 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
     """Normalise over the trailing `normalized_shape` dimensions."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[-len(shape) :]) != shape:
-        raise ValueError(
-            f"layer_norm: input shape {input.shape} does not end with normalized_shape {shape}"
+    if tuple(input.shape[-len(shape) :]) != shape:  # RuntimeError, as torch's
+        raise RuntimeError(
+            f"layer_norm: input of shape {tuple(input.shape)} does not end with "
+            f"normalized_shape {shape}; pass normalized_shape={tuple(input.shape[-len(shape) :])}"
         )
     axes = tuple(range(-len(shape), 0))
     return ops.Normalize.apply(input, weight, bias, axes=axes, eps=eps)
@@ -60,7 +61,12 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | No
         [0.8485, 1.1314]
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if input.ndim < len(shape) or tuple(input.shape[-len(shape) :]) != shape:
+    if input.ndim < len(shape):  # torch's classes: ValueError here, RuntimeError below
+        raise ValueError(
+            f"rms_norm: input of shape {tuple(input.shape)} has fewer dimensions than "
+            f"normalized_shape {shape}; normalize over at most its last {input.ndim}"
+        )
+    if tuple(input.shape[-len(shape) :]) != shape:
         raise RuntimeError(
             f"rms_norm: input of shape {tuple(input.shape)} does not end with "
             f"normalized_shape {shape}; pass normalized_shape={tuple(input.shape[-len(shape) :])}"
