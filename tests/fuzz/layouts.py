@@ -133,6 +133,22 @@ def matmul_pair(draw: Callable, spec: Any) -> tuple[list, dict]:
     return [draw(arrays(tuple(left), dtype)), draw(arrays(tuple(right), other))], {}
 
 
+@st.composite
+def attention_triple(draw: Callable, spec: Any) -> tuple[list, dict]:
+    """query (..., L, E), key (..., S, E), value (..., S, Ev) of one float dtype; batch dims
+    that broadcast; now and then an empty L or S, or a key whose E or S does not fit."""
+    batch = list(draw(shapes(max_dims=2)))
+    length, source, width, value_width = (draw(st.integers(1, 4)) for _ in range(4))
+    if rarely(draw, 10):
+        length, source = (0, source) if draw(st.booleans()) else (length, 0)
+    query, key, value = (batch + [length, width], batch + [source, width],
+                         batch + [source, value_width])  # fmt: skip
+    if rarely(draw, 10):
+        key[-1 if draw(st.booleans()) else -2] += 1  # a mismatch torch refuses
+    dtype = draw(st.sampled_from(spec.dtypes))
+    return [draw(arrays(tuple(shape), dtype)) for shape in (query, key, value)], {}
+
+
 # ------------------------------------------------------------------- shapes
 @st.composite
 def cat_sequence(draw: Callable, spec: Any) -> tuple[list, dict]:
@@ -303,6 +319,7 @@ LAYOUTS: dict[str, Layout] = {
     "where": where_triple,
     "masked": masked,
     "matmul": matmul_pair,
+    "attention": attention_triple,
     "cat": cat_sequence,
     "stack": stack_sequence,
     "split": split_inputs,

@@ -178,6 +178,13 @@ OPS: list[OpSpec] = [
     function("softmax", params={"dim": "dim"}),
     function("nn.functional.softmax", params={"dim": "dim"}),
     function("nn.functional.log_softmax", params={"dim": "dim"}),
+    # attention and the Transformer's norms
+    function("nn.functional.scaled_dot_product_attention", layout="attention",
+             params={"is_causal": "flag"}, dtypes=FLOATS),
+    function("nn.functional.rms_norm", params={"normalized_shape": "trailing_shape"},
+             dtypes=FLOATS),
+    function("nn.functional.layer_norm", params={"normalized_shape": "trailing_shape"},
+             dtypes=FLOATS),
     method("sort", params={"dim": "dim", "descending": "flag"}),
     method("argsort", params={"dim": "dim", "descending": "flag"}),
     method("topk", params={"k": "small_int", "dim": "dim"}),

@@ -178,6 +178,19 @@ def clamp_bounds() -> st.SearchStrategy:
 
 
 # Parameter kinds named by the op table; each maps the first operand's shape to a strategy.
+@st.composite
+def trailing_shapes(draw: Callable, shape: tuple[int, ...]) -> list[int]:
+    """The last 1..ndim sizes of `shape` (a layer norm's normalized_shape); one size
+    off, or more dims than the input has, rarely."""
+    count = draw(st.integers(1, max(len(shape), 1)))
+    trailing = list(shape[len(shape) - count :]) if shape else [1]
+    if rarely(draw, 10):
+        trailing[0] += 1
+    elif rarely(draw, 10):
+        trailing = [2, *trailing]
+    return trailing
+
+
 PARAM_KINDS: dict[str, Callable[[tuple[int, ...]], st.SearchStrategy]] = {
     "dim": lambda shape: dims(len(shape)),
     "dim_opt": lambda shape: optional(dims(len(shape))),
@@ -199,4 +212,5 @@ PARAM_KINDS: dict[str, Callable[[tuple[int, ...]], st.SearchStrategy]] = {
     "dtype": lambda shape: st.sampled_from(DTYPES),
     "size": lambda shape: shapes(),
     "small_int": lambda shape: st.integers(-1, 4),
+    "trailing_shape": lambda shape: trailing_shapes(shape),
 }

@@ -50,13 +50,15 @@ class ScaledDotProductAttention(Function):
             key, value = _repeat_heads(key, gqa_repeats[0]), _repeat_heads(value, gqa_repeats[1])
         scores = query @ np.swapaxes(key, -1, -2)
         scores *= scale
+        # Masks are added as -inf, as torch does (not written over the score): a NaN
+        # score stays NaN even where it is masked out.
         if mask is not None and mask.dtype == np.bool_:
-            np.copyto(scores, -np.inf, where=~mask)
+            np.add(scores, -np.inf, out=scores, where=~mask)
         elif mask is not None:
             scores += mask
         if is_causal:
             length, source = scores.shape[-2:]
-            np.copyto(scores, -np.inf, where=~np.tri(length, source, dtype=bool))
+            np.add(scores, -np.inf, out=scores, where=~np.tri(length, source, dtype=bool))
         weights = _masked_softmax(scores)
         keep = _dropout_mask(weights, dropout_p) if dropout_p > 0.0 else None
         ctx.save_for_backward(query, key, value, weights, keep)
