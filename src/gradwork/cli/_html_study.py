@@ -73,6 +73,8 @@ def _result(summary: dict, trials: list[dict]) -> str:
             "note",
         )
     states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary.get("states", {}).items()))
+    if "pareto_front" in summary:
+        return _front(summary, states)
     parts = [
         f"<p class='big'>best trial {h.escape(summary.get('best_trial', '?'))}: "
         f"{h.escape(summary.get('metric', '?'))} = {_number(summary.get('best_value'))}</p>",
@@ -96,6 +98,26 @@ def _result(summary: dict, trials: list[dict]) -> str:
     if note:
         parts.append(h.paragraph(f"importance: {note}", "note"))
     return "\n".join(parts)
+
+
+def _front(summary: dict, states: str) -> str:
+    """Several objectives: the Pareto front, one row per trial (summary.json's pareto_front)."""
+    metrics, front = summary.get("metrics", []), summary["pareto_front"]
+    pairs = zip(metrics, summary.get("directions", []), strict=False)
+    goals = ", ".join(f"{direction} {metric}" for metric, direction in pairs)
+    params = list(front[0]["params"]) if front else []
+    rows = [
+        [
+            row["trial"],
+            *(row["values"].get(m) for m in metrics),
+            *(row["params"].get(k) for k in params),
+        ]
+        for row in front
+    ]
+    return h.paragraph(
+        f"{len(front)} trials on the Pareto front ({goals}); {summary.get('n_trials', '?')} "
+        f"trials ({states}). Each is runnable: pareto/trial-N.toml."
+    ) + h.table(["trial", *metrics, *params], rows)
 
 
 def _shares(saved: dict) -> dict[str, str]:
@@ -125,9 +147,11 @@ def _search(folder: Path) -> str:
 def _trials_table(trials: list[dict], summary: dict) -> str:
     if not trials:
         return h.paragraph("No trial finished yet.", "note")
-    complete = [t for t in trials if t.get("state") == "COMPLETE" and t.get("value")]
-    reverse = summary.get("direction", "minimize") == "maximize"
-    ranked = sorted(complete, key=lambda t: float(t["value"]), reverse=reverse)[:TOP_TRIALS]
+    column = summary.get("metrics", ["value"])[0]  # several objectives: rank by the first
+    complete = [t for t in trials if t.get("state") == "COMPLETE" and t.get(column)]
+    direction = summary.get("directions", [summary.get("direction", "minimize")])[0]
+    ranked = sorted(complete, key=lambda t: float(t[column]), reverse=direction == "maximize")
+    ranked = ranked[:TOP_TRIALS]
     columns = [c for c in trials[0] if c not in ("state",)]
     rows = [[_cell(t.get(c)) for c in columns] for t in ranked]
     others = len(trials) - len(ranked)
@@ -149,6 +173,12 @@ def _cell(text: str | None) -> object:
 
 def _final(folder: Path, summary: dict) -> str:
     final = summary.get("final")
+    if not final and "pareto_front" in summary:
+        return h.paragraph(
+            "Several objectives: no configuration was retrained or tested; pick a point "
+            "of the front and train its pareto/trial-N.toml.",
+            "note",
+        )
     if not final:
         return h.paragraph(
             "The best configuration was not retrained (tune.retrain = false, "

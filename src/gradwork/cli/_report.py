@@ -300,6 +300,13 @@ def study_report(folder: Path) -> str:
     else:
         states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(result.get("states", {}).items()))
         lines.append(f"{result.get('n_trials', '?')} trials ({states})")
+        if "pareto_front" in result:  # several objectives (tune.metric = [...])
+            goals = zip(result.get("metrics", []), result.get("directions", []), strict=False)
+            lines.append("Pareto front (" + ", ".join(f"{d} {m}" for m, d in goals) + "):")
+            for row in result["pareto_front"]:
+                values = "  ".join(f"{m} {_fmt(v)}" for m, v in row["values"].items())
+                lines.append(f"  trial {row['trial']}  {values}  config {row['config']}")
+            return "\n".join(lines)
         lines.append(
             f"best trial {result.get('best_trial', '?')}: {result.get('metric', '?')} = "
             f"{_fmt(result.get('best_value'))}"

@@ -10,6 +10,8 @@ Study folder (``<output>/<timestamp>-<name>-tune/``)::
                        parallel_coordinates.png, contour.png where they apply; gradwork.plots)
     report.html        the study's report, pictures embedded (final/report.html: the final run's)
     best_config.toml   the best configuration, runnable with `gradwork train`
+    pareto/            several objectives (metric = [...]): trial-N.toml, runnable, for each
+                       trial of the Pareto front; summary.json lists the front (no retraining)
     final/             run folder of the best config trained on train + val (tests.json: 1 test)
     summary.json       best parameters and value, test metric with its bootstrap interval
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gradwork.cli._toml import dumps
-from gradwork.cli._tune_config import make_pruner, resolve_tune
+from gradwork.cli._tune_config import make_pruner, objective_names, resolve_tune
 from gradwork.plots import PlotsUnavailableError
 from gradwork.train.config import ConfigError, load_toml
 from gradwork.tune import (
@@ -102,7 +104,8 @@ def tune_command(args: Any) -> int:
 
     study_dir, source, user, settings, space = _prepare(args)
     _check_algorithm(settings)
-    base = check_setup(user, space, settings["metric"])  # every ConfigError before writing
+    names = objective_names(settings)
+    base = check_setup(user, space, names[0])  # every ConfigError before writing
     if study_dir is None:
         study_dir = _new_study_dir(base)
         shutil.copyfile(source, study_dir / "tune.toml")
@@ -114,7 +117,7 @@ def tune_command(args: Any) -> int:
             user, space, algorithm=settings["algorithm"], n_trials=settings["n_trials"],
             pruner=make_pruner(settings, base["train"]["epochs"]), metric=settings["metric"],
             direction=settings["direction"], seed=settings["seed"], executor=executor,
-            storage=_PrintingJournal(journal, settings["metric"]), cv=settings["cv"] or None,
+            storage=_PrintingJournal(journal, names), cv=settings["cv"] or None,
             sync=settings["sync"],
         )  # fmt: skip
     except KeyboardInterrupt:
@@ -134,8 +137,10 @@ def _executor(settings: dict) -> Any:
 
 def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> int:
 
-    write_trials_csv(study, study_dir / "trials.csv")
+    write_trials_csv(study, study_dir / "trials.csv", objective_names(settings))
     _pictures(study, study_dir, settings["metric"])
+    if study.multi_objective:
+        return _finish_front(study, study_dir, user, settings, space)
     try:
         best = study.best_trial
     except ValueError as error:
@@ -171,6 +176,63 @@ def _finish(study: Any, study_dir: Path, user: dict, settings: dict, space: dict
     print_summary(summary, study_dir)
     _reports(study_dir, settings["retrain"])
     return 0
+
+
+def _finish_front(study: Any, study_dir: Path, user: dict, settings: dict, space: dict) -> int:
+    """Several objectives: the Pareto front in summary.json and one runnable config per point.
+
+    NOTE: no configuration is retrained or tested: which point of the front to
+    deploy is the user's trade-off, so the sealed test set stays unopened.
+    """
+    names = objective_names(settings)
+    front = sorted(study.best_trials, key=lambda trial: tuple(study.losses(trial)))
+    if not front:
+        print("gradwork tune: no trial completed, so there is no Pareto front", file=sys.stderr)
+        return 1
+    folder = study_dir / "pareto"
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for trial in front:
+        values = dict(zip(names, trial.values, strict=True))
+        path = folder / f"trial-{trial.number}.toml"
+        shown = ", ".join(f"{name} = {value:.6g}" for name, value in values.items())
+        header = (
+            f"# trial {trial.number}, on the Pareto front of {study_dir} ({shown})\n"
+            "# run it with: gradwork train THIS_FILE\n\n"
+        )
+        path.write_text(header + dumps(config_for(user, trial.params, space)))
+        rows.append({"trial": trial.number, "values": values, "params": trial.params,
+                     "config": str(path)})  # fmt: skip
+    summary = {
+        "metrics": names,
+        "directions": study.directions,
+        "n_trials": len(study.trials),
+        "states": _state_counts(study),
+        "pareto_front": rows,
+    }
+    (study_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_front(summary, study_dir)
+    _reports(study_dir, False)
+    return 0
+
+
+def print_front(summary: dict, study_dir: Path) -> None:
+    """The Pareto front, one line per trial, best in the first objective first."""
+    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary["states"].items()))
+    pairs = zip(summary["metrics"], summary["directions"], strict=True)
+    directions = ", ".join(f"{direction} {metric}" for metric, direction in pairs)
+    print(f"\n{summary['n_trials']} trials ({states})")
+    print(f"Pareto front ({len(summary['pareto_front'])} trials; {directions}):")
+    for row in summary["pareto_front"]:
+        values = "  ".join(f"{name} {value:.4g}" for name, value in row["values"].items())
+        params = ", ".join(_shown(k, v) for k, v in row["params"].items())
+        print(f"  trial {row['trial']:>3}  {values}  {params}")
+    print(f"configs: {study_dir / 'pareto'}/trial-N.toml (not retrained or tested: choose one)")
+    print(f"study folder: {study_dir}")
+
+
+def _shown(key: str, value: Any) -> str:
+    return f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
 
 
 def _pictures(study: Any, study_dir: Path, metric: Any) -> None:
@@ -221,10 +283,14 @@ def _state_counts(study: Any) -> dict:
     return counts
 
 
-def write_trials_csv(study: Any, path: Path) -> None:
-    """One row per trial; one column per parameter (empty where a parameter is inactive)."""
+def write_trials_csv(study: Any, path: Path, metrics: list[str] | None = None) -> None:
+    """One row per trial; one column per parameter (empty where a parameter is inactive).
+
+    With several objectives, one column per metric (``metrics``) replaces ``value``.
+    """
     names = list(study.space)
-    columns = ["number", "state", "value", *names, "duration", "pruned_at_epoch", "epochs"]
+    values = list(metrics or []) if study.multi_objective else ["value"]
+    columns = ["number", "state", *values, *names, "duration", "pruned_at_epoch", "epochs"]
     if any(trial.fold_values for trial in study.trials):
         columns.insert(3, "std_error")
     with open(path, "w", newline="") as file:
@@ -241,6 +307,8 @@ def write_trials_csv(study: Any, path: Path) -> None:
                 "epochs": trial.user_attrs.get("epochs"),
                 **{name: trial.params.get(name) for name in names},
             }
+            if study.multi_objective:
+                row.update(zip(values, trial.values or [None] * len(values), strict=True))
             writer.writerow({key: row[key] for key in columns})
 
 
@@ -269,9 +337,8 @@ def print_summary(summary: dict, study_dir: Path) -> None:
 class _PrintingJournal:
     """A JournalStorage that also prints one line per finished trial."""
 
-    def __init__(self, path: Path, metric: str) -> None:
-
-        self.journal, self.metric = JournalStorage(path), metric
+    def __init__(self, path: Path, metrics: list[str]) -> None:
+        self.journal, self.metrics = JournalStorage(path), metrics
 
     def __repr__(self) -> str:
         return repr(self.journal)
@@ -282,16 +349,18 @@ class _PrintingJournal:
     def append(self, event: dict) -> None:
         self.journal.append(event)
         if event.get("event") == "tell":
-            print(_trial_line(event, self.metric), flush=True)
+            print(_trial_line(event, self.metrics), flush=True)
 
 
-def _trial_line(event: dict, metric: str) -> str:
-    value = event.get("value")
-    shown = "-" if value is None else f"{value:.4f}"
+def _trial_line(event: dict, metrics: list[str]) -> str:
+    values = event.get("values") or [event.get("value")] + [None] * (len(metrics) - 1)
+    # The metric with 4 decimals; costs (parameter counts, milliseconds) in 6 digits.
+    shown = "  ".join(
+        f"{metric} " + ("-" if value is None else f"{value:.4f}" if i == 0 else f"{value:.6g}")
+        for i, (metric, value) in enumerate(zip(metrics, values, strict=True))
+    )
     pruned = (event.get("user_attrs") or {}).get("pruned_at_epoch")
     state = event["state"].lower() + (f" at epoch {pruned}" if pruned else "")
-    params = ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in event["params"].items()
-    )
+    params = ", ".join(_shown(k, v) for k, v in event["params"].items())
     duration = event.get("duration") or 0.0
-    return f"trial {event['number']:>3}  {metric} {shown}  {state:<20} {duration:5.1f}s  {params}"
+    return f"trial {event['number']:>3}  {shown}  {state:<20} {duration:5.1f}s  {params}"

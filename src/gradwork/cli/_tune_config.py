@@ -5,6 +5,9 @@ algorithm = "tpe"          # bayes, tpe, random, sobol, grid, ga, de, pso
 n_trials = 20
 metric = "val_accuracy"    # val_loss or val_<a train.metrics entry>
 direction = "auto"         # minimize, maximize, auto (from the metric name)
+# several objectives: a list, the validation metric first, then costs (always minimised)
+# metric = ["val_accuracy", "n_parameters"]   # or "latency_ms"
+# directions = ["maximize", "minimize"]        # optional, one per metric
 pruner = "asha"            # asha, median, hyperband, none (steps are epochs)
 executor = "serial"        # serial or processes (with workers); threads are refused
 
@@ -24,6 +27,7 @@ from gradwork.train.config import (
     FLOAT,
     INT,
     STR,
+    STRS,
     ConfigError,
     check_type,
     unknown_key_message,
@@ -37,12 +41,14 @@ from gradwork.tune import (
     MedianPruner,
     SuccessiveHalvingPruner,
 )
+from gradwork.tune.training import COSTS
 
 TUNE_SCHEMA: dict[str, tuple[str, Any]] = {
     "algorithm": (STR, "tpe"),
     "n_trials": (INT, 20),
-    "metric": (STR, "val_loss"),
+    "metric": (STR, "val_loss"),  # or a list: several objectives
     "direction": (STR, "auto"),
+    "directions": (STRS, []),  # one per metric with several objectives; default: auto
     "seed": (INT, 0),
     "pruner": (STR, "asha"),
     "min_resource": (INT, 1),  # epochs before the first pruning decision
@@ -85,10 +91,13 @@ def resolve_tune(section: Any) -> tuple[dict, dict]:
             raise ConfigError(unknown_key_message("tune.", key, {**TUNE_SCHEMA, "space": None}))
     for key, (kind, default) in TUNE_SCHEMA.items():
         value = section.get(key, default)
-        check_type(f"tune.{key}", value, kind)
+        # A list of metrics means several objectives (see _check_objectives).
+        list_of_metrics = key == "metric" and isinstance(value, list)
+        check_type(f"tune.{key}", value, STRS if list_of_metrics else kind)
         settings[key] = value
     for key, choices in TUNE_CHOICES.items():
         _check_choice(f"tune.{key}", settings[key], choices)
+    _check_objectives(settings, explicit=set(section))
     _check_numbers(settings)
     if not isinstance(space_table, dict) or not space_table:
         raise ConfigError(
@@ -102,6 +111,92 @@ def _check_choice(key: str, value: str, choices: tuple) -> None:
     if value not in choices:
         hint = did_you_mean(value, choices)
         raise ConfigError(f"{key} = {value!r} is not one of {', '.join(choices)}.{hint}")
+
+
+def objective_names(settings: dict) -> list[str]:
+    """The metric names of the study: one, or the validation metric then its costs."""
+    metric = settings["metric"]
+    return list(metric) if isinstance(metric, list) else [metric]
+
+
+def _check_objectives(settings: dict, explicit: set[str]) -> None:
+    """Several objectives: ``metric = [...]`` (+ ``directions``); fills what they imply."""
+    names = objective_names(settings)
+    directions = settings["directions"]
+    if not names:
+        raise ConfigError(
+            'tune.metric = [] names no metric; write metric = "val_accuracy", or '
+            'metric = ["val_accuracy", "n_parameters"] for several objectives'
+        )
+    if len(names) == 1:
+        settings["metric"] = names[0]
+        if len(directions) > 1:
+            raise ConfigError(
+                f"tune.directions = {directions!r} with one metric {names[0]!r}; list one "
+                'metric per direction, e.g. metric = ["val_accuracy", "n_parameters"]'
+            )
+        if directions:
+            _check_choice("tune.directions[0]", directions[0], TUNE_CHOICES["direction"])
+            settings["direction"] = _agree(settings["direction"], directions[0])
+        return
+    for position, cost in enumerate(names[1:], start=1):
+        if cost not in COSTS:
+            hint = did_you_mean(cost, COSTS)
+            raise ConfigError(
+                f"tune.metric[{position}] = {cost!r}: after the validation metric come costs "
+                f"to minimise, one of {', '.join(COSTS)}.{hint} e.g. "
+                'metric = ["val_accuracy", "n_parameters"]'
+            )
+    if directions:
+        if len(directions) != len(names):
+            raise ConfigError(
+                f"tune.directions has {len(directions)} entries for {len(names)} metrics "
+                f"{names}; give one direction per metric, e.g. "
+                f"directions = {['maximize'] + ['minimize'] * (len(names) - 1)}"
+            )
+        for position, direction in enumerate(directions):
+            _check_choice(f"tune.directions[{position}]", direction, TUNE_CHOICES["direction"])
+        for cost, direction in zip(names[1:], directions[1:], strict=True):
+            if direction == "maximize":
+                raise ConfigError(
+                    f'tune.directions: {cost!r} is a cost and is minimised; write "minimize" '
+                    '(or "auto") for it'
+                )
+        settings["direction"] = _agree(settings["direction"], directions[0])
+    _multi_objective_defaults(settings, explicit)
+
+
+def _agree(direction: str, first: str) -> str:
+    if direction != "auto" and first != "auto" and direction != first:
+        raise ConfigError(
+            f"tune.direction = {direction!r} but tune.directions starts with {first!r}; "
+            "keep one of them"
+        )
+    return first if first != "auto" else direction
+
+
+def _multi_objective_defaults(settings: dict, explicit: set[str]) -> None:
+    """Pruning and cv judge one number; tpe/de/pso optimise one objective."""
+    if "pruner" not in explicit:
+        settings["pruner"] = "none"
+    elif settings["pruner"] != "none":
+        raise ConfigError(
+            f"tune.pruner = {settings['pruner']!r} with several objectives "
+            f"({objective_names(settings)}): a pruner ranks trials by one number; "
+            'set pruner = "none"'
+        )
+    if settings["cv"]:
+        raise ConfigError(
+            f"tune.cv = {settings['cv']} with several objectives: cross-validation ranks "
+            "trials by one number; remove cv"
+        )
+    if "algorithm" not in explicit:
+        settings["algorithm"] = "auto"
+    elif settings["algorithm"].lower() in ("tpe", "de", "pso"):
+        raise ConfigError(
+            f"tune.algorithm = {settings['algorithm']!r} optimises one objective; with "
+            'several use "auto", "ga" (NSGA-II), "bayes" (ParEGO), "random", "sobol" or "grid"'
+        )
 
 
 def _check_numbers(settings: dict) -> None:

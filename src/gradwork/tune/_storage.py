@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,61 @@ def distribution_to_json(distribution: Distribution) -> dict[str, Any]:
     return data
 
 
+def _as_tuples(value: Any) -> Any:
+    """``value`` with every list turned back into a tuple (JSON keeps tuples as lists)."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(item) for item in value)
+    return value
+
+
 def distribution_from_json(data: dict[str, Any]) -> Distribution:
-    """Inverse of ``distribution_to_json``."""
+    """Inverse of ``distribution_to_json``.
+
+    NOTE: JSON writes a tuple as a list, and a list cannot be a categorical
+    choice (choices must be hashable), so lists read back as tuples.
+
+    Example:
+        >>> distribution_from_json({"type": "Categorical", "choices": [[64], [128, 64]]})
+        Categorical(choices=((64,), (128, 64)), when=None)
+    """
     kinds = {"Float": Float, "Int": Int, "Categorical": Categorical}
     data = dict(data)
     kind = kinds[data.pop("type")]
+    if "choices" in data:
+        data["choices"] = tuple(_as_tuples(choice) for choice in data["choices"])
     if data.get("when") is not None:
-        data["when"] = tuple(data["when"])
+        parent, value = data["when"]
+        data["when"] = (parent, _as_tuples(value))
     return kind(**data)
+
+
+def params_from_json(
+    params: dict[str, Any], distributions: Mapping[str, Distribution]
+) -> dict[str, Any]:
+    """``params`` read from a journal, each categorical value back as its own choice.
+
+    A journal keeps the choice ``(128, 64)`` as ``[128, 64]``, which is neither
+    hashable nor equal to the choice; it is matched to the choice with the same
+    JSON form (so ``1``, ``1.0`` and ``True`` stay apart).
+
+    Example:
+        >>> params_from_json({"layers": [128, 64]}, {"layers": Categorical([(64,), (128, 64)])})
+        {'layers': (128, 64)}
+    """
+    restored = dict(params)
+    for name, value in params.items():
+        distribution = distributions.get(name)
+        if isinstance(distribution, Categorical):
+            written = _json_form(value)
+            for choice in distribution.choices:
+                if _json_form(choice) == written:
+                    restored[name] = choice
+                    break
+    return restored
+
+
+def _json_form(value: Any) -> str:
+    return json.dumps(value, default=repr, sort_keys=True)
 
 
 class InMemoryStorage:

@@ -16,7 +16,7 @@ from ._importance import importance as _importance
 from ._importance import min_trials as _importance_min_trials
 from ._pareto import pareto_front
 from ._search_space import Space
-from ._storage import distribution_from_json, distribution_to_json
+from ._storage import distribution_from_json, distribution_to_json, params_from_json
 from ._trial import INTERRUPTED, Trial, TrialState, trial_seed
 
 logger = logging.getLogger("gradwork.tune")
@@ -245,8 +245,11 @@ class Study:
         if trial.state == TrialState.COMPLETE:
             losses = self.losses(trial)
             self.algorithm.tell(trial.params, losses if self.multi_objective else float(losses[0]))
-        elif trial.state == TrialState.PRUNED and _takes_estimate(self.algorithm):
-            self.algorithm.tell(trial.params, trial.state, estimate=self.pruned_estimate(trial))
+        elif trial.state == TrialState.PRUNED and _takes(self.algorithm, "estimate"):
+            extra = {"estimate": self.pruned_estimate(trial)}
+            if _takes(self.algorithm, "progress"):
+                extra["progress"] = self.pruned_progress(trial)
+            self.algorithm.tell(trial.params, trial.state, **extra)
         else:
             self.algorithm.tell(trial.params, trial.state)
 
@@ -278,6 +281,16 @@ class Study:
         else:
             quantile = 0.75  # stopped, so probably worse than the median
         return float(np.quantile(finals, quantile))
+
+    def pruned_progress(self, trial: Trial) -> tuple[int, float] | None:
+        """``(last step, loss reported there)`` of a pruned trial, or None (cv, no report).
+
+        What Optuna's TPE ranks pruned trials by: those that got further first,
+        then by their last value.
+        """
+        if self.multi_objective or trial.fold_values or trial.last_step is None:
+            return None
+        return trial.last_step, self.loss(trial.intermediate[trial.last_step])
 
     def _grow_space(self, trial: Trial) -> bool:
         new = {
@@ -312,6 +325,9 @@ class Study:
         for event in events:
             _apply(self.trials, event)
         for trial in self.trials:
+            known = {**self.static_space, **trial.distributions}
+            trial.params = params_from_json(trial.params, known)
+            trial._proposed = params_from_json(trial._proposed, known)
             self._grow_space(trial)
             if trial.state == TrialState.RUNNING:
                 trial.state, trial.error = TrialState.FAILED, INTERRUPTED
@@ -346,9 +362,9 @@ def _as_json(data: Any) -> Any:
     return json.loads(json.dumps(data, default=repr))
 
 
-def _takes_estimate(algorithm: Any) -> bool:
+def _takes(algorithm: Any, argument: str) -> bool:
     try:
-        return "estimate" in inspect.signature(algorithm.tell).parameters
+        return argument in inspect.signature(algorithm.tell).parameters
     except (TypeError, ValueError):
         return False
 

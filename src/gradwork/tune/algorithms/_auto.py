@@ -63,7 +63,7 @@ class Auto(Algorithm):
             hasattr(self, "space") and set(space) != set(self.space)
         )
         super().setup(space, seed)
-        self._history: list[tuple[Mapping[str, Any], Any, float | None]] = []
+        self._history: list[tuple[Mapping[str, Any], Any, dict[str, Any]]] = []
         self._start(self.choose(space, 0))
 
     def _start(self, chosen: str) -> None:
@@ -71,8 +71,8 @@ class Auto(Algorithm):
         self.inner = {"bayes": Bayes, "tpe": TPE, "ga": GA}[chosen]()
         self.inner.n_objectives = self.n_objectives
         self.inner.setup(self.space, self.seed)
-        for params, outcome, estimate in self._history:
-            self.inner.tell(params, outcome, estimate)
+        for params, outcome, extra in self._history:
+            self._tell_inner(params, outcome, extra)
 
     def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         chosen = self.choose(self.space, len(self._history))
@@ -80,10 +80,19 @@ class Auto(Algorithm):
             self._start(chosen)
         return self.inner.ask(n, pending)
 
-    def tell(self, params: Mapping[str, Any], outcome: Any, estimate: float | None = None) -> Any:
+    def tell(
+        self, params: Mapping[str, Any], outcome: Any, estimate: float | None = None,
+        progress: tuple[int, float] | None = None,
+    ) -> Any:  # fmt: skip
         super().tell(params, outcome, estimate)
-        self._history.append((dict(params), outcome, estimate))
-        return self.inner.tell(params, outcome, estimate)
+        extra = {"estimate": estimate, "progress": progress}
+        self._history.append((dict(params), outcome, extra))
+        return self._tell_inner(params, outcome, extra)
+
+    def _tell_inner(self, params: Mapping[str, Any], outcome: Any, extra: dict) -> Any:
+        if not isinstance(self.inner, TPE):  # only TPE ranks pruned trials by progress
+            extra = {"estimate": extra["estimate"]}
+        return self.inner.tell(params, outcome, **extra)
 
     def __repr__(self) -> str:
         return f"Auto(chosen={getattr(self, 'chosen', None)!r})"

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._distributions import Categorical
 from .._search_space import Space
+from .._trial import TrialState
 from ._base import Algorithm
 
 _erf = np.vectorize(math.erf, otypes=[float])
@@ -131,23 +132,51 @@ class TPE(Algorithm):
         count = self.n_initial if self.n_initial is not None else max(5, len(space) + 1)
         self._n_initial = count
         self._design = latin_hypercube(self.rng, count, len(space))
+        self._pruned: list[tuple[int, float, np.ndarray]] = []  # (-step, loss, point)
+
+    def tell(
+        self, params: Any, outcome: Any, estimate: float | None = None,
+        progress: tuple[int, float] | None = None,
+    ) -> Any:  # fmt: skip
+        """As ``Algorithm.tell``; a pruned trial's ``progress`` is ``(last step, its loss)``.
+
+        NOTE: pruned trials rank after every completed one, those that got further
+        first, then by their last loss (as Optuna's TPE does), rather than learning
+        the study's ``estimate`` as a loss; the good share counts completed trials
+        only (see ``propose``). Without ``progress`` (cv, no report) the estimate is
+        learned as a loss. Measurements: benchmarks/README_tune.md.
+        """
+        if outcome is TrialState.PRUNED and progress is not None:
+            self.seen.add(self.space.key(params))
+            step, loss = progress
+            self._pruned.append((-step, loss, self.space.encode(params)))
+            return None
+        return super().tell(params, outcome, estimate)
+
+    def _ranked(self) -> tuple[np.ndarray, int]:
+        """Points best first: completed by loss, then pruned by (furthest step, loss)."""
+        points = [self.points[i] for i in np.argsort(self.losses, kind="stable")]
+        points += [point for *_, point in sorted(self._pruned, key=lambda p: (p[0], p[1]))]
+        return np.asarray(points), len(self.losses)
 
     def propose(self, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
         started = len(self.seen) + len(pending)
-        if started < self._n_initial or len(self.losses) < 2:
+        if started < self._n_initial or len(self.losses) + len(self._pruned) < 2:
             fallback = self.space.sample(self.rng, 64)
             design = self._design[started:] if started < self._n_initial else fallback
             return self.fresh(np.vstack([design, fallback]), pending)
-        points, losses = np.asarray(self.points), np.asarray(self.losses)
-        order = np.argsort(losses, kind="stable")
-        n_good = max(1, math.ceil(self.gamma * len(losses)))
-        bad = points[order[n_good:]]
+        ranked, completed = self._ranked()
+        # NOTE: the good share is taken of the completed trials: a pruner stopped the
+        # others for being worse than their peers. A share of all trials would, under
+        # ASHA, call good every completed trial, lucky early ones included.
+        n_good = max(1, math.ceil(self.gamma * (completed if completed >= 2 else len(ranked))))
+        good, bad = ranked[:n_good], ranked[n_good:]
         # Running trials count as bad (constant liar); so do failed ones, so the search
         # leaves regions where the objective breaks.
         extra = [self.space.encode(p) for p in pending] + self.failed
         if extra:
             bad = np.vstack([bad, extra])
-        good_model = Parzen(points[order[:n_good]], self._kinds, self.bandwidth)
+        good_model = Parzen(good, self._kinds, self.bandwidth)
         bad_model = Parzen(bad, self._kinds, self.bandwidth)
         draws = good_model.sample(self.rng, self.candidates)
         score = good_model.log_density(draws) - bad_model.log_density(draws)
