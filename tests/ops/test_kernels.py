@@ -9,7 +9,7 @@ import pytest
 
 import gradwork as gw
 from gradwork.ops import kernels
-from gradwork.ops.kernels import cpu, reference
+from gradwork.ops.kernels import cpu, cpu_conv, reference
 
 FAST = [name for name in kernels.BACKENDS if name != "reference"]
 CONV_GEOMETRIES = [
@@ -20,7 +20,21 @@ CONV_GEOMETRIES = [
     ((2, 2, 8, 8), (3, 3, 3), (2, 2), (1, 1), (1, 1), 1),
     ((2, 4, 9, 7), (4, 1, 1), (2, 1), (0, 0), (1, 1), 4),
     ((3, 1, 5, 5), (2, 5, 5), (1, 1), (2, 2), (1, 1), 1),
+    # few inputs per output on a larger plane: cpu_conv's per-sample layout
+    ((2, 1, 12, 11), (5, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ((2, 2, 17, 16), (3, 3, 3), (2, 2), (1, 1), (1, 1), 1),
+    ((2, 3, 19, 13), (4, 2, 3), (2, 1), (2, 0), (2, 3), 1),
+    ((1, 16, 15, 14), (6, 1, 1), (2, 2), (0, 0), (1, 1), 1),
+    ((2, 1, 10, 10), (3, 5, 5), (3, 1), (4, 3), (1, 1), 1),  # padding wider than some windows
 ]
+
+
+def test_the_conv_geometries_cover_every_cpu_layout():
+    layouts = set()
+    for x_shape, (out, kh, kw), stride, _, _, groups in CONV_GEOMETRIES:
+        weight = np.empty((out, x_shape[1] // groups, kh, kw))
+        layouts.add(cpu_conv._layout(np.empty(x_shape), weight, stride, groups))
+    assert layouts == {"samples", "widened", "reference"}
 
 
 def _module(name):
@@ -29,13 +43,14 @@ def _module(name):
 
 @pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
-def test_conv2d_kernels_equal_the_reference(backend, geometry):
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d_kernels_equal_the_reference(backend, geometry, with_bias):
     x_shape, (out, kh, kw), stride, padding, dilation, groups = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape)
     weight = rng.standard_normal((out, x_shape[1] // groups, kh, kw))
     fast = _module(backend)
-    bias = rng.standard_normal(out)
+    bias = rng.standard_normal(out) if with_bias else None
     expected, saved = reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
     got, fast_saved = fast.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
@@ -59,6 +74,12 @@ POOL_GEOMETRIES = [
     ((1, 2, 9, 7), (3, 2), (2, 1), (1, 0), (2, 1), True),
     ((2, 2, 5, 5), (2, 2), (1, 1), (0, 0), (1, 1), False),
     ((1, 1, 7, 7), (3, 3), (3, 3), (1, 1), (1, 1), True),
+    # disjoint windows (kernel == stride): cpu's tiled form, also when they leave rows out
+    ((2, 2, 7, 9), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((1, 2, 9, 9), (3, 3), (3, 3), (0, 0), (1, 1), False),
+    ((2, 3, 6, 9), (2, 4), (2, 4), (0, 0), (1, 1), False),
+    ((2, 2, 3, 4), (1, 1), (1, 1), (0, 0), (1, 1), False),
+    ((1, 2, 7, 7), (2, 2), (2, 2), (0, 0), (1, 1), True),  # ceil_mode's partial windows
 ]
 
 
@@ -82,6 +103,17 @@ def test_max_pool2d_kernels_equal_the_reference(backend, geometry, ties):
         rtol=1e-12,
         atol=1e-12,
     )
+
+
+def test_max_pool2d_without_a_graph_keeps_nothing_for_backward():
+    x = np.random.default_rng(6).standard_normal((2, 3, 8, 8))
+    for geometry in (((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1))):
+        with gw.no_grad():
+            out, saved = cpu.max_pool2d_forward(x, *geometry, (1, 1), False)
+        assert saved is None
+        np.testing.assert_array_equal(
+            out, reference.max_pool2d_forward(x, *geometry, (1, 1), False)[0]
+        )
 
 
 @pytest.mark.parametrize("backend", FAST)
@@ -185,3 +217,21 @@ def test_an_unknown_backend_is_refused_with_the_choices():
 def test_the_cpu_backend_is_the_default():
     assert kernels.backend_name() == "cpu"
     assert kernels.BACKENDS["cpu"] is cpu
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_eval_without_a_graph_equals_the_graph_path(affine):
+    """Without a graph, eval-mode batch norm folds into x * scale + shift: the same values."""
+    rng = np.random.default_rng(7)
+    bn = gw.nn.BatchNorm2d(3, affine=affine).double()
+    bn.running_mean.copy_(gw.tensor(rng.standard_normal(3)))
+    bn.running_var.copy_(gw.tensor(rng.uniform(0.5, 2.0, 3)))
+    if affine:
+        bn.weight.data.copy_(gw.tensor(rng.standard_normal(3)))
+        bn.bias.data.copy_(gw.tensor(rng.standard_normal(3)))
+    bn.eval()
+    x = gw.tensor(rng.standard_normal((4, 3, 5, 5)) * 2 + 1)
+    with_graph = bn(x.clone().requires_grad_()).detach().numpy()
+    with gw.no_grad():
+        folded = bn(x).numpy()
+    np.testing.assert_allclose(folded, with_graph, rtol=1e-12, atol=1e-12)

@@ -11,8 +11,8 @@ Two ways to make such a read show up reliably rather than by chance:
 
 * through the public API, fill freed heap memory with huge values right before
   each call, so that `np.empty` is likely to hand them back;
-* on the ops, swap the module's `np.empty` / `np.empty_like` for versions that
-  always return poison (huge or NaN), so that a read of an unwritten element
+* on the ops, swap the fast kernels' `np.empty` / `np.empty_like` for versions
+  that always return poison (huge or NaN), so that a read of an unwritten element
   can never pass unnoticed.
 """
 
@@ -24,7 +24,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn, ops
 from gradwork.nn.utils_rnn import pack_padded_sequence  # = gradwork.nn.utils.rnn's
-from gradwork.ops import recurrent
+from gradwork.ops.kernels import cpu_recurrent, cpu_recurrent_lstm, cpu_recurrent_parts
 
 # Squared, this overflows float64 (and float32), so a read of it raises under errstate.
 HUGE = 1e300
@@ -119,7 +119,8 @@ def test_poisoned_buffers_change_nothing(monkeypatch, name, direction, fill):
     """Same results when every np.empty buffer starts as poison, and no FP error."""
     batch_sizes, reverse = LENGTHS[direction]
     expected = _run_op(name, batch_sizes, reverse)
-    monkeypatch.setattr(recurrent, "np", _poisoned_numpy(fill))
+    for module in (cpu_recurrent, cpu_recurrent_lstm, cpu_recurrent_parts):
+        monkeypatch.setattr(module, "np", _poisoned_numpy(fill))
     with np.errstate(all="raise"):
         got = _run_op(name, batch_sizes, reverse)
     for mine, reference in zip(got, expected, strict=True):

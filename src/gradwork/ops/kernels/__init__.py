@@ -8,14 +8,24 @@ module will sit beside `cpu.py`), next to the reference:
     cpu.py         fast NumPy versions: widened-grid convolution, max pooling
                    without argmax bookkeeping, batch norm and ReLU in fewer
                    passes, Adam through a scratch buffer
+    reference_recurrent.py, cpu_recurrent.py (+ cpu_recurrent_lstm.py)
+                   RNN, LSTM and GRU over a sequence: the plain step-by-step
+                   loops and the fast ones (RECURRENT_KERNELS; checked by
+                   tests/ops/test_recurrent_kernels.py)
     threads.py     BLAS thread control (one place in the package)
     memory.py      the allocator policy: freed temporaries stay for the next step
 
 Every module exposes the same functions (`KERNELS`); tests/ops/test_kernels.py
 checks each fast one against the reference on random geometries. The ops
-call the functions below, which forward to the selected module: "cpu" by
-default, "reference" with `GRADWORK_KERNELS=reference` in the environment
-or `use("reference")` (to rule the fast paths out when a result looks wrong).
+call the functions below, which forward by the type of their array: NumPy
+arrays go to the selected module ("cpu" by default, "reference" with
+`GRADWORK_KERNELS=reference` in the environment or `use("reference")`, to
+rule the fast paths out when a result looks wrong); device arrays (CuPy, the
+CPU stand-in) go to `DEVICE`, the xp-generic reference for now. The CPU
+modules may use CPU-only tricks (as_strided views, out= chains, threads)
+because they only ever receive NumPy arrays. No CuPy-specific module
+(`cuda.py`: fused ElementwiseKernels, cuDNN) is written yet: it needs a GPU
+to be run and measured on.
 
 Example:
     >>> from gradwork.ops import kernels
@@ -33,7 +43,9 @@ import os
 from collections.abc import Iterator
 from types import ModuleType
 
-from gradwork.ops.kernels import cpu, memory, reference
+import numpy as np
+
+from gradwork.ops.kernels import cpu, cpu_recurrent, memory, reference, reference_recurrent
 
 KERNELS = (
     "relu_forward",
@@ -49,6 +61,12 @@ KERNELS = (
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
 
 _active: ModuleType = cpu
+DEVICE: ModuleType = reference  # the kernels for device arrays (xp-generic)
+
+
+def _for(array) -> ModuleType:
+    """The kernel module for `array`: the selected CPU one for NumPy, DEVICE otherwise."""
+    return _active if type(array) is np.ndarray else DEVICE
 
 
 def use(name: str) -> None:
@@ -76,41 +94,81 @@ def using(name: str) -> Iterator[None]:
 
 
 def relu_forward(a):
-    return _active.relu_forward(a)
+    return _for(a).relu_forward(a)
 
 
 def relu_backward(grad, out):
-    return _active.relu_backward(grad, out)
+    return _for(grad).relu_backward(grad, out)
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
-    return _active.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
+    return _for(x).conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need_x, need_w):
-    return _active.conv2d_backward(saved, weight, grad, stride, padding, dilation, groups,
+    return _for(weight).conv2d_backward(saved, weight, grad, stride, padding, dilation, groups,
                                    need_x, need_w)  # fmt: skip
 
 
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    return _active.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    return _for(x).max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
 
 
 def max_pool2d_backward(saved, grad):
-    return _active.max_pool2d_backward(saved, grad)
+    return _for(grad).max_pool2d_backward(saved, grad)
 
 
 def batch_norm_forward(x, weight, bias, eps):
-    return _active.batch_norm_forward(x, weight, bias, eps)
+    return _for(x).batch_norm_forward(x, weight, bias, eps)
 
 
 def batch_norm_backward(grad, xhat, invstd, weight, need_x):
-    return _active.batch_norm_backward(grad, xhat, invstd, weight, need_x)
+    return _for(grad).batch_norm_backward(grad, xhat, invstd, weight, need_x)
 
 
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     """One Adam update in place; `work`, when given, is a scratch array shaped like param."""
-    return _active.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
+    return _for(param).adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
+
+
+# Recurrences (RNN, LSTM, GRU over a sequence): reference_recurrent.py and its fast
+# form cpu_recurrent.py, selected with the rest; tests/ops/test_recurrent_kernels.py.
+RECURRENT_KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward",
+                     "gru_forward", "gru_backward")  # fmt: skip
+
+
+def _recurrent_for(array) -> ModuleType:
+    return cpu_recurrent if _for(array) is cpu else reference_recurrent
+
+
+def rnn_forward(gates_x, weight_hh, bias_hh, h0, nonlinearity, batch_sizes, reverse):
+    return _recurrent_for(gates_x).rnn_forward(gates_x, weight_hh, bias_hh, h0, nonlinearity,
+                                               batch_sizes, reverse)  # fmt: skip
+
+
+def rnn_backward(work, weight_hh, grad, nonlinearity, batch_sizes, reverse, need_w, need_b):
+    return _recurrent_for(grad).rnn_backward(work, weight_hh, grad, nonlinearity, batch_sizes,
+                                             reverse, need_w, need_b)  # fmt: skip
+
+
+def lstm_forward(gates_x, weight_hh, bias_hh, h0, c0, batch_sizes, reverse):
+    return _recurrent_for(gates_x).lstm_forward(gates_x, weight_hh, bias_hh, h0, c0,
+                                                batch_sizes, reverse)  # fmt: skip
+
+
+def lstm_backward(work, weight_hh, grad, batch_sizes, reverse, need_w, need_b):
+    return _recurrent_for(grad).lstm_backward(work, weight_hh, grad, batch_sizes, reverse,
+                                              need_w, need_b)  # fmt: skip
+
+
+def gru_forward(gates_x, weight_hh, bias_hh, h0, batch_sizes, reverse):
+    return _recurrent_for(gates_x).gru_forward(gates_x, weight_hh, bias_hh, h0, batch_sizes,
+                                               reverse)  # fmt: skip
+
+
+def gru_backward(work, weight_hh, grad, batch_sizes, reverse, need_w, need_b):
+    return _recurrent_for(grad).gru_backward(work, weight_hh, grad, batch_sizes, reverse,
+                                             need_w, need_b)  # fmt: skip
 
 
 use(os.environ.get("GRADWORK_KERNELS", "cpu"))

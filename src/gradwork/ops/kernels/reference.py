@@ -1,6 +1,9 @@
 """Reference kernels: the plain NumPy form of each hot loop, the definition the fast ones equal.
 
 Each function here is written to be read: one algorithm, no layout tricks.
+They are xp-generic: arrays are made with `xp = xp_of(x)` or NumPy's `*_like`
+functions, so the same code runs on NumPy, CuPy and the CPU stand-in
+(kernels/__init__.py sends device arrays here).
 The fast kernels (`cpu.py`) must give the same values, which
 tests/ops/test_kernels.py checks on random geometries; the ops call
 whichever `gradwork.ops.kernels` selects.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.ops.windows import output_size, pad_for_windows, pool_geometry, window_slices
 
 
@@ -42,8 +46,12 @@ def im2col(x, kernel, stride, padding, dilation, groups):
     sn, sc, sh, sw = padded.strides
     shape = (c, kernel[0], kernel[1], n, *out_hw)
     strides = (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1])
-    view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
-    columns = np.ascontiguousarray(view)  # the one copy
+    xp = xp_of(padded)
+    if xp is np:
+        view = np.lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
+    else:  # CuPy's as_strided has no `writeable`
+        view = xp.lib.stride_tricks.as_strided(padded, shape, strides)
+    columns = xp.ascontiguousarray(view)  # the one copy
     return columns.reshape(groups, -1, n * out_hw[0] * out_hw[1]), out_hw
 
 
@@ -82,14 +90,14 @@ def grouped_matmul(a, b, transpose_a=False, transpose_b=False):
 def to_nchw(flat, n, out_hw):
     """(G, O/G, N*Ho*Wo) GEMM output -> (N, O, Ho, Wo), contiguous."""
     out = flat.reshape(-1, n, *out_hw).transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(out)
+    return xp_of(out).ascontiguousarray(out)
 
 
 def from_nchw(grad, groups):
     """(N, O, Ho, Wo) -> (G, O/G, N*Ho*Wo), the layout of the GEMM output."""
     n, o = grad.shape[:2]
     flat = grad.reshape(n, o, -1).transpose(1, 0, 2)
-    return np.ascontiguousarray(flat).reshape(groups, o // groups, -1)
+    return xp_of(flat).ascontiguousarray(flat).reshape(groups, o // groups, -1)
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
@@ -130,8 +138,8 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     """
     out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
     padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
-    out = np.full((*x.shape[:2], *out_hw), -np.inf, dtype=x.dtype)
-    winner = np.zeros(out.shape, dtype=np.int16)
+    out = np.full_like(x, -np.inf, shape=(*x.shape[:2], *out_hw))
+    winner = np.zeros_like(x, dtype=np.int16, shape=out.shape)
     for k, index in enumerate(window_slices(kernel, stride, dilation, out_hw)):
         seen = padded[index]
         better = seen > out
@@ -153,7 +161,7 @@ def max_pool2d_backward(saved, grad):
 # -- ReLU --------------------------------------------------------------------------------------
 def relu_forward(a):
     """max(a, 0); a NaN stays NaN."""
-    return np.maximum(a, np.zeros((), dtype=a.dtype))
+    return np.maximum(a, a.dtype.type(0))
 
 
 def relu_backward(grad, out):

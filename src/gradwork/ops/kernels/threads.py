@@ -5,9 +5,11 @@ many threads NumPy's bundled OpenBLAS uses for gradwork's matrix products
 (the count starts at `OMP_NUM_THREADS` when set, else at the cores this
 process may use). `single_threaded_blas()` runs a block of small products on
 one thread: small GEMMs in a loop (a recurrence's per-step product, a
-Gaussian process's Cholesky solves on a few dozen points) lose more to
-waking a second BLAS thread than they gain from it (an LSTM step ran 5-10x
-slower on 2 cores, the GP 2x).
+Gaussian process's Cholesky solves on a few dozen points) wait at every
+call for the second BLAS thread's core. On an idle 2-core machine a second
+thread made the suite's LSTM recurrence 18% faster (12.3 against 15.0 ms),
+but on a shared one (load average 4) GEMMs ran 3x slower on two threads
+than on one, and the GP 2x: one thread is the robust choice.
 
 It talks to the OpenBLAS builds bundled with NumPy (and SciPy, when
 installed) through their own `*_set_num_threads` functions, so it needs no
