@@ -26,7 +26,7 @@ def _saved():
 def test_every_form_of_map_location_loads_onto_the_cpu(map_location):
     state = gw.load(_saved(), map_location=map_location)
     assert state["step"] == 3 and state["w"].tolist() == [1.0, 2.0]
-    assert state["w"].device == "cpu" and state["layers"][0].shape == (2, 2)
+    assert state["w"].device == gw.device("cpu") and state["layers"][0].shape == (2, 2)
 
 
 def test_a_callable_sees_each_tensor_and_its_saved_location_and_may_replace_it():

@@ -84,6 +84,10 @@ _SUBPACKAGES |= {"onnx"}  # export; needs the onnx package only when called
 
 
 def __getattr__(name: str):
+    if name == "compile":  # capture and replay of a training step (gradwork/_compile)
+        from gradwork._compile import compile
+
+        return compile
     if name in _SUBPACKAGES:
         import importlib
 

@@ -78,6 +78,14 @@ class device:  # noqa: N801 - torch's name
     def __reduce__(self) -> tuple:
         return device, (self._type, self._index)
 
+    def __enter__(self) -> device:
+        """`with gw.device("cuda"):` makes factories default to this device, as in torch."""
+        _default_stack.append(check_placeable(self))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _default_stack.pop()
+
 
 def _parse(text: str) -> tuple[str, int | None]:
     """'cuda:1' -> ('cuda', 1); errors worded as torch's."""
@@ -94,30 +102,64 @@ def _parse(text: str) -> tuple[str, int | None]:
     return kind, int(number)
 
 
-def check_placeable(where: Any) -> None:
-    """Refuse a device this build cannot hold tensors on, as a CPU-only torch refuses it.
+def check_placeable(where: Any) -> device | None:
+    """The device `where` names, refused when this build cannot hold tensors there.
 
-    None and the CPU pass. CUDA raises torch's AssertionError (until the CuPy
-    backend lands, `gradwork.cuda.is_available()` is False); any other
-    device type raises NotImplementedError.
+    None (the default device) and the CPU pass. CUDA passes when a backend is
+    there (CuPy with a GPU, or the CPU stand-in); without one it raises torch's
+    AssertionError with the way to install CuPy, and an index past the last
+    device raises torch's RuntimeError. Any other device type raises
+    NotImplementedError. Returns the device (None when `where` is None).
 
     Example:
         >>> check_placeable("cpu")
-        >>> check_placeable("cuda:0")  # doctest: +ELLIPSIS
+        device(type='cpu')
+        >>> check_placeable("mps")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        AssertionError: gradwork not compiled with CUDA enabled: ...
+        NotImplementedError: gradwork has no 'mps' backend: ...
     """
     if where is None:
-        return
-    kind = (where if isinstance(where, device) else device(where)).type
-    if kind == "cpu":
-        return
-    if kind == "cuda":
-        raise AssertionError(
-            "gradwork not compiled with CUDA enabled: this build runs on the CPU only "
-            '(gradwork.cuda.is_available() is False); use device="cpu"'
-        )
+        return None
+    target = where if isinstance(where, device) else device(where)
+    if target.type == "cpu":
+        return target
+    if target.type == "cuda":
+        from gradwork import _arrays  # noqa: PLC0415 - _arrays imports this module
+
+        count = _arrays.device_count()
+        if count == 0:
+            raise AssertionError(
+                "gradwork not compiled with CUDA enabled: no CUDA backend "
+                f"(gradwork.cuda.is_available() is False); {_arrays.INSTALL_HINT}"
+            )
+        if (target.index or 0) >= count:
+            raise RuntimeError(
+                f"CUDA error: invalid device ordinal: cuda:{target.index} asked for, "
+                f"gradwork.cuda.device_count() is {count}"
+            )
+        return device("cuda", target.index or 0)
     raise NotImplementedError(
-        f'gradwork has no {kind!r} backend: tensors live on the CPU; use device="cpu"'
+        f'gradwork has no {target.type!r} backend: tensors live on the CPU; use device="cpu"'
     )
+
+
+_default_stack: list[device] = []
+_CPU = device("cpu")
+
+
+def get_default_device() -> device:
+    """Where factories put tensors when no `device=` is given (torch.get_default_device).
+
+    Example:
+        >>> get_default_device()
+        device(type='cpu')
+    """
+    return _default_stack[-1] if _default_stack else _CPU
+
+
+def set_default_device(where: Any) -> None:
+    """Make factories put tensors on `where` (None: the CPU again): torch.set_default_device."""
+    _default_stack.clear()
+    if where is not None:
+        _default_stack.append(check_placeable(where))

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from gradwork._arrays import to_host
+
 _CODES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
           "I8": "i1", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8",
           "BOOL": "?"}  # fmt: skip
@@ -43,9 +45,7 @@ def encode(tensors: Any, path: str) -> bytes:
     arrays = {}
     for name, value in tensors.items():
         array = getattr(value, "array", value)
-        if hasattr(array, "get") and not isinstance(array, np.ndarray | dict):  # CuPy: to host
-            array = array.get()
-        array = np.asarray(array)
+        array = np.asarray(to_host(array))  # device arrays: an explicit copy to the host
         if not isinstance(name, str) or array.dtype not in _NAMES:
             raise TypeError(
                 f"save: {path!r}: safetensors holds str names and numeric arrays; entry "

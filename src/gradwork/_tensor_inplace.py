@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import autograd, dtypes, ops, random
+from gradwork import _arrays, autograd, dtypes, ops, random
+from gradwork._arrays import as_array, asarray_like
 from gradwork._tensor_math import _refuse_bool_subtraction
 from gradwork._tensor_shape import torch_index
 
@@ -134,8 +135,10 @@ def _ufunc_inplace(tensor: Any, ufunc: np.ufunc, other: Any, compute: Callable) 
     _check_castable(result, tensor.array.dtype)
     operand = _raw(other)
     if not isinstance(operand, bool | int | float):
-        operand = np.asarray(operand)
+        operand = as_array(operand)
         _check_broadcasts_into(operand.shape, tensor.shape)
+        if _arrays._NAMESPACES:  # `cpu_tensor += cuda_tensor` raises as torch does
+            _arrays.check_same_device([tensor.array, operand])
     ufunc(tensor.array, operand, out=tensor.array, casting="unsafe")
     return _bump(tensor)
 
@@ -226,8 +229,13 @@ class InPlaceMethods:
         return _bump(self)
 
     def copy_(self, src):
-        """Copy `src` (broadcast to this shape, cast to this dtype) into this tensor."""
-        source = src if hasattr(src, "array") else np.asarray(src)
+        """Copy `src` (broadcast to this shape, cast to this dtype) into this tensor.
+
+        As in torch, `src` may be on another device: it is copied over (differentiably).
+        """
+        source = src if hasattr(src, "array") else as_array(src)
+        if hasattr(source, "array") and source.device != self.device:
+            source = source.to(self.device)
         _check_broadcasts_into(np.shape(_raw(source)), self.shape)
         if _needs_graph(self, (source,)):
             # The old values are overwritten: the gradient goes to `src` alone.
@@ -239,7 +247,7 @@ class InPlaceMethods:
     def __setitem__(self, index, value):
         first, then = torch_index(index)
         if _needs_graph(self, (value,)):
-            value = value if hasattr(value, "array") else np.asarray(value)
+            value = value if hasattr(value, "array") else as_array(value)
             _record_inplace(self, lambda old: ops.SetItem.apply(old, value, first, then))
             return
         target = self.array[first] if then is not None else self.array
@@ -262,7 +270,8 @@ class InPlaceMethods:
         return self._fill_random(lambda rng, shape: rng.exponential(1.0 / lambd, shape))
 
     def _fill_random(self, draw: Callable[[np.random.Generator, tuple], Any]):
-        values = np.asarray(draw(random.generator(), self.shape)).astype(self.array.dtype)
+        # Drawn on the host (one stream for every device), then copied to this tensor's device.
+        values = asarray_like(draw(random.generator(), self.shape), self.array, self.array.dtype)
         return _replace(self, lambda old: autograd.make_tensor(values))
 
 

@@ -310,4 +310,4 @@ def _running_mean(tensor: Any, dim: Any, mean: Any) -> Any:
     kept = [d for d in range(tensor.ndim) if d not in axes]
     values = tensor.array.transpose(*kept, *axes).reshape(*[tensor.shape[d] for d in kept], -1)
     broken = np.isinf(values[..., :-1]).any(-1).reshape(mean.shape)
-    return ops.Where.apply(broken, np.array(np.nan, mean.dtype), mean)
+    return ops.Where.apply(broken, mean.dtype.type(np.nan), mean)

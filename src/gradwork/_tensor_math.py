@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, ops
+from gradwork._arrays import as_array, xp_of
 from gradwork.autograd import ShapeError
 from gradwork.dtypes import DEFAULT_FLOAT, float_result, int64, result_type
 from gradwork.ops.dims import normalize_dim, normalize_dims
@@ -41,7 +42,7 @@ def operand(value: Any) -> Any:
         return value.item()
     if isinstance(value, _NUMBERS) or _is_tensor(value):
         return value
-    return autograd.make_tensor(np.asarray(value))
+    return autograd.make_tensor(as_array(value))
 
 
 def _cast(value: Any, dtype: np.dtype) -> Any:
@@ -71,7 +72,7 @@ def _floating(tensor: Any) -> Any:
 
 
 def _no_grad(data: Any) -> Any:
-    return autograd.make_tensor(np.asarray(data))
+    return autograd.make_tensor(as_array(data))
 
 
 def _raw(value: Any) -> Any:
@@ -397,8 +398,8 @@ class MathMethods:
         flat = variance.array == 0
         if not np.any(flat):
             return variance.sqrt().to(self.dtype)
-        safe = ops.Where.apply(flat, np.ones((), variance.dtype), variance)
-        return ops.Where.apply(flat, np.zeros((), variance.dtype), safe.sqrt()).to(self.dtype)
+        safe = ops.Where.apply(flat, variance.dtype.type(1), variance)
+        return ops.Where.apply(flat, variance.dtype.type(0), safe.sqrt()).to(self.dtype)
 
     @_axis_alias
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None):
@@ -434,7 +435,7 @@ class MathMethods:
     def _extreme_along(self, dim, keepdim, arg):
         dim = normalize_dim(dim, self.ndim)
         if self.ndim == 0:  # the one element is its own max, at index 0
-            return ValuesIndices(self.clone(), _no_grad(np.zeros((), np.int64)))
+            return ValuesIndices(self.clone(), _no_grad(xp_of(self.array).zeros((), np.int64)))
         # NOTE: the gradient goes to the one index returned (torch's max(dim)).
         indices = _no_grad(_arg(arg, self.array, dim, True))
         values = self.gather(dim, indices)
@@ -503,9 +504,9 @@ def _arg(find, data, dim, keepdim):
         raise IndexError(f"{find.__name__}(): Expected reduction dim to be specified for "
                          "input.numel() == 0, or the reduced dimension is empty")  # fmt: skip
     if dim is None:
-        index = np.asarray(find(data))
+        index = as_array(find(data))
         return index.reshape((1,) * data.ndim) if keepdim else index
     dim = normalize_dim(dim, data.ndim)
     if data.ndim == 0:
-        return np.zeros((), np.int64)
+        return xp_of(data).zeros((), np.int64)
     return find(data, axis=dim, keepdims=keepdim)

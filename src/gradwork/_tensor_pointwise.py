@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import autograd, ops
+from gradwork._arrays import as_array
 from gradwork._tensor_inplace import _replace
 from gradwork._tensor_math import _floating, _is_tensor, _raw, operand, promote
 from gradwork.dtypes import result_type
@@ -211,7 +212,7 @@ class PointwiseMethods:
 # ---------------------------------------------------------------- helpers
 def _constant(array: Any) -> Any:
     """A result outside the graph (tests, bitwise and logical ops have no gradient)."""
-    return autograd.make_tensor(np.asarray(array))
+    return autograd.make_tensor(as_array(array))
 
 
 def _kernel_name(dtype: np.dtype) -> str:

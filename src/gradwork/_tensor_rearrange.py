@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork._arrays import to_host, xp_of
 from gradwork._tensor_inplace import _replace
 from gradwork._tensor_math import operand
 from gradwork._tensor_shape import _sizes
@@ -96,7 +97,8 @@ class RearrangeMethods:
                              f"but got {dim if dim >= 0 else dim + 2})")  # fmt: skip
         tensor = self.flatten() if dim is None else self
         dim = 0 if dim is None else normalize_dim(dim, tensor.ndim)
-        counts = np.asarray(getattr(repeats, "array", repeats))
+        # The index is built on the host (an explicit copy of device counts), then moved.
+        counts = np.asarray(to_host(getattr(repeats, "array", repeats)))
         if counts.ndim > 1:
             raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
         length = tensor.shape[dim]
@@ -127,9 +129,10 @@ class RearrangeMethods:
                 f"got shape {tuple(self.shape)}"
             )
         rows, cols = self.shape[-2:]
-        below = np.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)
+        xp = xp_of(self.array)
+        below = xp.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)
         keep = below if lower else ~below
-        return ops.Where.apply(keep, self, np.zeros((), self.dtype))
+        return ops.Where.apply(keep, self, self.dtype.type(0))
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
         """The diagonal of the (dim1, dim2) planes as a new last dim (a copy, not a view)."""
@@ -152,7 +155,7 @@ class RearrangeMethods:
             raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
         size = len(self) + abs(diagonal)
         where = (np.arange(len(self)) + max(-diagonal, 0), np.arange(len(self)) + max(diagonal, 0))
-        return ops.SetItem.apply(np.zeros((size, size), self.dtype), self, where)
+        return ops.SetItem.apply(np.zeros_like(self.array, shape=(size, size)), self, where)
 
     def trace(self):
         """Sum of the main diagonal of a matrix (integers sum in int64)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork._arrays import as_array
 from gradwork._tensor_math import _raw, operand, promote
 from gradwork._tensor_pointwise import (
     _broadcast_shape,
@@ -145,7 +146,7 @@ def _integer_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
         raise _not_implemented(op, dtype, "convert with .long() first")
     a, b = promote(a, b)
     empty = 0 in _broadcast_shape(_raw(a), _raw(b))  # nothing divided: no error (torch)
-    if dtype.kind in "iu" and not empty and np.any(np.asarray(_raw(b)) == 0):
+    if dtype.kind in "iu" and not empty and np.any(as_array(_raw(b)) == 0):
         raise RuntimeError(f"ZeroDivisionError: integer {op} by zero; use a float tensor")
     return a, b
 

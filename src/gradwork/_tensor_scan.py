@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork._arrays import as_array, xp_of
 from gradwork._tensor_inplace import _replace
 from gradwork._tensor_math import ValuesIndices, _no_grad, _reduced_dtype
 from gradwork._tensor_rearrange import _as_vector
@@ -92,7 +93,7 @@ class ScanMethods:
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
         if self.ndim == 0:
             normalize_dim(dim, 0)
-            return _no_grad(np.zeros((), np.int64))
+            return _no_grad(xp_of(self.array).zeros((), np.int64))
         dim = normalize_dim(dim, self.ndim)
         return _no_grad(sort_indices(self.array, dim, descending).astype(np.int64))
 
@@ -113,7 +114,7 @@ class ScanMethods:
                 f"selected index k out of range: k={k} but dimension {dim} has size {size}"
             )
         if self.ndim == 0:
-            return ValuesIndices(self.clone(), _no_grad(np.zeros((), np.int64)))
+            return ValuesIndices(self.clone(), _no_grad(xp_of(self.array).zeros((), np.int64)))
         indices = topk_indices(self.array, k, axis, largest).astype(np.int64)
         return ValuesIndices(ops.Gather.apply(self, axis, indices), _no_grad(indices))
 
@@ -127,7 +128,7 @@ class ScanMethods:
 
     def masked_select(self, mask):
         """The elements where the (broadcast) boolean mask holds, as a 1-D tensor."""
-        mask = np.asarray(getattr(mask, "array", mask))
+        mask = as_array(getattr(mask, "array", mask))
         if mask.dtype != np.bool_:
             raise RuntimeError(
                 f"masked_select: expected BoolTensor for mask, got {mask.dtype}; compare first"
@@ -163,7 +164,7 @@ class ScanMethods:
         if index.size == 0:  # nothing to write (index may even be wider than self)
             return self.clone()
         if number:  # a number takes the tensor's dtype
-            source = np.asarray(source).astype(self.dtype)
+            source = self.dtype.type(source)  # a NumPy scalar: it mixes with any device
         if self.ndim == 0:  # one element: seen as a vector of one
             source = source if number else source.reshape(-1)
             return Scatter.apply(self.reshape(1), source, 0, index.reshape(-1)).reshape(())
@@ -172,7 +173,7 @@ class ScanMethods:
     def _scatter_fold(self, dim, index, source, reduce, include_self=True):
         if not _is_tensor(source):
             shape = np.shape(getattr(index, "array", index))
-            source = _no_grad(np.full(shape, source, dtype=self.dtype))
+            source = _no_grad(np.full_like(self.array, source, shape=shape))
         dim, index = check_scatter(self, dim, index_array(index, "scatter"), source, "scatter")
         if index.size == 0:
             return self.clone()
@@ -207,7 +208,7 @@ class ScanMethods:
         shape = [1] * source.ndim
         shape[dim] = -1
         spread = np.broadcast_to(index.reshape(shape), source.shape)
-        return ScatterReduce.apply(self, source, dim, np.ascontiguousarray(spread), "sum")
+        return ScatterReduce.apply(self, source, dim, spread.copy(), "sum")  # contiguous
 
     # -------------------------------------------------------------- in place
     def scatter_(self, dim: int, index, src=None, value=None, *, reduce: str | None = None):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork._arrays import as_array
 from gradwork.ops.dims import normalize_dim
 from gradwork.ops.scan import check_bounds
 
@@ -20,7 +21,7 @@ def _sizes(args: tuple) -> tuple:
 
 def index_array(value: Any, where: str) -> np.ndarray:
     """An index given as a tensor or list, checked to be integer or boolean."""
-    array = np.asarray(getattr(value, "array", value))
+    array = as_array(getattr(value, "array", value))
     if array.dtype.kind not in "iub":
         if array.size == 0:
             return array.astype(np.int64)

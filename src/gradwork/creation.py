@@ -8,21 +8,40 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
-from gradwork._device import check_placeable
+from gradwork import _arrays, _device, dtypes
+from gradwork._device import check_placeable, get_default_device
 from gradwork._tensor_shape import _sizes
 from gradwork.random import generator
 from gradwork.tensor import Tensor
 
 
 def _on_device(factory: Callable) -> Callable:
-    """Give a factory torch's `device=` keyword: tensors live on the CPU, and other
-    devices are refused as a CPU-only torch refuses them (`check_placeable`)."""
+    """Give a factory torch's `device=` keyword.
+
+    The tensor is made on the host (random draws come from gradwork's one
+    stream, so a seed gives the same values on every device) and copied to the
+    device asked for: `device=`, else the input's device for `*_like`, else the
+    default device (`with gw.device("cuda"):`). A device this build lacks is
+    refused as torch refuses it (`check_placeable`).
+    """
+    like = factory.__name__.endswith("_like") or factory.__name__ == "tensor"
 
     @functools.wraps(factory)
     def make(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
-        check_placeable(device)
-        return factory(*args, **kwargs)
+        if device is None and not _arrays._NAMESPACES and not _device._default_stack:
+            return factory(*args, **kwargs)  # the CPU-only fast path: nothing to place
+        place = check_placeable(device)
+        if place is None and like and args:
+            data = getattr(args[0], "array", args[0])
+            place = _arrays.CUDA if _arrays.is_device_array(data) else None
+        out = factory(*args, **kwargs)
+        if place is None:
+            place = get_default_device()
+        if place.type == "cuda" and not out.is_cuda:
+            out.array = _arrays.to_device(out.array)  # an explicit copy; `out` stays a leaf
+        elif place.type == "cpu" and out.is_cuda:
+            out.array = _arrays.to_host(out.array)
+        return out
 
     return make
 
@@ -42,6 +61,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """
     if isinstance(data, Tensor):
         data = data.array
+    if _arrays.is_device_array(data):  # a copy on its device
+        return Tensor(data.astype(dtypes.as_dtype(dtype or data.dtype), copy=True),
+                      requires_grad=requires_grad)  # fmt: skip
     shape = _leading_shape(data)
     if 0 in shape:  # empty: torch reads the shape off the first items and checks no more
         # NOTE: torch counts an empty list as a float, so the dtype is float by default.

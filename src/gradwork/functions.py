@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import dtypes, ops
+from gradwork._arrays import as_array
 from gradwork._tensor_math import promote
 from gradwork.autograd import ShapeError
 from gradwork.ops.dims import normalize_dim
@@ -81,7 +82,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """`input` where `condition` holds, else `other`; differentiable in both."""
-    condition = np.asarray(getattr(condition, "array", condition)).astype(bool)
+    condition = as_array(getattr(condition, "array", condition), dtype=bool)
     return ops.Where.apply(condition, *promote(input, other))
 
 

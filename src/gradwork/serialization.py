@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _safetensors
+from gradwork import _arrays, _safetensors
 from gradwork._device import device
 from gradwork.tensor import Tensor
 
@@ -161,7 +161,8 @@ def _restore(tensor: Tensor, location: Any) -> Tensor:
             f"gradwork.cuda.device_count() is {count}. Please use gradwork.load with "
             "map_location to map your storages to an existing device."
         )
-    return tensor.to(target)
+    tensor.array = _arrays.to_device(tensor.array)  # moved, and still a leaf as saved
+    return tensor
 
 
 def read_archive(f: Any, name: str, caller: str) -> tuple[dict, dict]:
@@ -268,15 +269,15 @@ def encode(value: Any, arrays: dict, where: str, caller: str) -> Any:
         return value
     if isinstance(value, Tensor):
         name = f"a{len(arrays)}"
-        on_host = isinstance(value.array, np.ndarray | np.generic)
-        arrays[name] = np.asarray(value.array if on_host else value.array.get())
+        on_host = not _arrays.is_device_array(value.array)
+        arrays[name] = np.asarray(_arrays.to_host(value.array))  # saved device-independent
         entry = {"__array__": name, "tensor": True, "requires_grad": value.requires_grad}
         if not on_host:  # where load(map_location=None) puts it back, as torch does
             entry["device"] = str(value.device)
         return entry
-    if isinstance(value, np.ndarray | np.generic):
+    if isinstance(value, np.ndarray | np.generic) or _arrays.is_device_array(value):
         name = f"a{len(arrays)}"
-        arrays[name] = np.asarray(value)
+        arrays[name] = np.asarray(_arrays.to_host(value))
         return {"__array__": name, "scalar": isinstance(value, np.generic)}
     if isinstance(value, tuple):
         return {

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _device, autograd, dtypes
+from gradwork import _arrays, _device, autograd, dtypes
 from gradwork._tensor_inplace import InPlaceMethods, replace_in_place
 from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods, operand, promote
@@ -29,35 +29,47 @@ from gradwork._tensor_rounding import RoundingMethods
 from gradwork._tensor_scan import ScanMethods
 from gradwork._tensor_shape import ShapeMethods, index_array
 from gradwork.hooks import RemovableHandle
-from gradwork.ops import Cast
+from gradwork.ops import Cast, ToDevice
 
 # Helpers the layers above (nn, ...) use to treat operands as Tensor methods do.
-__all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place", "to_arguments"]
+__all__ = ["Tensor", "index_array", "operand", "promote", "replace_in_place", "to_arguments",
+           "to_target"]  # fmt: skip
 
 
 def to_arguments(args: tuple, kwargs: dict) -> Any:
     """The dtype (or None) that torch's `.to(...)` forms ask for; a device they name
-    is checked, and one this build lacks raises as a CPU-only torch does.
-
-    Reads `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)` and the
-    `dtype=` / `device=` keywords, for Tensor.to and Module.to alike.
+    is checked (`to_target` gives it too), and one this build lacks raises as torch does.
 
     Example:
         >>> to_arguments(("cpu", "float64"), {})
         'float64'
     """
+    return to_target(args, kwargs)[0]
+
+
+def to_target(args: tuple, kwargs: dict) -> tuple[Any, _device.device | None]:
+    """(dtype or None, device or None) that torch's `.to(...)` forms ask for.
+
+    Reads `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)` (its
+    dtype and device) and the `dtype=` / `device=` keywords, for Tensor.to and
+    Module.to alike. A device this build cannot hold tensors on raises
+    (`gradwork._device.check_placeable`).
+
+    Example:
+        >>> to_target(("cpu", "float64"), {})
+        ('float64', device(type='cpu'))
+    """
     target, place = kwargs.get("dtype"), kwargs.get("device")
     for arg in args:
         if isinstance(arg, Tensor):
-            target = arg.dtype
+            target, place = arg.dtype, arg.device
         elif isinstance(arg, _device.device | int) and not isinstance(arg, bool):
             place = arg
         elif isinstance(arg, str) and arg.partition(":")[0] in _device.DEVICE_TYPES:
             place = arg
         elif not isinstance(arg, bool):  # non_blocking and copy may come positionally
             target = arg
-    _device.check_placeable(place)
-    return target
+    return target, _device.check_placeable(place)
 
 
 class Tensor(
@@ -90,7 +102,12 @@ class Tensor(
     __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.array = data if dtype is None and _is_array(data) else dtypes.infer_array(data, dtype)
+        if _arrays.is_device_array(data):  # stays on its device; a dtype given makes a copy
+            self.array = data if dtype is None else data.astype(dtypes.as_dtype(dtype))
+        else:
+            self.array = (
+                data if dtype is None and _is_array(data) else dtypes.infer_array(data, dtype)
+            )
         self.grad_fn = None
         self.grad = None
         self._requires_grad = False
@@ -193,8 +210,25 @@ class Tensor(
         return self.array.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu" if isinstance(self.array, np.ndarray) else "cuda"
+    def device(self) -> _device.device:
+        """Where the data lives: `device(type='cpu')` or `device(type='cuda', index=0)`.
+
+        As in torch it is a device, not a string: compare with `gw.device("cpu")`
+        or read `.device.type`.
+        """
+        return _arrays.device_of(self.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return _arrays.is_device_array(self.array)
+
+    @property
+    def is_cpu(self) -> bool:
+        return not _arrays.is_device_array(self.array)
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (torch's convention)."""
+        return 0 if _arrays.is_device_array(self.array) else -1
 
     def dim(self) -> int:
         return self.array.ndim
@@ -210,6 +244,10 @@ class Tensor(
 
     # ---------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
+        """The NumPy array behind this CPU tensor (shared memory); a CUDA tensor raises
+        torch's TypeError, since its data must be copied to the host first (`.cpu()`)."""
+        if _arrays.is_device_array(self.array):
+            raise TypeError(_ON_DEVICE)
         if self.requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use "
@@ -229,17 +267,29 @@ class Tensor(
         return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _arrays.is_device_array(self.array):
+            raise TypeError(_ON_DEVICE)
         return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`; differentiable.
 
-        Tensors live on the CPU: `to("cpu")` is the tensor itself, and a
-        device this build lacks raises as a CPU-only torch does.
+        The tensor itself when nothing changes; a move between devices is a
+        copy whose gradient moves back (`ops.ToDevice`).
+
+        Example:
+            >>> import gradwork as gw
+            >>> x = gw.ones(2, requires_grad=True)
+            >>> x.to("cpu") is x, x.to(gw.float64).dtype
+            (True, dtype('float64'))
         """
-        target = to_arguments(args, kwargs)
-        result = self if target is None else self._to_dtype(target)
+        target, place = to_target(args, kwargs)
+        result = self if place is None else self._to_device(place)
+        result = result if target is None else result._to_dtype(target)
         return result.clone() if kwargs.get("copy") and result is self else result
+
+    def _to_device(self, place: _device.device) -> Tensor:
+        return self if place.type == self.device.type else ToDevice.apply(self, place.type)
 
     def _to_dtype(self, target: Any) -> Tensor:
         dtype = dtypes.as_dtype(target)
@@ -250,9 +300,11 @@ class Tensor(
         return Cast.apply(self, dtype)
 
     def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
-        """Refused as a CPU-only torch refuses it (gradwork.cuda.is_available() is False)."""
-        _device.check_placeable("cuda" if device is None else device)
-        return self
+        """This tensor on the CUDA device (a differentiable copy; itself when already there).
+
+        Without a CUDA backend it raises torch's AssertionError, saying how to install CuPy.
+        """
+        return self.to("cuda" if device is None else device)
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)
@@ -270,7 +322,8 @@ class Tensor(
         return self.to(dtypes.bool_)
 
     def cpu(self) -> Tensor:
-        return self
+        """This tensor on the host (a differentiable copy from a device; itself on the CPU)."""
+        return self if not _arrays.is_device_array(self.array) else ToDevice.apply(self, "cpu")
 
     def clone(self) -> Tensor:
         """A differentiable copy with storage of its own."""
@@ -314,9 +367,9 @@ class Tensor(
 
     def __repr__(self) -> str:
         body = np.array2string(
-            np.asarray(self.array), separator=", ", prefix="tensor(", precision=4
+            np.asarray(_arrays.to_host(self.array)), separator=", ", prefix="tensor(", precision=4
         )
-        extras = []
+        extras = [] if not self.is_cuda else [f"device='{self.device}'"]
         if self.array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype=gradwork.{self.array.dtype}")
         if self.grad_fn is not None:
@@ -326,13 +379,19 @@ class Tensor(
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
 
+_ON_DEVICE = (
+    "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+    "to host memory first."
+)
+
+
 def _is_array(data: Any) -> bool:
-    return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")
+    return isinstance(data, np.ndarray) or _arrays.is_device_array(data)
 
 
 def _from_op(data: Any, grad_fn: autograd.Function | None = None) -> Tensor:
     """Wrap an op's output; bypasses __init__ because this runs once per op."""
-    if not isinstance(data, np.ndarray) and not hasattr(data, "__cuda_array_interface__"):
+    if not isinstance(data, np.ndarray) and type(data) not in _arrays._NAMESPACES:
         data = np.asarray(data)  # NumPy reductions return scalars, not 0-d arrays
     tensor = object.__new__(Tensor)
     tensor.array = data

@@ -15,7 +15,11 @@ BAD_CONFIGS = [
     (
         "unknown nested key",
         "[train]\nepoch = 3",
-        ["unknown key 'train.epoch'", "Did you mean 'epochs'?", "Valid keys in [train]: epochs"],
+        [
+            "unknown key 'train.epoch'",
+            "Did you mean 'epochs'?",
+            "Valid keys in [train]: device, epochs",
+        ],
     ),
     (
         "unknown callback key",

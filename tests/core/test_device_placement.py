@@ -30,6 +30,13 @@ def test_factories_take_a_cpu_device(make, device):
     assert isinstance(make(device), gw.Tensor)
 
 
+# Without a CUDA backend (no CuPy, and GRADWORK_CUDA_STANDIN unset) CUDA is refused.
+needs_no_cuda = pytest.mark.skipif(
+    gw.cuda.is_available(), reason="a CUDA backend is on: tests/device covers it"
+)
+
+
+@needs_no_cuda
 @pytest.mark.parametrize("make", FACTORIES)
 def test_factories_refuse_cuda_as_a_cpu_only_torch(make):
     with pytest.raises(AssertionError, match="not compiled with CUDA enabled"):
@@ -55,6 +62,7 @@ def test_to_reads_devices_and_dtypes_in_torch_forms():
     assert x.grad.tolist() == [1.0, 1.0]
 
 
+@needs_no_cuda
 def test_cuda_and_to_cuda_raise_as_torch_does_without_cuda():
     with pytest.raises(AssertionError, match="CUDA"):
         gw.ones(2).cuda()
@@ -76,5 +84,13 @@ def test_module_to_reads_the_same_forms_as_tensor_to():
     assert model.to("cpu", gw.float64).weight.dtype == gw.float64  # device, then dtype
     assert model.to(device="cpu", dtype=gw.float32).weight.dtype == gw.float32
     assert model.to(gw.device("cpu")) is model
-    with pytest.raises(AssertionError, match="CUDA"):
-        model.to("cuda")
+    if not gw.cuda.is_available():
+        with pytest.raises(AssertionError, match="CUDA"):
+            model.to("cuda")
+
+
+def test_a_tensors_device_is_a_device_as_in_torch():
+    x = gw.ones(2)
+    assert x.device == gw.device("cpu") and x.device != "cpu"  # torch compares devices
+    assert str(x.device) == "cpu" and x.device.type == "cpu" and not x.is_cuda
+    assert gw.zeros(1, device=x.device).device == x.device

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
+from gradwork._arrays import asarray_like, xp_of
 from gradwork.autograd import anomaly, function
 from gradwork.autograd.anomaly import _check_backward
 from gradwork.autograd.function import (
@@ -80,7 +82,7 @@ def _run_hooks(tensor: Any, grad: Any) -> Any:
     return grad
 
 
-def _accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
+def accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
     """Add `grad` into `tensor.grad`.
 
     `owned` says the array is new and referenced nowhere else; otherwise it
@@ -95,10 +97,10 @@ def _accumulate_leaf(tensor: Any, grad: Any, owned: bool = False) -> None:
         grad = grad.astype(tensor.array.dtype)
         owned = True
     if tensor.grad is None:
-        tensor.grad = function.make_tensor(grad if owned else np.array(grad, copy=True))
+        tensor.grad = function.make_tensor(grad if owned else xp_of(grad).array(grad, copy=True))
     else:
         # np.asarray: NumPy hands back a scalar, not a 0-dim array, for 0-dim sums.
-        tensor.grad.array = np.asarray(tensor.grad.array + grad)
+        tensor.grad.array = xp_of(grad).asarray(tensor.grad.array + grad)
 
 
 def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
@@ -115,6 +117,7 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
             "requires_grad=True on the inputs (model parameters already have it), and "
             "make sure the loss was not computed inside `no_grad()` or from .detach()."
         )
+    implicit = grad is None
     if grad is None:
         if tensor.array.size != 1:
             raise RuntimeError(
@@ -122,10 +125,10 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
                 f"this tensor has shape {tuple(tensor.shape)}. Reduce it first "
                 f"(loss.sum() or loss.mean()) or pass gradient=... of the same shape."
             )
-        grad = np.ones(tensor.array.shape, tensor.array.dtype)
+        grad = np.ones_like(tensor.array)
     else:
         grad = getattr(grad, "array", grad)
-        grad = np.asarray(grad, dtype=tensor.array.dtype)
+        grad = asarray_like(grad, tensor.array, dtype=tensor.array.dtype)
         if grad.shape != tensor.array.shape:
             raise RuntimeError(
                 f"backward: gradient has shape {grad.shape} but the tensor has shape "
@@ -133,12 +136,19 @@ def backward(tensor: Any, grad: Any = None, retain_graph: bool = False) -> None:
             )
     root = tensor.grad_fn
     if root is None:  # a leaf: d(t)/d(t) is the identity
-        _accumulate_leaf(tensor, grad)
+        if function._tracer is not None:
+            function._tracer.refuse("backward() was called on a leaf tensor")
+        accumulate_leaf(tensor, grad)
         return
     if root.inputs is None:
         raise RuntimeError(_FREED_TWICE)
+    order = _topological_order([root])
+    if function._tracer is not None:  # gradwork.compile is recording this step
+        function._tracer.on_backward(tensor, implicit, order)
     # The root's own hooks and retain_grad run in `_visit_output`, like any node's.
-    _propagate(_topological_order([root]), {root: grad}, retain_graph)
+    _propagate(order, {root: grad}, retain_graph)
+    if function._tracer is not None:
+        function._tracer.after_backward()
 
 
 def _propagate(
@@ -183,6 +193,8 @@ def _hand_on(node: Function, grad: Any, grads: tuple, pending: dict, capture: An
             continue
         if g.shape != tensor.array.shape:
             g = unbroadcast(g, tensor.array.shape)
+        if _arrays._NAMESPACES and type(g) is not type(tensor.array):
+            g = _arrays.asarray_like(g, tensor.array)  # a 0-d CPU tensor met a device one
         if parent is not None:
             previous = pending.get(parent)
             pending[parent] = g if previous is None else previous + g
@@ -192,7 +204,7 @@ def _hand_on(node: Function, grad: Any, grads: tuple, pending: dict, capture: An
             # Fresh, unshared arrays go to .grad without a copy.
             owned = g is not grad and g.base is None and id(g) not in handed_out
             handed_out += (id(g),)
-            _accumulate_leaf(tensor, g, owned)
+            accumulate_leaf(tensor, g, owned)
 
 
 def _visit_output(node: Function, grad: Any) -> Any:
@@ -265,8 +277,8 @@ def _output_grads(outputs: tuple, grad_outputs: Any) -> list:
         if g is None:
             if out.array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = np.ones(out.array.shape, out.array.dtype)
-        g = np.asarray(getattr(g, "array", g), dtype=out.array.dtype)
+            g = np.ones_like(out.array)
+        g = asarray_like(getattr(g, "array", g), out.array, dtype=out.array.dtype)
         if g.shape != out.array.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
@@ -326,6 +338,8 @@ def grad(
             "Expected allow_unused to be True or not passed when materialize_grads=True, "
             "but got: allow_unused=False."
         )
+    if function._tracer is not None:
+        function._tracer.refuse("autograd.grad() was called")
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     for tensor in inputs:
         if not isinstance(tensor, function._tensor_type) or not tensor.requires_grad:
@@ -370,4 +384,4 @@ def _captured(capture: _Capture, tensor: Any, index: int, allow_unused: bool,
     if leaf and tensor._hooks:  # a non-leaf's hooks already ran in `_visit_output`
         g = _run_hooks(tensor, g)
     # A copy: the array may be the caller's grad_output, or another input's gradient.
-    return function.make_tensor(np.array(g, dtype=tensor.array.dtype, copy=True))
+    return function.make_tensor(xp_of(g).array(g, dtype=tensor.array.dtype, copy=True))

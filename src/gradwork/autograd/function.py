@@ -13,12 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.autograd import anomaly
 from gradwork.autograd.anomaly import _check_forward
 from gradwork.autograd.grad_mode import _state, no_grad
 
 _make_tensor: Callable[..., Any] | None = None  # installed by tensor.py
 _tensor_type: type = type(None)  # installed by tensor.py
+# While `gradwork.compile` traces a step, the recorder that every op, backward and
+# optimizer step reports to (see gradwork/_compile); None otherwise: one check per op.
+_tracer: Any = None
 
 
 def set_tensor_factory(factory: Callable[..., Any], tensor_type: type) -> None:
@@ -110,6 +114,8 @@ class Function:
                 arrays.append(x)
                 needs.append(False)
                 parents.append(None)
+        if _arrays._NAMESPACES:  # a device backend is on: refuse two devices in one op
+            _arrays.check_same_device([x.array for x in inputs if isinstance(x, _tensor_type)])
         ctx = cls()
         record = _state.grad_enabled and True in needs
         ctx.needs_input_grad = needs
@@ -125,13 +131,16 @@ class Function:
             ctx._module = ".".join(_state.module_path)
             _check_forward(ctx, arrays, out)
         if not record:
-            return _share_version_if_view(_make_tensor(out), inputs, out)
-        # The parents are kept as they are now: a later in-place op may move an
-        # input's `grad_fn` on, but this node's gradient belongs to the old one.
-        ctx.inputs, ctx.parents = inputs, parents
-        result = _share_version_if_view(_make_tensor(out, ctx), inputs, out)
-        if ctx.saved:
-            ctx.saved_versions = _saved_versions(ctx.saved, inputs, result, out)
+            result = _share_version_if_view(_make_tensor(out), inputs, out)
+        else:
+            # The parents are kept as they are now: a later in-place op may move an
+            # input's `grad_fn` on, but this node's gradient belongs to the old one.
+            ctx.inputs, ctx.parents = inputs, parents
+            result = _share_version_if_view(_make_tensor(out, ctx), inputs, out)
+            if ctx.saved:
+                ctx.saved_versions = _saved_versions(ctx.saved, inputs, result, out)
+        if _tracer is not None:
+            _tracer.on_apply(cls, inputs, options, needs, result)
         return result
 
 
@@ -197,6 +206,8 @@ def _check_saved_versions(node: Function) -> None:
 # --------------------------------------------------------------------------
 def _apply_on_tensors(cls: type, inputs: tuple, options: dict) -> Any:
     """`apply` for a torch-spelled Function: forward sees the tensors, under no_grad."""
+    if _tracer is not None:
+        _tracer.refuse(f"the custom Function {cls.__name__} works on Tensors (on_arrays=False)")
     ctx = cls()
     ctx.needs_input_grad = tuple(isinstance(x, _tensor_type) and x._requires_grad for x in inputs)
     with no_grad():
@@ -221,7 +232,8 @@ def _run_backward(node: Function, grad: Any) -> tuple:
     with no_grad():
         grads = node.backward(node, _make_tensor(grad))
     grads = grads if isinstance(grads, tuple) else (grads,)
-    return tuple(None if g is None else np.asarray(getattr(g, "array", g)) for g in grads)
+    return tuple(None if g is None else _arrays.asarray_like(getattr(g, "array", g), grad)
+                 for g in grads)  # fmt: skip
 
 
 class ShapeError(RuntimeError, ValueError):

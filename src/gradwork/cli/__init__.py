@@ -1,9 +1,10 @@
 """The `gradwork` command line: parse, load TOML, call the library.
 
-    gradwork train [CONFIG.toml] [--epochs N] [--output DIR] [--nproc N]
-    gradwork train --resume RUN_DIR
+    gradwork train [CONFIG.toml] [--epochs N] [--output DIR] [--nproc N] [--device cpu|cuda|auto]
+    gradwork train --resume RUN_DIR [--device cpu|cuda|auto]
     gradwork evaluate RUN_DIR [--data val|test|train|FILE.npz] [--checkpoint best|last] [--force]
     gradwork predict RUN_DIR INPUT.npy [--output FILE.npy]
+    (evaluate and predict take --device too; checkpoints load on either device)
     gradwork report RUN_DIR [--doctor] [--html]     (RUN_DIR or a study folder)
     gradwork tune CONFIG.toml [--n-trials N] [--output DIR]
     gradwork tune --resume STUDY_DIR [--n-trials N]
@@ -42,16 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--nproc", type=int, metavar="N", help="train on N processes over MPI (gradwork[mpi])"
     )
+    fit.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help='override train.device (cuda needs CuPy: pip install "gradwork[cuda12]")',
+    )
     evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", default="val", help="train, val, test, or an .npz with x, y")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--force", action="store_true", help="re-open the sealed test set")
+    evaluate.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help="where to run the model (default: auto, whatever the run trained on)",
+    )
     predict = commands.add_parser("predict", help="predict for samples in an .npy file")
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("input", metavar="INPUT", help=".npy array of samples")
     predict.add_argument("--output", help="write predictions to this .npy file")
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    predict.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help="where to run the model (default: auto, whatever the run trained on)",
+    )
     report = commands.add_parser("report", help="summarise a run folder")
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.add_argument(

@@ -26,6 +26,7 @@ from gradwork.train.build import (
     npz_dataset,
 )
 from gradwork.train.config import ConfigError, load_toml, resolve
+from gradwork.train.devices import resolve_device, to_host
 
 INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
 DIVERGED = 1  # training produced NaN/Inf: nothing tested
@@ -38,12 +39,15 @@ def train_command(args: Any) -> int:
     and `predict` use (checkpoints/best.npz), and never on a diverged model: that
     stops with exit code 1, keeping the last good checkpoint.
     """
+    if getattr(args, "device", None):
+        resolve_device(args.device, key="--device")  # no CUDA: exit 2 with the way to get it
     if args.resume:
         run_path, config = _resumed_config(args)
     else:
         user = load_toml(args.config) if args.config else {}
         config = resolve(_with_overrides(user, args))
         run_path = None
+    _cpu_when_distributed(config)
 
     session = build(config)  # every ConfigError happens before anything is written
     _check_monitors(config, session)
@@ -81,6 +85,23 @@ def train_command(args: Any) -> int:
     _write_report(run)
     print(f"run folder: {run.path}")
     return 0
+
+
+def _cpu_when_distributed(config: dict) -> None:
+    """Several ranks (--nproc) train on the CPU: DDP's gradient reducer is host memory.
+
+    "auto" then means the CPU (config.json says so); "cuda" is refused before
+    anything is written.
+    """
+    if _launch.world_size() == 1 or resolve_device(config["train"]["device"]) == "cpu":
+        return
+    if config["train"]["device"] == "auto":
+        config["train"]["device"] = "cpu"
+        return
+    raise ConfigError(
+        'train.device = "cuda" with several processes (--nproc): data-parallel training '
+        'runs on the CPU only in this version; use --device cpu (or "auto")'
+    )
 
 
 def _write_report(run: train.RunFolder) -> None:
@@ -169,7 +190,7 @@ def _test_once(session: Session, run: train.RunFolder, loader: Any) -> None:
 
 
 def _finite(value: Any) -> bool:
-    array = np.asarray(getattr(value, "array", value))
+    array = to_host(value)  # an explicit copy off the GPU
     return array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
 
 
@@ -191,6 +212,8 @@ def _with_overrides(user: dict, args: Any) -> dict:
         user.setdefault("train", {})["epochs"] = args.epochs
     if args.output is not None:
         user["output"] = args.output
+    if getattr(args, "device", None):
+        user.setdefault("train", {})["device"] = args.device
     return user
 
 
@@ -204,6 +227,8 @@ def _resumed_config(args: Any) -> tuple[Path, dict]:
     run_path, config = read_run_config(str(run_path))
     if args.epochs is not None:
         config["train"]["epochs"] = args.epochs
+    if getattr(args, "device", None):
+        config["train"]["device"] = args.device  # a checkpoint loads on either device
     return run_path, resolve(config)
 
 
@@ -249,9 +274,14 @@ def read_run_config(run_dir: str) -> tuple[Path, dict]:
         raise ConfigError(f"{str(path)!r} is not a valid run config: {error}") from None
 
 
-def _load_run(run_dir: str, which: str) -> tuple[Session, train.Trainer, Path]:
-    """The run's config and model, with the chosen checkpoint's weights loaded."""
+def _load_run(run_dir: str, which: str, device: str | None = None) -> tuple:
+    """The run's config and model, with the chosen checkpoint's weights loaded.
+
+    The model goes to `device` ("auto" when None: the GPU if there is one), not to
+    the device the run trained on: checkpoints hold host arrays and load on either.
+    """
     run_path, config = read_run_config(run_dir)
+    config["train"]["device"] = resolve_device(device or "auto", key="--device")
     info = train.RunFolder(run_path).read_json("data.json")
     if not isinstance(info, dict) or not {"task", "input_shape", "outputs"} <= set(info):
         raise ConfigError(
@@ -305,7 +335,7 @@ def _read_checkpoint(path: Path) -> dict:
 
 def evaluate_command(args: Any) -> int:
     """Evaluate a run's checkpoint on a split (train, val, test) or an .npz file (x, y)."""
-    session, trainer, run_path = _load_run(args.run_dir, args.checkpoint)
+    session, trainer, run_path = _load_run(args.run_dir, args.checkpoint, args.device)
     if args.data in ("train", "val", "test"):
         loaders = make_loaders(load_splits(session.config)[0], session.config)
         loader = loaders[args.data]
@@ -334,7 +364,7 @@ def evaluate_command(args: Any) -> int:
 
 def predict_command(args: Any) -> int:
     """Predict for the samples in an .npy file; print them or write them to --output."""
-    session, trainer, _ = _load_run(args.run_dir, args.checkpoint)
+    session, trainer, _ = _load_run(args.run_dir, args.checkpoint, args.device)
     path = Path(args.input)
     if not path.is_file():
         raise ConfigError(f"INPUT file not found: {str(path)!r}")

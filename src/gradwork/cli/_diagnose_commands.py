@@ -22,6 +22,7 @@ from gradwork.cli._commands import read_run_config
 from gradwork.diagnose import lr_find
 from gradwork.train.build import Session
 from gradwork.train.config import ConfigError, load_toml, resolve
+from gradwork.train.devices import model_device, resolve_device, to_device, to_host
 
 NOT_DETERMINISTIC = 1
 
@@ -158,7 +159,11 @@ def determinism_command(args: Any) -> int:
     """Run the first steps twice from the same seed; report the first tensor that differs."""
     if args.resume:
         raise ConfigError("--check-determinism starts from the config's seed: drop --resume")
-    config = resolve(load_toml(args.config) if args.config else {})
+    user = load_toml(args.config) if args.config else {}
+    if getattr(args, "device", None):  # train's --device: check determinism on that device
+        resolve_device(args.device, key="--device")
+        user.setdefault("train", {})["device"] = args.device
+    config = resolve(user)
     steps = args.steps
     first, second = _steps(build(config), steps), _steps(build(config), steps)
     for step, (a, b) in enumerate(zip(first, second, strict=True)):
@@ -183,6 +188,7 @@ def _steps(session: Session, steps: int) -> list[dict[str, np.ndarray]]:
     """Every tensor of each of the first `steps` training steps, in the order they are made."""
     model, optimizer, loss_fn = session.model, session.optimizer, session.loss
     names = {id(p): name for name, p in model.named_parameters()}
+    device = model_device(model)
     model.train()
     records: list[dict[str, np.ndarray]] = []
     batches = iter(session.loaders["train"])
@@ -191,21 +197,21 @@ def _steps(session: Session, steps: int) -> list[dict[str, np.ndarray]]:
         if batch is None:
             batches = iter(session.loaders["train"])
             batch = next(batches)
-        x, y = batch[0], batch[1]
-        record = {"batch inputs": np.array(x.array), "batch targets": np.array(y.array)}
+        x, y = to_device((batch[0], batch[1]), device)
+        record = {"batch inputs": np.array(to_host(x)), "batch targets": np.array(to_host(y))}
         output = model(x)
         loss = loss_fn(output, y)
-        record["model output"], record["loss"] = np.array(output.array), np.array(loss.array)
+        record["model output"], record["loss"] = np.array(to_host(output)), to_host(loss).copy()
         optimizer.zero_grad()
         loss.backward()
         for p in model.parameters():
             grad = p.grad
-            record[f"gradient of {names[id(p)]}"] = None if grad is None else np.array(grad.array)
+            record[f"gradient of {names[id(p)]}"] = None if grad is None else to_host(grad).copy()
         optimizer.step()
         for name, value in model.state_dict().items():
-            record[f"parameter {name}"] = np.array(np.asarray(value))
+            record[f"parameter {name}"] = np.array(to_host(value))
         for index, state in optimizer.state_dict()["state"].items():
             for key, value in state.items():
-                record[f"optimizer state {index}.{key}"] = np.array(np.asarray(value))
+                record[f"optimizer state {index}.{key}"] = np.array(to_host(value))
         records.append({k: v for k, v in record.items() if v is not None})
     return records

@@ -38,7 +38,8 @@ def model_figures(figures: Any, run: train.RunFolder, config: dict, info: dict) 
             if not checkpoint.is_file()
             else []
         )
-    trained = builder.build(config, with_data=False, info=info).model
+    # The pictures are drawn on the host: a CPU copy of the model, whatever the run used.
+    trained = builder.build(config, with_data=False, info=info).model.cpu()
     trained.load_state_dict(train.load_checkpoint(checkpoint)["model"])
     trained.eval()
     split = "val" if session.loaders.get("val") is not None else "train"

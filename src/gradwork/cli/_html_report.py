@@ -271,7 +271,7 @@ def record_test_interval(
         from gradwork.tensor import Tensor
 
         def score(out: np.ndarray, y: np.ndarray) -> float:
-            return float(session.loss(Tensor(out), Tensor(y)).array)
+            return session.loss(Tensor(out), Tensor(y)).item()
     else:
         metric = train.get_metric(name)
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from gradwork import nn
 from gradwork.diagnose.findings import Finding, format_number
+from gradwork.train.devices import to_host
 
 ONE_HOT = 0.98  # a query's attention is "one-hot" when its largest weight exceeds this
 COLLAPSED_FRACTION = 0.9  # a layer has collapsed when this share of its queries is one-hot
@@ -65,7 +66,7 @@ class AttentionCapture:
         def record(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
             weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
             if weights is not None:
-                array = np.asarray(weights.array, dtype=np.float64)
+                array = to_host(weights).astype(np.float64)
                 array = array if array.ndim == 4 else array[None]
                 self.weights[name or "(model)"] = array
                 self.visible[name or "(model)"] = _visible_keys(kwargs, array.shape)
@@ -91,7 +92,7 @@ def _visible_keys(kwargs: dict, shape: tuple) -> np.ndarray:
         mask = kwargs.get(name)
         if mask is None:
             continue
-        array = np.asarray(getattr(mask, "array", mask))
+        array = to_host(mask)
         hidden = array if array.dtype == bool else np.isneginf(array)
         if name == "key_padding_mask":
             hidden = hidden.reshape(-1, 1, 1, hidden.shape[-1])
@@ -151,7 +152,7 @@ def check_attention_entropy(weights: dict[str, np.ndarray],
 
 def check_output_logits(output: Any, limit: float = MAX_LOGIT) -> Finding:
     """Flag output logits whose largest magnitude exceeds `limit` at initialisation."""
-    array = np.asarray(getattr(output, "array", output))
+    array = to_host(output)
     largest = float(np.abs(array).max()) if array.size else 0.0
     evidence = {"max_abs_logit": largest, "std": float(array.std()) if array.size else 0.0}
     if largest <= limit:

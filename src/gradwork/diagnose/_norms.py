@@ -15,8 +15,9 @@ def norm(array: Any) -> float:
     3.4e38) and would report inf for a merely huge gradient; accumulating in
     float64 keeps the number until the values themselves are inf or NaN.
     """
-    flat = np.asarray(array).reshape(-1)
-    return float(np.sqrt(np.square(flat, dtype=np.float64).sum()))
+    # On the array's own device (np.square dispatches to CuPy): only the number comes back.
+    flat = (array if hasattr(array, "reshape") else np.asarray(array)).reshape(-1)
+    return float(np.sqrt(np.square(flat, dtype=np.float64).sum()).item())
 
 
 def combine(norms: list[float]) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 
 from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 from gradwork.tensor import Tensor
+from gradwork.train.devices import to_host
 
 DEAD_FIX = (
     "use He initialisation (gw.nn.init.kaiming_normal_), a smaller learning rate, "
@@ -230,6 +231,6 @@ def _hook(monitor: ActivationMonitor, name: str) -> Any:
         if not monitor.enabled:
             return
         if isinstance(output, Tensor) and output.dtype.kind == "f" and output.numel():
-            monitor.layers[name].observe(output.array)
+            monitor.layers[name].observe(to_host(output))  # statistics on the host
 
     return record

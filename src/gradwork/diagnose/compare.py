@@ -16,6 +16,7 @@ import numpy as np
 
 from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 from gradwork.tensor import Tensor
+from gradwork.train.devices import model_device
 
 
 @dataclass
@@ -147,12 +148,13 @@ def compare(
     handles += _record(gradwork_model, False, ours, [])
     try:
         torch_out = _first_tensor(torch_model(*[torch.from_numpy(a.copy()) for a in arrays]))
-        our_out = _first_tensor(gradwork_model(*[Tensor(a.copy()) for a in arrays]))
+        device = model_device(gradwork_model)  # the port may live on the GPU
+        our_out = _first_tensor(gradwork_model(*[Tensor(a.copy()).to(device) for a in arrays]))
         projection = np.random.default_rng(seed).standard_normal(tuple(torch_out.shape))
         projection = projection.astype(torch_out.detach().numpy().dtype)
         if torch_out.requires_grad and our_out.requires_grad:
             (torch_out * torch.from_numpy(projection)).sum().backward()
-            (our_out * Tensor(projection)).sum().backward()
+            (our_out * Tensor(projection).to(device)).sum().backward()
     finally:
         for handle in handles:
             handle.remove()
@@ -179,15 +181,18 @@ def _fill(report: CompareReport, order: list, theirs: dict, ours: dict, torch_mo
             continue
         reference, port = theirs[name], ours[name]
         expected = reference.detach().numpy()
-        diff = LayerDiff(name, type(our_modules[name]).__name__,
-                         *_differences(port.detach().numpy(), expected))  # fmt: skip
-        if report.first_forward is None and _beyond(port.detach().numpy(), expected, report.rtol,
-                                                    report.atol):  # fmt: skip
+        ported = port.detach().cpu().numpy()  # an explicit copy when the port is on a GPU
+        diff = LayerDiff(name, type(our_modules[name]).__name__, *_differences(ported, expected))
+        if report.first_forward is None and _beyond(ported, expected, report.rtol, report.atol):
             report.first_forward = diff
         ok = True
         if reference.grad is not None and port.grad is not None:
-            diff.grad_abs, diff.grad_rel = _differences(port.grad.numpy(), reference.grad.numpy())
-            ok = not _beyond(port.grad.numpy(), reference.grad.numpy(), report.rtol, report.atol)
+            diff.grad_abs, diff.grad_rel = _differences(
+                port.grad.cpu().numpy(), reference.grad.cpu().numpy()
+            )
+            ok = not _beyond(
+                port.grad.cpu().numpy(), reference.grad.cpu().numpy(), report.rtol, report.atol
+            )
         ok_params = _parameter_grads(diff, torch_modules[name], our_modules[name], report)
         report.layers.append(diff)
         grad_ok.append(ok)
@@ -216,8 +221,10 @@ def _parameter_grads(diff: LayerDiff, theirs: Any, ours: Any, report: CompareRep
     for (_, p), (_, q) in zip(theirs.named_parameters(), ours.named_parameters(), strict=False):
         if p.grad is None or q.grad is None:
             continue
-        found = _differences(q.grad.numpy(), p.grad.numpy())
-        ok = ok and not _beyond(q.grad.numpy(), p.grad.numpy(), report.rtol, report.atol)
+        found = _differences(q.grad.cpu().numpy(), p.grad.cpu().numpy())
+        ok = ok and not _beyond(
+            q.grad.cpu().numpy(), p.grad.cpu().numpy(), report.rtol, report.atol
+        )
         if worst[0] is None or found[0] > worst[0]:
             worst = found
     diff.param_grad_abs, diff.param_grad_rel = worst

@@ -23,6 +23,7 @@ from gradwork.diagnose.findings import Finding, FindingsReport, format_number
 from gradwork.diagnose.gradient_monitor import GradientMonitor
 from gradwork.optim import Adam
 from gradwork.tensor import Tensor
+from gradwork.train.devices import model_device, to_device, to_host
 
 
 @dataclass
@@ -107,6 +108,8 @@ def doctor(
     state = random.get_rng_state()
     try:
         clone, clone_optimizer = copy.deepcopy((model, optimizer))
+        # The batch goes where the model is (a host batch and a GPU model are fine).
+        inputs, targets = to_device((inputs, targets), model_device(clone))
         # NOTE: a diverging run overflows on purpose; its numbers are the
         # evidence, so NumPy's overflow warnings are silenced meanwhile.
         with enable_grad(), np.errstate(all="ignore"):
@@ -118,8 +121,9 @@ def doctor(
 
 def _examine(model, loss_fn, inputs, targets, optimizer, steps, lr, size, reduction, band):
     report = DoctorReport()
-    report.findings.append(_data_checks.check_finite(inputs.array, targets.array))
-    report.findings.append(_data_checks.check_input_scale(inputs.array))
+    host_inputs = to_host(inputs)  # the data checks read values: one explicit copy
+    report.findings.append(_data_checks.check_finite(host_inputs, to_host(targets)))
+    report.findings.append(_data_checks.check_input_scale(host_inputs))
     report.findings.extend(_data_checks.check_modes(model, inputs.shape[0]))
     first = _first_pass(model, loss_fn, inputs, targets, report)
     if first is None:
@@ -170,15 +174,16 @@ def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
     if _attention_checks.has_attention(model):  # entropy collapse, exploding logits
         report.findings.extend(_attention_checks.attention_findings(attention, output))
     # NOTE: a language model's loss takes (N, T, V) logits, classes last (class_axis = -1).
-    scores = np.moveaxis(output.array, getattr(loss_fn, "class_axis", 1), 1)
-    classifier = _data_checks.is_classification(loss_fn, scores, targets.array)
+    scores = np.moveaxis(to_host(output), getattr(loss_fn, "class_axis", 1), 1)
+    labels = to_host(targets)
+    classifier = _data_checks.is_classification(loss_fn, scores, labels)
     if classifier:
-        report.findings.append(_data_checks.check_labels(loss_fn, scores, targets.array))
+        report.findings.append(_data_checks.check_labels(loss_fn, scores, labels))
         if not report.findings[-1].passed:
             return None  # an out-of-range label makes the loss itself meaningless
     try:
         loss = loss_fn(output, targets)
-        value = float(loss.array.reshape(-1)[0]) if loss.numel() else math.nan
+        value = float(to_host(loss).reshape(-1)[0]) if loss.numel() else math.nan
     except Exception as error:  # noqa: BLE001
         report.findings.append(_failure("loss", error))
         return None
@@ -190,7 +195,7 @@ def _first_pass(model, loss_fn, inputs, targets, report: DoctorReport) -> Any:
                                        "or division by zero in the model"))  # fmt: skip
         return None
     if classifier:
-        report.findings.extend(_data_checks.check_initial_loss(value, scores, targets.array))
+        report.findings.extend(_data_checks.check_initial_loss(value, scores, labels))
     report.findings.extend(_activation_findings(report.activations))
     loss.backward()
     return value

@@ -22,6 +22,7 @@ import numpy as np
 
 from gradwork import random as gw_random
 from gradwork.tensor import Tensor
+from gradwork.train.devices import model_device, to_device
 
 
 @dataclass
@@ -146,6 +147,7 @@ def _sweep(model: Any, loss_fn: Any, loader: Any, optimizer: Any, ramp: tuple,
     result = LRFindResult()
     average, best = 0.0, math.inf
     model.train()
+    device = model_device(model)  # host batches go where the model is, as in the Trainer
     batches = iter(loader)
     for step in range(num_steps):
         lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
@@ -155,7 +157,7 @@ def _sweep(model: Any, loss_fn: Any, loader: Any, optimizer: Any, ramp: tuple,
         if batch is None:  # cycle through the loader again
             batches = iter(loader)
             batch = next(batches)
-        inputs, targets = batch[0], batch[1]
+        inputs, targets = to_device((batch[0], batch[1]), device)
         loss = loss_fn(model(inputs), targets)
         optimizer.zero_grad()
         loss.backward()
@@ -217,9 +219,8 @@ def _suggest(result: LRFindResult) -> None:
 def _snapshot(model: Any, optimizer: Any, loader: Any) -> dict:
     loader_state = getattr(loader, "state_dict", None)
     return {
-        "model": {
-            k: np.array(getattr(v, "array", v), copy=True) for k, v in model.state_dict().items()
-        },  # fmt: skip
+        # copies on the model's own device (`.copy()` of a GPU array stays on the GPU)
+        "model": {k: getattr(v, "array", v).copy() for k, v in model.state_dict().items()},
         "modes": [m.training for m in model.modules()],
         "grads": [None if p.grad is None else p.grad.array.copy() for p in model.parameters()],
         "optimizer": copy.deepcopy(optimizer.state_dict()),

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.nn._placement import as_array
 from gradwork.tensor import Tensor
 
 
@@ -34,9 +35,10 @@ def canonical_mask(mask: Any, name: str, dtype: Any, other: Any = None,
             stacklevel=3,
         )
     if mask_dtype == np.bool_:
-        array = np.asarray(getattr(mask, "array", mask))
-        return Tensor(np.where(array, np.array(-np.inf, dtype=dtype), np.array(0, dtype=dtype)))
-    return mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+        array = as_array(mask)  # a GPU mask stays on the GPU; NumPy scalars go anywhere
+        scalar = np.dtype(dtype).type
+        return Tensor(np.where(array, scalar(-np.inf), scalar(0)))
+    return mask if isinstance(mask, Tensor) else Tensor(as_array(mask))
 
 
 def check_shapes(module: Any, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any,

@@ -24,6 +24,7 @@ import numpy as np
 
 from gradwork import autograd
 from gradwork.hooks import RemovableHandle
+from gradwork.nn._placement import as_array
 from gradwork.tensor import Tensor
 
 
@@ -208,7 +209,8 @@ class _HookJunction(autograd.Function):
         ctx.arrived.clear()  # a retained graph may run backward again
         grads = ctx.on_backward(grads)
         if ctx.outputs:  # NOTE: torch hands zeros on where its hooks saw None
-            grads = [np.zeros(shape, dtype) if g is None else g
+            # np.zeros_like: zeros on the gradient's device (a GPU array's, on a GPU)
+            grads = [np.zeros_like(grad, shape=shape, dtype=dtype) if g is None else g
                      for g, (shape, dtype) in zip(grads, ctx.shapes, strict=True)]  # fmt: skip
         return tuple(grads)
 
@@ -224,7 +226,7 @@ class _JunctionPiece(autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple:
         ctx.arrived.add(ctx.index)
-        full = np.zeros(ctx.size, grad.dtype)
+        full = np.zeros_like(grad, shape=ctx.size)  # on the gradient's device
         full[ctx.start : ctx.start + grad.size] = grad.ravel()
         return full, None, None, None, None
 
@@ -258,8 +260,7 @@ def _pack(grads: list, positions: list, size: int) -> tuple:
 
 
 def _unpack(packed: tuple, positions: list) -> list:
-    return [None if packed[i] is None else np.asarray(getattr(packed[i], "array", packed[i]))
-            for i in positions]  # fmt: skip
+    return [None if packed[i] is None else as_array(packed[i]) for i in positions]
 
 
 class BackwardHook:
@@ -268,7 +269,7 @@ class BackwardHook:
     def __init__(self, module: Any, n_args: int) -> None:
         self.module, self.n_args = module, n_args
         self.input_positions: list[int] = []
-        self.constant_inputs: dict[int, tuple] = {}  # tensors without grad: (shape, dtype)
+        self.constant_inputs: dict[int, Any] = {}  # tensors without grad: their arrays
         self.grad_output: tuple = ()
 
     def wrap_inputs(self, args: tuple) -> tuple:
@@ -276,9 +277,7 @@ class BackwardHook:
         if not self.input_positions:
             return args
         self.constant_inputs = {
-            i: (a.shape, a.dtype)
-            for i, a in enumerate(args)
-            if isinstance(a, Tensor) and not a.requires_grad
+            i: a.array for i, a in enumerate(args) if isinstance(a, Tensor) and not a.requires_grad
         }
         tensors = [args[i] for i in self.input_positions]
         pieces = _through_junction(tensors, self._input_grads, outputs=False)
@@ -334,8 +333,8 @@ class BackwardHook:
         other arguments.
         """
         packed = list(_pack(grads, self.input_positions, self.n_args))
-        for i, (shape, dtype) in self.constant_inputs.items():
-            packed[i] = Tensor(np.zeros(shape, dtype))
+        for i, like in self.constant_inputs.items():
+            packed[i] = Tensor(np.zeros_like(like))  # shape, dtype and device of the input
         packed = tuple(packed)
         for hook in list(self.module.__dict__.get("_backward_hooks", {}).values()):
             result = hook(self.module, packed, self.grad_output)

@@ -1,8 +1,9 @@
-"""state_dict / load_state_dict: a module's parameters and buffers as NumPy arrays.
+"""state_dict / load_state_dict: a module's parameters and buffers by torch's names.
 
-`load_state_dict` takes any array-likes - NumPy arrays, gradwork tensors, or
-PyTorch tensors (through `np.asarray`, without importing torch) - so a
-PyTorch model's own `state_dict()` loads into the matching gradwork model.
+`load_state_dict` takes any array-likes - NumPy arrays, gradwork tensors on
+either device, or PyTorch tensors (through `np.asarray`, without importing
+torch) - so a PyTorch model's own `state_dict()` loads into the matching
+gradwork model, and a checkpoint saved on the GPU loads on the CPU and back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from gradwork.nn._placement import to_device_of, to_host
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -41,16 +44,8 @@ def state_dict(module: Any) -> OrderedDict:
 
 
 def as_array(value: Any) -> np.ndarray:
-    """Any array-like as a NumPy array; torch tensors are detached and moved to the CPU."""
-    if _is_ours(value):
-        return np.asarray(value.array)
-    if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu()
-    return np.asarray(value)
-
-
-def _is_ours(value: Any) -> bool:
-    return type(value).__module__.startswith("gradwork")
+    """Any array-like as a NumPy array: torch tensors and GPU tensors are copied to the host."""
+    return to_host(value)
 
 
 def load_state_dict(module: Any, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -74,8 +69,9 @@ def load_state_dict(module: Any, state: Mapping[str, Any], strict: bool = True) 
         raise RuntimeError(_diff_message(type(module).__name__, missing, unexpected, mismatched))
     for name, array in arrays.items():
         target = own[name]
-        # In place, so optimisers holding these Parameters see the new values.
-        target.array[...] = array.astype(target.array.dtype, copy=False)
+        # In place, so optimisers holding these Parameters see the new values; a
+        # checkpoint (host arrays) goes to the device the parameter lives on.
+        target.array[...] = to_device_of(array.astype(target.array.dtype, copy=False), target.array)
     return IncompatibleKeys(missing, unexpected)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops, random
+from gradwork.nn._placement import as_array
 from gradwork.nn.module import Module
 from gradwork.nn.parameter import Parameter
 from gradwork.tensor import Tensor, index_array
@@ -142,8 +143,8 @@ class Embedding(Module):
         sparse: bool = False,
     ) -> Embedding:
         """An Embedding holding `embeddings` (rows, dim); frozen unless freeze=False."""
-        rows, dim = np.shape(getattr(embeddings, "array", embeddings))
-        data = np.array(getattr(embeddings, "array", embeddings))
+        data = as_array(embeddings).copy()  # a GPU table is copied on the GPU
+        rows, dim = data.shape
         return cls(
             rows,
             dim,

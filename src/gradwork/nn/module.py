@@ -18,11 +18,11 @@ import numpy as np
 from gradwork import autograd, dtypes
 from gradwork.autograd import anomaly
 from gradwork.hooks import RemovableHandle  # noqa: F401 - re-exported (torch keeps it here too)
-from gradwork.nn import _state_dict
+from gradwork.nn import _placement, _state_dict
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn._hooks import HookMethods
 from gradwork.nn.parameter import Parameter
-from gradwork.tensor import Tensor, to_arguments
+from gradwork.tensor import Tensor
 
 
 class Module(HookMethods):
@@ -268,16 +268,26 @@ class Module(HookMethods):
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """`to(dtype)` converts floating parameters and buffers IN PLACE; devices as Tensor.to."""
-        target = to_arguments(args, kwargs)
-        if target is None:
+        """Move and/or cast every parameter, buffer and gradient IN PLACE; returns self.
+
+        torch's forms: `to(device)`, `to(dtype)`, `to(device, dtype)`,
+        `to(tensor)` and the `device=`/`dtype=` keywords. Parameters keep their
+        identity (an optimizer built earlier still holds them; its state
+        follows them on its next step). A dtype applies to floating tensors
+        only, so integer buffers such as `num_batches_tracked` stay integers.
+
+        Example:
+            >>> import gradwork as gw
+            >>> layer = gw.nn.Linear(2, 2)
+            >>> weight = layer.weight
+            >>> layer.to("cpu", gw.float64).weight is weight, weight.dtype
+            (True, dtype('float64'))
+        """
+        place, dtype = _placement.parse_to(args, kwargs)
+        if place is None and dtype is None:
             return self
-        dtype = dtypes.as_dtype(target)
         for tensor in [*self.parameters(), *self.buffers()]:
-            if tensor.array.dtype.kind == "f" and tensor.array.dtype != dtype:
-                tensor.array = tensor.array.astype(dtype)
-                if tensor.grad is not None:
-                    tensor.grad.array = tensor.grad.array.astype(dtype)
+            _placement.move_in_place(tensor, place, dtype)
         return self
 
     def float(self) -> Module:
@@ -286,8 +296,13 @@ class Module(HookMethods):
     def double(self) -> Module:
         return self.to(dtypes.float64)
 
+    def cuda(self, device: Any = None) -> Module:
+        """Move every parameter and buffer to the GPU (`device`: an index or "cuda:N")."""
+        return self.to("cuda" if device is None else device)
+
     def cpu(self) -> Module:
-        return self
+        """Move every parameter and buffer to the host memory."""
+        return self.to("cpu")
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:
@@ -318,7 +333,8 @@ class Module(HookMethods):
 def _as_buffer(value: Any) -> Tensor | None:
     if value is None or isinstance(value, Tensor):
         return value
-    return Tensor(np.asarray(value))
+    # A device array is wrapped as it is: np.asarray would copy it to the host (or refuse).
+    return Tensor(value if _placement.device_type(value) != "cpu" else np.asarray(value))
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import dtypes
+from gradwork.nn._placement import device_type
 from gradwork.tensor import Tensor
 
 
@@ -30,6 +31,8 @@ class Parameter(Tensor):
             array = np.empty(0, dtype=dtypes.float32)
         elif isinstance(data, Tensor):
             array = data.array
+        elif device_type(data) != "cpu":
+            array = data  # a GPU array stays where it is (np.asarray would refuse it)
         else:
             array = dtypes.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
         super().__init__(array, requires_grad=requires_grad)

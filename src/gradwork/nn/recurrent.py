@@ -131,7 +131,7 @@ class RNNBase(Module):
         self._check_input(input)
         x = input.unsqueeze(1) if unbatched else input
         x = x.transpose(0, 1) if self.batch_first and not unbatched else x
-        states = self._initial_states(hx, x.shape[1], x.dtype, unbatched)
+        states = self._initial_states(hx, x.shape[1], x.array, unbatched)
         output, finals = self._run_layers(x, states, batch_sizes=None)
         if self.batch_first and not unbatched:
             output = output.transpose(0, 1)
@@ -146,7 +146,7 @@ class RNNBase(Module):
         steps, batch = len(batch_sizes), int(batch_sizes[0])
         # Run on a padded (steps, batch) layout, sorted longest first.
         padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
-        states = self._initial_states(hx, batch, padded.dtype, unbatched=False)
+        states = self._initial_states(hx, batch, padded.array, unbatched=False)
         if packed.sorted_indices is not None:
             order = np.asarray(packed.sorted_indices.array)
             states = tuple(ops.IndexSelect.apply(s, 1, order) for s in states)
@@ -200,11 +200,17 @@ class RNNBase(Module):
     def _state_count(self) -> int:
         return 2 if self.mode == "LSTM" else 1
 
-    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> tuple:
-        """(h0,) or (h0, c0), each (layers * directions, batch, hidden); zeros if hx is None."""
+    def _initial_states(self, hx: Any, batch: int, like: Any, unbatched: bool) -> tuple:
+        """(h0,) or (h0, c0), each (layers * directions, batch, hidden); zeros if hx is None.
+
+        The zeros take the dtype and the device of `like` (the input's array):
+        `np.zeros_like` runs on the GPU for a GPU array.
+        """
         shape = (self.num_layers * self._directions, batch, self.hidden_size)
         if hx is None:
-            return tuple(Tensor(np.zeros(shape, dtype)) for _ in range(self._state_count()))
+            return tuple(
+                Tensor(np.zeros_like(like, shape=shape)) for _ in range(self._state_count())
+            )
         given = tuple(hx) if self.mode == "LSTM" else (hx,)
         if self.mode == "LSTM" and len(given) != 2:
             raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
@@ -271,10 +277,13 @@ def _check_arguments(name, hidden_size, num_layers, dropout, proj_size) -> None:
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
-    """Inverted dropout between layers, from gradwork's random stream."""
+    """Inverted dropout between layers, from gradwork's random stream.
+
+    Drawn on the host (the same mask on every device for a seed), then copied to x's.
+    """
     keep = random.generator().random(x.shape) >= p
     scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-    return x * Tensor((keep * scale).astype(x.dtype))
+    return x * Tensor((keep * scale).astype(x.dtype)).to(x.device)
 
 
 class RNN(RNNBase):

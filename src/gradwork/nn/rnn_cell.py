@@ -68,7 +68,9 @@ class RNNCellBase(Module):
             input = input.unsqueeze(0)  # noqa: A001
         if hx is None:
             shape = (input.shape[0], self.hidden_size)
-            states = tuple(zeros(*shape, dtype=input.dtype) for _ in range(count))
+            states = tuple(
+                zeros(*shape, dtype=input.dtype, device=input.device) for _ in range(count)
+            )
         else:
             states = tuple(hx) if count == 2 else (hx,)
             states = tuple(s.unsqueeze(0) for s in states) if unbatched else states

@@ -174,7 +174,8 @@ def summary(model: Any, input_shape: Any, dtype: Any = None) -> Summary:
     model.eval()
     try:
         with no_grad():
-            model(*(Tensor(np.zeros(s, dtype=dtype)) for s in shapes))
+            device = next((p.device for p in model.parameters()), None)  # the model's device
+            model(*(Tensor(np.zeros(s, dtype=dtype)).to(device) for s in shapes))
     except Exception as error:  # noqa: BLE001 - reported in the table, not raised
         result.error = f"{type(error).__name__}: {error}"
         result.failed_module = names.get(id(entered[-1]), "?") if entered else "(model)"

@@ -20,6 +20,7 @@ from gradwork import dtypes
 from gradwork.nn import functional as F
 from gradwork.nn import init
 from gradwork.nn._attention_masks import canonical_mask
+from gradwork.nn._placement import as_array, to_device_of
 from gradwork.nn.attention import MultiheadAttention
 from gradwork.nn.container import ModuleList
 from gradwork.nn.dropout import Dropout
@@ -34,7 +35,8 @@ Activation = str | Callable[[Tensor], Tensor]
 def _generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
     """(sz, sz) float mask: -inf above the diagonal (the future), 0 elsewhere."""
     dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.float32
-    return Tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1))
+    mask = Tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1))
+    return mask if device is None else mask.to(device)
 
 
 def _activation_fn(activation: Activation) -> Callable[[Tensor], Tensor]:
@@ -69,8 +71,10 @@ def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int | None) 
         return is_causal is True
     size = size if size is not None else mask.shape[-2]
     causal = np.triu(np.full((size, size), -np.inf), k=1)
-    array = np.asarray(getattr(mask, "array", mask))
-    return array.shape == causal.shape and bool((array == causal).all())
+    array = as_array(mask)
+    if array.shape != causal.shape:
+        return False
+    return bool((array == to_device_of(causal, array)).all())  # compared where the mask is
 
 
 class TransformerEncoderLayer(Module):

@@ -84,7 +84,7 @@ def clip_grad_norm_(
     with np.errstate(invalid="ignore"):
         for g in grads:
             g *= coefficient.astype(g.dtype)
-    return Tensor(np.asarray(total))
+    return Tensor(total if hasattr(total, "shape") else np.asarray(total))  # on the grads' device
 
 
 def clip_grad_value_(

@@ -5,6 +5,7 @@
 
 from gradwork.ops.attention import ScaledDotProductAttention
 from gradwork.ops.conv import Conv2d, ConvTranspose2d
+from gradwork.ops.device import ToDevice
 from gradwork.ops.elementwise import (
     Abs,
     Add,
@@ -66,7 +67,7 @@ PRIMITIVES = (
     RNNSequence, LSTMSequence, GRUSequence, EmbeddingLookup,
     Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, MaxUnpool2d, Unfold, Fold, BatchNorm, Normalize,
     CrossEntropy, NLLLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Erf, Step,
-    ScaledDotProductAttention,
+    ScaledDotProductAttention, ToDevice,
     *_POINTWISE,  # ops/pointwise.py
     *_SCAN,  # ops/scan.py
 )  # fmt: skip

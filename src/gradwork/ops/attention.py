@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork import random
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 
 
@@ -58,7 +59,8 @@ class ScaledDotProductAttention(Function):
             scores += mask
         if is_causal:
             length, source = scores.shape[-2:]
-            np.add(scores, -np.inf, out=scores, where=~np.tri(length, source, dtype=bool))
+            causal = xp_of(scores).tri(length, source, dtype=bool)
+            np.add(scores, -np.inf, out=scores, where=~causal)
         weights = _masked_softmax(scores)
         keep = _dropout_mask(weights, dropout_p) if dropout_p > 0.0 else None
         ctx.save_for_backward(query, key, value, weights, keep)
@@ -72,7 +74,8 @@ class ScaledDotProductAttention(Function):
         stacked = None
         if ctx.packed:  # the three gradients are written straight into one stack
             need_k = need_v = need_q
-            stacked = np.empty((3, *query.shape), dtype=np.result_type(query, grad))
+            dtype = np.result_type(query, grad)
+            stacked = np.empty_like(query, shape=(3, *query.shape), dtype=dtype)
         out_q, out_k, out_v = (None, None, None) if stacked is None else stacked
         dropped = weights if keep is None else weights * keep
         grad_v = np.matmul(np.swapaxes(dropped, -1, -2), grad, out=out_v) if need_v else None
@@ -103,9 +106,10 @@ class ScaledDotProductAttention(Function):
 def _dropout_mask(weights, p):
     """keep / (1 - p) as an array like `weights`, drawn from gradwork's stream."""
     # float32 draws: half the random bits of the default float64, same test
-    keep = random.generator().random(weights.shape, dtype=np.float32) >= p
+    # Drawn on the host, so a seed gives the same mask on every device; then copied over.
+    keep = xp_of(weights).asarray(random.generator().random(weights.shape, dtype=np.float32) >= p)
     rescale = 1.0 / (1.0 - p) if p < 1.0 else 0.0  # p = 1 drops everything
-    return keep * np.asarray(rescale, dtype=weights.dtype)
+    return keep * weights.dtype.type(rescale)
 
 
 def _masked_softmax(scores):

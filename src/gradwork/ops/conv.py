@@ -10,8 +10,7 @@ forms, tested equal); the ops below say what is computed.
 
 from __future__ import annotations
 
-import numpy as np
-
+from gradwork._arrays import contiguous
 from gradwork.autograd import Function
 from gradwork.ops import kernels
 from gradwork.ops.kernels.reference import col2im, from_nchw, grouped_matmul, im2col, to_nchw
@@ -79,7 +78,7 @@ class ConvTranspose2d(Function):
         grouped = weight.reshape(groups, c // groups, -1)  # (G, C/G, O/G*kh*kw)
         columns = grouped_matmul(grouped, flat_x, transpose_a=True)
         out = col2im(columns, out_shape, kernel, stride, padding, dilation, (h, w))
-        out = np.ascontiguousarray(out)
+        out = contiguous(out)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(flat_x, weight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 from gradwork.ops import kernels
 
@@ -116,9 +117,13 @@ class Pow(Function):
         return grad_a, grad_b
 
 
+def _kind(x) -> str:
+    return x.dtype.kind if hasattr(x, "dtype") else np.asarray(x).dtype.kind  # Python numbers
+
+
 def _negative_integer_exponent(a, b) -> bool:
-    kinds = {np.asarray(a).dtype.kind, np.asarray(b).dtype.kind}
-    return kinds <= {"i", "u", "b"} and bool(np.any(np.asarray(b) < 0))
+    # NOTE: bool() of a device array waits for the device; only integer powers get here.
+    return {_kind(a), _kind(b)} <= {"i", "u", "b"} and bool(np.any(b < 0))
 
 
 def _integer_power(a, b):
@@ -126,7 +131,8 @@ def _integer_power(a, b):
 
     NOTE: 1 / a**|b| truncates to 0 except for a = 1 (1) and a = -1 (+-1).
     """
-    a, b = np.asarray(a), np.asarray(b)
+    xp = xp_of(a, b)
+    a, b = xp.asarray(a), xp.asarray(b)
     out = a ** np.where(b < 0, 0, b)
     odd = np.abs(b) % 2 == 1
     reciprocal = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))
@@ -267,7 +273,7 @@ class Clamp(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved
         # NOTE: the bounds are inclusive: at a == low the gradient passes (torch).
-        keep = np.ones(a.shape, dtype=bool)
+        keep = np.ones_like(a, dtype=bool)
         if ctx.low is not None:
             keep &= a >= ctx.low
         if ctx.high is not None:
@@ -375,7 +381,7 @@ class Where(Function):
     def backward(ctx, grad):
         (condition,) = ctx.saved
         need_a, need_b = ctx.needs_input_grad[1:]
-        zero = np.zeros((), dtype=grad.dtype)
+        zero = grad.dtype.type(0)
         grad_a = np.where(condition, grad, zero) if need_a else None
         grad_b = np.where(condition, zero, grad) if need_b else None
         return None, grad_a, grad_b

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 
 
@@ -17,6 +18,7 @@ class EmbeddingLookup(Function):
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx=None, scale_grad_by_freq=False):
+        indices = xp_of(weight).asarray(indices)  # host indices go to the table's device
         ctx.rows, ctx.indices = weight.shape[0], indices
         ctx.options = (padding_idx, scale_grad_by_freq)
         return np.take(weight, indices, axis=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function, ShapeError
 
 
@@ -156,7 +157,8 @@ def _einsum_grad(ctx, grad, arrays, k):
     for letter in term:
         if letter in seen:
             fresh = next(free)
-            deltas.append((letter + fresh, np.eye(ctx.sizes[letter], dtype=grad.dtype)))
+            identity = xp_of(grad).eye(ctx.sizes[letter], dtype=grad.dtype)  # on grad's device
+            deltas.append((letter + fresh, identity))
             letter = fresh
         seen.add(letter)
         spread += letter

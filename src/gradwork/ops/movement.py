@@ -7,8 +7,11 @@ split, chunk, non-constant padding) are built from these in tensor.py.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
+from gradwork._arrays import is_device_array, sparse_indices, xp_of
 from gradwork.autograd import Function, ShapeError
 
 
@@ -41,7 +44,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(np.argsort(ctx.dims))
+        return grad.transpose(tuple(np.argsort(ctx.dims).tolist()))
 
 
 class Expand(Function):
@@ -62,9 +65,9 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, a, dtype, copy=False):
         ctx.dtype = a.dtype
-        # NOTE: ascontiguousarray returns `a` itself when nothing changes; clone needs a copy.
+        # NOTE: astype returns `a` itself when nothing changes; clone needs a copy.
         # (np.ascontiguousarray would also turn a 0-dim array into a 1-element one.)
-        return np.array(a, dtype=dtype, order="C", copy=True if copy else None)
+        return a.astype(dtype, order="C", copy=bool(copy))
 
     @staticmethod
     def backward(ctx, grad):
@@ -74,14 +77,14 @@ class Cast(Function):
 def is_advanced_index(index) -> bool:
     """True if NumPy would use advanced indexing (copies, repeats) for `index`."""
     items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, np.ndarray | list) for i in items)
+    return any(isinstance(i, np.ndarray | list) or is_device_array(i) for i in items)
 
 
 def _zeroed(index):
     """`index` with every integer array replaced by zeros of its shape (masks stay)."""
     items = index if isinstance(index, tuple) else (index,)
     zeroed = tuple(
-        np.zeros(i.shape, np.intp) if isinstance(i, np.ndarray) and i.dtype.kind in "iu" else i
+        np.zeros_like(i, dtype=np.intp) if hasattr(i, "dtype") and i.dtype.kind in "iu" else i
         for i in items
     )
     return zeroed if isinstance(index, tuple) else zeroed[0]
@@ -133,7 +136,7 @@ class GetItem(Function):
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
         target, index = (out, ctx.index) if ctx.then is None else (out[ctx.index], ctx.then)
-        if np.size(grad) == 0:  # nothing selected (an index may be out of range, see above)
+        if grad.size == 0:  # nothing selected (an index may be out of range, see above)
             return out
         if is_advanced_index(index):
             # NOTE: a repeated index must accumulate (x[[0, 0]] uses x[0] twice);
@@ -164,10 +167,10 @@ class SetItem(Function):
         grad_a = grad_value = None
         target_index = ctx.index if ctx.then is None else ctx.then
         if ctx.needs_input_grad[0]:
-            grad_a = np.array(grad, copy=True)  # (a 0-dim gradient may be a NumPy scalar)
+            grad_a = xp_of(grad).array(grad, copy=True)  # (a 0-dim gradient may be a scalar)
             advanced_set(grad_a if ctx.then is None else grad_a[ctx.index], target_index, 0)
         if ctx.needs_input_grad[1]:
-            grad = np.asarray(grad)
+            grad = xp_of(grad).asarray(grad)
             grad_value = advanced_get(grad if ctx.then is None else grad[ctx.index], target_index)
         return grad_a, grad_value
 
@@ -177,6 +180,7 @@ class IndexSelect(Function):
 
     @staticmethod
     def forward(ctx, a, dim, index):
+        index = xp_of(a).asarray(index)  # a host index goes to a's device (explicitly)
         ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
         return np.take(a, index, axis=dim)
 
@@ -198,6 +202,7 @@ class Gather(Function):
     def forward(ctx, a, dim, index):
         # torch lets index be smaller than `a` in the other dims: trim `a` to fit.
         trim = tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(index.shape))
+        index = xp_of(a).asarray(index)  # a host index goes to a's device (explicitly)
         ctx.shape, ctx.dim, ctx.index, ctx.trim = a.shape, dim, index, trim
         if index.size == 0:  # NOTE: an empty index may be larger than `a`: nothing to trim
             return np.empty_like(a, shape=index.shape)
@@ -213,7 +218,7 @@ class Gather(Function):
             # repeat, so a plain scatter is exact and much faster than add.at.
             np.put_along_axis(out[ctx.trim], ctx.index, grad, axis=ctx.dim)
             return out
-        grid = list(np.indices(ctx.index.shape, sparse=True))
+        grid = sparse_indices(ctx.index.shape, ctx.index)
         grid[ctx.dim] = ctx.index
         # NOTE: indices may repeat along dim; add.at accumulates them.
         np.add.at(out, tuple(grid), grad)
@@ -242,7 +247,7 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim
-        ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        ctx.bounds = list(itertools.accumulate(a.shape[dim] for a in arrays))[:-1]
         return np.concatenate(arrays, axis=dim)
 
     @staticmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 from gradwork.ops.special import erf
 
@@ -315,16 +316,24 @@ _ERFINV_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
                 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)  # fmt: skip
 
 
+def _polynomial(coefficients, x):
+    """np.polyval(coefficients, x) by Horner's rule, on x's device (cupy.polyval wants arrays)."""
+    total = np.zeros_like(x)
+    for c in coefficients:
+        total = total * x + c
+    return total
+
+
 def erfinv(y):
     """The inverse error function of a float array, computed in float64."""
-    y = np.asarray(y, dtype=np.float64)
+    y = xp_of(y).asarray(y, dtype=np.float64)
     inside = np.abs(y) < 1
     x = np.where(np.abs(y) == 1, np.copysign(np.inf, y), np.nan)
     v = y[inside]
     w = -np.log((1 - v) * (1 + v))
     central = w < 5
     w = np.where(central, w - 2.5, np.sqrt(w) - 3)
-    guess = np.where(central, np.polyval(_ERFINV_CENTRAL, w), np.polyval(_ERFINV_TAIL, w)) * v
+    guess = np.where(central, _polynomial(_ERFINV_CENTRAL, w), _polynomial(_ERFINV_TAIL, w)) * v
     for _ in range(2):
         guess -= (erf(guess) - v) / (2 / np.sqrt(np.pi) * np.exp(-guess * guess))
     x[inside] = guess

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import contiguous, xp_of
 from gradwork.autograd import Function
 from gradwork.ops import kernels
 from gradwork.ops.kernels.reference import col2im, im2col
@@ -89,7 +90,9 @@ def _divisor(x, padded_shape, padding, kernel, stride, out_hw, count_include_pad
             start, end = np.maximum(start, 0), np.minimum(end, size)
         counts.append(end - start)
     divisor = np.outer(counts[0], counts[1]).astype(x.dtype)
-    return divisor if divisor.min() != divisor.max() else x.dtype.type(divisor.flat[0])
+    if divisor.min() == divisor.max():
+        return x.dtype.type(divisor.flat[0])
+    return xp_of(x).asarray(divisor)  # the counts are worked out on the host: copy them over
 
 
 def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
@@ -102,15 +105,16 @@ def max_pool2d_indices(x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_
     """
     out_hw = pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
     padded = pad_for_windows(x, padding, out_hw, kernel, stride, dilation, -np.inf)
-    best = np.full((*x.shape[:2], *out_hw), -np.inf, dtype=x.dtype)
-    winner = np.full(best.shape, -1, dtype=np.int64)
+    best = np.full_like(x, -np.inf, shape=(*x.shape[:2], *out_hw))
+    winner = np.full_like(x, -1, dtype=np.int64, shape=best.shape)
     for k, index in enumerate(window_slices(kernel, stride, dilation, out_hw)):
         seen = padded[index]
         better = (seen > best) | np.isnan(seen)
         np.copyto(best, seen, where=better)
         winner[better] = k
     row_in, col_in = np.divmod(winner, kernel[1])
-    starts = [np.arange(o) * s - p for o, s, p in zip(out_hw, stride, padding, strict=False)]
+    xp = xp_of(x)
+    starts = [xp.arange(o) * s - p for o, s, p in zip(out_hw, stride, padding, strict=False)]
     rows = starts[0][:, None] + row_in * dilation[0]
     cols = starts[1][None, :] + col_in * dilation[1]
     # first in-image position of each window: its start, moved on by whole dilations
@@ -132,7 +136,7 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx, x, indices, out_hw):
         planes = x.reshape(-1, x.shape[-2] * x.shape[-1])
-        flat_index = indices.reshape(planes.shape)
+        flat_index = xp_of(x).asarray(indices).reshape(planes.shape)  # host indices move over
         out = np.zeros_like(x, shape=(planes.shape[0], out_hw[0] * out_hw[1]))
         np.put_along_axis(out, flat_index, planes, axis=1)
         ctx.save_for_backward(flat_index)
@@ -160,14 +164,14 @@ class Unfold(Function):
         columns, out_hw = im2col(x, kernel, stride, padding, dilation, 1)
         ctx.geometry = (x.shape, kernel, stride, padding, dilation, out_hw)
         blocks = columns.reshape(columns.shape[1], x.shape[0], -1)
-        return np.ascontiguousarray(blocks.transpose(1, 0, 2))
+        return contiguous(blocks.transpose(1, 0, 2))
 
     @staticmethod
     def backward(ctx, grad):
         x_shape, kernel, stride, padding, dilation, out_hw = ctx.geometry
         columns = grad.transpose(1, 0, 2).reshape(1, grad.shape[1], -1)
         image = col2im(columns, x_shape, kernel, stride, padding, dilation, out_hw)
-        return np.ascontiguousarray(image)
+        return contiguous(image)
 
 
 class Fold(Function):
@@ -184,11 +188,11 @@ class Fold(Function):
         ctx.geometry = (kernel, stride, padding, dilation)
         flat = columns.transpose(1, 0, 2).reshape(1, rows, -1)
         image = col2im(flat, (n, channels, *out_hw), kernel, stride, padding, dilation, blocks_hw)
-        return np.ascontiguousarray(image)
+        return contiguous(image)
 
     @staticmethod
     def backward(ctx, grad):
         kernel, stride, padding, dilation = ctx.geometry
         columns, _ = im2col(grad, kernel, stride, padding, dilation, 1)
         blocks = columns.reshape(columns.shape[1], grad.shape[0], -1)
-        return np.ascontiguousarray(blocks.transpose(1, 0, 2))
+        return contiguous(blocks.transpose(1, 0, 2))

@@ -142,12 +142,15 @@ class Prod(Function):
 
 
 def _product_of_others(a, axis):
-    ones = np.ones_like(np.take(a, [0], axis=axis))
+    def part(x, start, stop):  # x[..., start:stop, ...] along `axis`: a view, on any device
+        return x[(slice(None),) * axis + (slice(start, stop),)]
+
+    ones = np.ones_like(part(a, 0, 1))
     left = np.cumprod(np.concatenate([ones, a], axis=axis), axis=axis)
     flipped = np.flip(a, axis=axis)
     right = np.flip(np.cumprod(np.concatenate([ones, flipped], axis=axis), axis=axis), axis=axis)
     n = a.shape[axis]
-    return np.take(left, range(n), axis=axis) * np.take(right, range(1, n + 1), axis=axis)
+    return part(left, 0, n) * part(right, 1, n + 1)
 
 
 class LogSumExp(Function):

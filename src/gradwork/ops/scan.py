@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import sparse_indices, xp_of
 from gradwork.autograd import Function
 from gradwork.ops.dims import normalize_dim
 
@@ -90,14 +91,14 @@ def _trim(index, ndim, dim=None):
 
 def _grid(index, dim):
     """Advanced index of the positions `index` names along `dim` (for ufunc.at)."""
-    grid = list(np.indices(index.shape, sparse=True))
+    grid = sparse_indices(index.shape, index)
     grid[dim] = index
     return tuple(grid)
 
 
 def _scattered(shape, index, dim):
     """Boolean mask of the positions of an array of `shape` that `index` writes to."""
-    mask = np.zeros(shape, dtype=bool)
+    mask = np.zeros_like(index, dtype=bool, shape=shape)
     mask[_grid(index, dim)] = True
     return mask
 
@@ -112,6 +113,7 @@ class Scatter(Function):
 
     @staticmethod
     def forward(ctx, a, src, dim, index):
+        index = xp_of(a).asarray(index)  # a host index goes to a's device (explicitly)
         ctx.dim, ctx.index, ctx.src_shape = dim, index, np.shape(src)
         out = a.copy()
         values = src[_trim(index, np.ndim(src))] if np.ndim(src) else src
@@ -123,7 +125,7 @@ class Scatter(Function):
     def backward(ctx, grad):
         grad_a = grad_src = None
         if ctx.needs_input_grad[0]:  # overwritten positions get no gradient
-            grad_a = np.array(grad, copy=True)
+            grad_a = grad.copy()
             np.put_along_axis(grad_a[_trim(ctx.index, grad.ndim, ctx.dim)], ctx.index, 0, ctx.dim)
         if ctx.needs_input_grad[1]:
             grad_src = np.zeros_like(grad, shape=ctx.src_shape)
@@ -140,16 +142,17 @@ _UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply,
 
 def _identity(reduce, dtype):
     """The start value of a reduction that leaves `self` out (include_self=False)."""
+    # NumPy scalars, not 0-d arrays: they mix with device arrays as numbers do.
     if reduce in ("sum", "mean"):
-        return np.zeros((), dtype)
+        return dtype.type(0)
     if reduce == "prod":
-        return np.ones((), dtype)
+        return dtype.type(1)
     if dtype.kind == "f":
-        return np.array(-np.inf if reduce == "amax" else np.inf, dtype)
+        return dtype.type(-np.inf if reduce == "amax" else np.inf)
     info = np.iinfo(dtype) if dtype.kind in "iu" else None
     if info is None:  # bool
-        return np.array(reduce == "amin")
-    return np.array(info.min if reduce == "amax" else info.max, dtype)
+        return np.bool_(reduce == "amin")
+    return dtype.type(info.min if reduce == "amax" else info.max)
 
 
 class ScatterReduce(Function):
@@ -162,11 +165,12 @@ class ScatterReduce(Function):
 
     @staticmethod
     def forward(ctx, a, src, dim, index, reduce="sum", include_self=True):
+        index = xp_of(a).asarray(index)  # a host index goes to a's device (explicitly)
         ctx.dim, ctx.index, ctx.reduce, ctx.src_shape = dim, index, reduce, src.shape
         src = src[_trim(index, src.ndim)]  # only the corner that index covers takes part
         grid = _grid(index, dim)
         # Where self takes part: everywhere, or (include_self=False) where nothing lands.
-        ctx.own = np.ones(a.shape, bool) if include_self else ~_scattered(a.shape, index, dim)
+        ctx.own = np.ones_like(a, dtype=bool) if include_self else ~_scattered(a.shape, index, dim)
         out = np.where(ctx.own, a, _identity(reduce, a.dtype))
         _UFUNCS[reduce].at(out, grid, src)
         if reduce == "mean":
@@ -249,7 +253,8 @@ def check_bounds(index, size, dim):
     bad = (index < 0) | (index >= size)
     if bad.any():
         raise RuntimeError(
-            f"index {int(index[bad].flat[0])} is out of bounds for dimension {dim} with size {size}"
+            f"index {int(index[bad].reshape(-1)[0])} is out of bounds for dimension {dim} "
+            f"with size {size}"
         )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import to_host, xp_of
+
 
 def running_index(data, running, dim):
     """Where each running max/min came from: the LAST position holding it (torch's ties).
@@ -19,7 +21,7 @@ def running_index(data, running, dim):
     hit = data == running
     if data.dtype.kind in "fc":
         hit |= np.isnan(data)
-    positions = np.arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
+    positions = xp_of(data).arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
     return np.maximum.accumulate(np.where(hit, positions, 0), axis=dim)
 
 
@@ -43,7 +45,7 @@ def topk_indices(data, k, dim, largest):
     with few distinct values and NaNs, k from 1 to n.
     """
     order = sort_indices(data, dim, descending=largest)
-    picked = np.take(order, np.arange(k), axis=dim)
+    picked = np.take(order, xp_of(order).arange(k), axis=dim)
     ranked = np.moveaxis(np.take_along_axis(data, order, dim), dim, -1)
     same = ranked[..., 1:] == ranked[..., :-1]
     if data.dtype.kind == "f":
@@ -52,10 +54,12 @@ def topk_indices(data, k, dim, largest):
     length = data.shape[dim]
     if not tied.any() or k == 0 or length > 4096:
         return picked  # NOTE: rows longer than 4096 are not replayed (Python speed)
-    rows = np.moveaxis(data, dim, -1).reshape(-1, length)
-    out = np.moveaxis(picked, dim, -1).reshape(-1, k).copy()
-    for row in np.flatnonzero(tied):
+    # The replay is a Python loop: it runs on a host copy (explicit for device arrays).
+    rows = to_host(np.moveaxis(data, dim, -1).reshape(-1, length))
+    out = to_host(np.moveaxis(picked, dim, -1).reshape(-1, k)).copy()
+    for row in np.flatnonzero(to_host(tied)):
         out[row] = _libstdcxx_topk_order(rows[row].tolist(), k, largest)
+    out = xp_of(data).asarray(out)
     return np.moveaxis(out.reshape(np.moveaxis(picked, dim, -1).shape), -1, dim)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 
 _TWO_OVER_SQRT_PI = 1.1283791670955126
@@ -55,7 +56,7 @@ def _erf_fraction(x):
 
 def erf(x):
     """The error function of a float array, computed in float64; same shape and dtype."""
-    wide = np.asarray(x, dtype=np.float64)
+    wide = xp_of(x).asarray(x, dtype=np.float64)
     out = np.empty_like(wide)
     small = np.abs(wide) < _SERIES_LIMIT
     out[small] = _erf_series(wide[small])
@@ -72,8 +73,9 @@ def erfc(x):
         >>> print(erfc(np.array([9.0], np.float32)))  # 1 - erf(9) would be 0
         [4.1370317e-37]
     """
-    wide = np.asarray(x, dtype=np.float64)
-    out = np.array(1 - erf(wide))  # below 2.5 erfc >= 4e-4: the difference keeps 13 digits
+    xp = xp_of(x)
+    wide = xp.asarray(x, dtype=np.float64)
+    out = xp.asarray(1 - erf(wide))  # below 2.5 erfc >= 4e-4: the difference keeps 13 digits
     tail = wide >= _SERIES_LIMIT
     out[tail] = _complement_fraction(wide[tail])
     return out.astype(np.result_type(x, np.float32), copy=False)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.optim._state_dict import is_state_array, on_device_of
+
 
 def can_flatten(params: Sequence[Any]) -> bool:
     """Whether a group's parameters can share one buffer: same array type, one float dtype."""
@@ -61,7 +63,7 @@ class FlatGroup:
         # NOTE: uninitialised parameters' slices hold init values from here on,
         # because nothing writes a slice before its parameter's state exists.
         fresh = init_state(self.buffer)
-        self.state = {k: v for k, v in fresh.items() if isinstance(v, np.ndarray)}
+        self.state = {k: v for k, v in fresh.items() if is_state_array(v)}
         # Per-parameter numbers (NAdam's mu_product): kept in each parameter's
         # own state, like "step", and advanced once per step, not per chunk.
         self.scalars = {k: v for k, v in fresh.items() if k not in self.state}
@@ -81,7 +83,8 @@ class FlatGroup:
         """Copy one parameter's existing state arrays in, and point its entries at views."""
         for name, views in self.state_views.items():
             if param_state.get(name) is not None:
-                views[index][...] = param_state[name]
+                # On another device when the model moved after this state was made.
+                views[index][...] = on_device_of(param_state[name], views[index])
             param_state[name] = views[index]
 
     def attach(self, param_state: dict, index: int) -> None:

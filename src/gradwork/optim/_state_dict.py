@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.tensor import Tensor
+
 
 def pack(param_groups: list[dict[str, Any]], state: dict) -> dict[str, Any]:
     """The state dict of an optimizer's groups and per-parameter state (copied)."""
@@ -130,7 +132,9 @@ def _convert(entries: dict[str, Any], param: Any) -> dict[str, Any]:
             )
         if array.dtype.kind == "f":
             array = array.astype(param.array.dtype)
-        out[key] = np.array(array, copy=True)
+        # On the parameter's device, as torch's load_state_dict moves state (a
+        # checkpoint holds host arrays; the model may live on the GPU).
+        out[key] = on_device_of(np.array(array, copy=True), param.array)
     if "step" not in out:
         # NOTE: torch's SGD saves no step count; a saved momentum buffer means at
         # least one step was taken, which is all our SGD needs to know.
@@ -146,4 +150,29 @@ def _to_array(value: Any) -> np.ndarray | None:
         return np.asarray(value.detach().cpu().numpy())
     if isinstance(getattr(value, "array", None), np.ndarray):
         return value.array
+    if is_state_array(value):  # a GPU array: copied to the host explicitly
+        return Tensor(value).cpu().array
     return None
+
+
+def is_state_array(value: Any) -> bool:
+    """Whether a state entry is an array (NumPy or GPU), not a number like "step"."""
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic)
+
+
+def on_device_of(array: Any, like: Any) -> Any:
+    """`array` on the device that `like` lives on; itself when it is there already."""
+    if type(array) is type(like):
+        return array
+    return Tensor(array).to(Tensor(like).device).array
+
+
+def follow_device(state: dict, like: Any) -> None:
+    """Move a parameter's state arrays to the parameter's device, in place, if they differ.
+
+    Torch leaves state behind when a model moves after its first step; here it
+    follows on the next step, so `model.to("cuda")` mid-training just works.
+    """
+    for key, value in state.items():
+        if is_state_array(value) and type(value) is not type(like):
+            state[key] = on_device_of(value, like)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from gradwork.autograd import enable_grad, no_grad
+from gradwork.autograd import function as _function
 from gradwork.optim import _state_dict
 from gradwork.optim._flat import FlatGroup, can_flatten
 from gradwork.tensor import Tensor
@@ -150,6 +151,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (the default), or to zeros in place."""
+        if _function._tracer is not None:  # gradwork.compile is recording this step
+            _function._tracer.on_zero_grad(self, set_to_none)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -166,6 +169,8 @@ class Optimizer:
         `closure` re-evaluates the model and returns the loss (it runs with
         gradient recording on, before the update).
         """
+        if _function._tracer is not None:  # gradwork.compile is recording this step
+            _function._tracer.on_optimizer_step(self, closure)
         loss = None
         if closure is not None:
             with enable_grad():
@@ -178,6 +183,8 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is not None:
                         p._version_counter.value += 1
+        if _function._tracer is not None:
+            _function._tracer.after_optimizer_step(self)
         return loss
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:
@@ -233,7 +240,9 @@ class Optimizer:
             if p.grad is None:
                 continue
             state = self.state[p]
-            if not state:
+            if state:
+                _state_dict.follow_device(state, p.array)  # the model moved since (Module.to)
+            else:
                 if flat is not None:
                     flat.attach(state, index)
                 else:
@@ -281,7 +290,7 @@ class Optimizer:
 
 def _scalars(entries: dict[str, Any]) -> dict[str, Any]:
     """A parameter's state entries that are numbers, not arrays ("step", NAdam's mu_product)."""
-    return {k: v for k, v in entries.items() if not isinstance(v, np.ndarray)}
+    return {k: v for k, v in entries.items() if not _state_dict.is_state_array(v)}
 
 
 def _split_names(params: Any, owner: str) -> tuple[list[Tensor], list[str] | None]:

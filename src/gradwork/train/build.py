@@ -25,6 +25,7 @@ from gradwork.train._tensorboard import TensorBoardLogger
 from gradwork.train._text_data import text_splits
 from gradwork.train.architectures import ARCHITECTURES
 from gradwork.train.config import ConfigError
+from gradwork.train.devices import resolve_device
 from gradwork.train.language_model import TokenCrossEntropyLoss
 from gradwork.train.run import RunFolder
 from gradwork.train.trainer import Trainer
@@ -64,11 +65,16 @@ def build(
     """
     manual_seed(config["seed"])
     np.random.seed(config["seed"])
+    device = resolve_device(config["train"].get("device", "auto"))  # before any data loads
     if with_data and splits is None:
         splits, info = load_splits(config)
     session = Session(config, info)
-    session.model = build_model(config["model"], info)
+    # On its device before the optimizer is made, as torch advises (the optimizer's
+    # state is then born there); the loaders stay on the host, the Trainer sends batches.
+    session.model = build_model(config["model"], info).to(device)
     session.loss = build_loss(config["loss"], info)
+    if isinstance(session.loss, nn.Module):
+        session.loss.to(device)  # a class-weight buffer goes where the outputs are
     session.metrics = build_metrics(config["train"]["metrics"], info)
     session.optimizer = build_optimizer(config["optimizer"], session.model)
     session.scheduler = build_scheduler(config["scheduler"], session.optimizer)

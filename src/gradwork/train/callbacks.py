@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from gradwork.train.devices import to_host
+
 
 class Callback:
     """Base class with no-op hooks; `self.trainer` is set before training begins."""
@@ -225,8 +227,10 @@ class EarlyStopping(Callback):
         if self._monitor.improved(value):
             self._monitor.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
+                # Kept on the host (an explicit copy): no second model in GPU memory.
                 self.best_weights = {
-                    k: np.array(v, copy=True) for k, v in self.trainer.model.state_dict().items()
+                    k: np.array(to_host(v), copy=True)
+                    for k, v in self.trainer.model.state_dict().items()
                 }
             return
         self.wait += 1

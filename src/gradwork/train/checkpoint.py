@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from gradwork.serialization import (
     encode,
     read_archive,
 )
+from gradwork.tensor import Tensor
+from gradwork.train.devices import device_type, to_host
 
 __all__ = ["save_checkpoint", "load_checkpoint", "atomic_write"]
 
@@ -39,7 +42,8 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     """Write `state` (a tree of dicts, lists, tuples, numbers, strings, arrays) to `path`.
 
     Args:
-        state: the tree to save. Tensors are saved as their arrays.
+        state: the tree to save. Tensors are saved as their arrays, always host
+            (NumPy) arrays: a checkpoint from a GPU run loads on a CPU and back.
         path: the target file; `.npz` is the usual suffix (none is added).
 
     Returns:
@@ -53,11 +57,32 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
         7
     """
     arrays: dict[str, np.ndarray] = {}
+    state = on_host(state)
     tree = {"format": FORMAT, "state": encode(state, arrays, "state", "save_checkpoint")}
     arrays[TREE_KEY] = np.array(json.dumps(tree))
     path = Path(path)
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
     return path
+
+
+def on_host(value: Any) -> Any:
+    """`value` (a tree) with every GPU tensor and array copied to the host, explicitly.
+
+    Tensors stay tensors (`Tensor.cpu()`), so they still load as tensors; host
+    values are returned as they are, not copied.
+
+    Example:
+        >>> import gradwork as gw
+        >>> on_host({"w": [gw.ones(2)], "step": 3})["w"][0].device.type
+        'cpu'
+    """
+    if isinstance(value, Tensor):
+        return value if device_type(value) == "cpu" else value.cpu()
+    if isinstance(value, dict):
+        return {key: on_host(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return type(value)(on_host(item) for item in value)
+    return to_host(value) if hasattr(value, "shape") else value
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

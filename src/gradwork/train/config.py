@@ -79,6 +79,8 @@ SCHEMA: dict[str, Any] = {
         "epochs": (INT, 15),
         "metrics": (STRS, ["auto"]),
         "progress": (BOOL, True),
+        # "auto": the GPU when gradwork.cuda.is_available() (CuPy installed and a GPU seen)
+        "device": (STR, "auto"),
     },
     "callbacks": {
         "terminate_on_nan": (BOOL, True),
@@ -118,6 +120,7 @@ CHOICES = {
     "data.name": DATASETS,
     "model.arch": ARCHITECTURES,
     "scheduler.interval": ("epoch", "batch"),
+    "train.device": ("auto", "cpu", "cuda"),
     "callbacks.early_stopping.mode": ("auto", "min", "max"),
     "callbacks.checkpoint.mode": ("auto", "min", "max"),
 }

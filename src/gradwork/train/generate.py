@@ -13,6 +13,7 @@ import numpy as np
 
 from gradwork import autograd, random
 from gradwork.tensor import Tensor
+from gradwork.train.devices import model_device, to_device, to_host
 
 __all__ = ["generate", "next_token_probabilities"]
 
@@ -73,7 +74,7 @@ def generate(
         ((7,), [1, 2])
     """
     _check(max_new_tokens, temperature, top_k)
-    ids = np.array(getattr(prompt_ids, "array", prompt_ids), dtype=np.int64)
+    ids = np.array(to_host(prompt_ids), dtype=np.int64)
     unbatched = ids.ndim == 1
     ids = ids[None] if unbatched else ids
     if ids.ndim != 2 or ids.shape[1] == 0:
@@ -85,11 +86,12 @@ def generate(
     context = getattr(model, "block_size", None)
     was_training = getattr(model, "training", False)
     model.eval()
+    device = model_device(model)  # ids stay on the host; each window goes to the model
     try:
         with autograd.no_grad():
             for _ in range(max_new_tokens):
                 window = ids if context is None else ids[:, -context:]
-                logits = np.asarray(model(Tensor(window)).array[:, -1, :])
+                logits = to_host(model(to_device(Tensor(window), device))[:, -1, :])
                 ids = np.concatenate([ids, _pick(logits, temperature, top_k, generator)], axis=1)
     finally:
         model.train(was_training)

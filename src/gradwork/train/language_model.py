@@ -17,6 +17,7 @@ import numpy as np
 from gradwork import autograd, nn
 from gradwork.nn import functional as F
 from gradwork.tensor import Tensor
+from gradwork.train.devices import model_device, to_device
 
 __all__ = ["TransformerLM", "TokenCrossEntropyLoss", "causal_mask", "evaluate_perplexity"]
 
@@ -98,7 +99,7 @@ class TransformerLM(nn.Module):
 
     def forward(self, ids: Any) -> Tensor:
         hidden = self.dropout(self.position(self.token(ids)))
-        mask = causal_mask(hidden.shape[1])
+        mask = causal_mask(hidden.shape[1]).to(hidden.device)  # on the model's device
         for layer in self.layers:  # is_causal: a hint that lets attention skip the mask's sum
             hidden = layer(hidden, src_mask=mask, is_causal=True)
         return self.head(self.norm(hidden))
@@ -158,9 +159,11 @@ def evaluate_perplexity(model: Any, data: Any, batch_size: int = 64,
     model.eval()
     try:
         with autograd.no_grad():
-            for index, (x, y) in enumerate(loader):
+            device = model_device(model)
+            for index, batch in enumerate(loader):
                 if max_batches is not None and index >= max_batches:
                     break
+                x, y = to_device(batch, device)
                 logits = model(x)
                 loss = TokenCrossEntropyLoss()(logits, y)
                 total += float(loss.item()) * y.numel()

@@ -21,6 +21,7 @@ from gradwork import data
 from gradwork.random import get_rng_state, set_rng_state
 from gradwork.train._accumulators import get_metric
 from gradwork.train.config import ConfigError
+from gradwork.train.devices import model_device, to_device, to_host
 
 # A class count inferred as max(label) + 1 is refused when it exceeds both twice the
 # number of labels that occur and that number plus this: a stray label, not a class.
@@ -169,6 +170,7 @@ def dry_run(session: Any, train_split: Any, config: dict) -> None:
         loader = data.DataLoader(train_split, config["data"]["batch_size"], seed=0)
         x, y = next(iter(loader))[:2]
         model, loss_fn = copy.deepcopy((session.model, session.loss))
+        x, y = to_device((x, y), model_device(model))  # as the Trainer sends its batches
         with np.errstate(all="ignore"):
             _step(model, loss_fn, session, x, y, config)
     finally:
@@ -191,7 +193,7 @@ def _step(model: Any, loss_fn: Any, session: Any, x: Any, y: Any, config: dict) 
     loss = _loss(loss_fn, output, y, info, config)
     for name in session.metrics:
         try:
-            get_metric(name).update(output.array, y.array)
+            get_metric(name).update(to_host(output), to_host(y))
         except Exception as error:  # noqa: BLE001
             raise ConfigError(
                 f"train.metrics: {name!r} cannot be computed on this {info['task']} task's "
@@ -254,7 +256,7 @@ def _loss(loss_fn: Any, output: Any, y: Any, info: dict, config: dict) -> Any:
             f"loss.name = {name!r} returns shape {tuple(getattr(loss, 'shape', ()))}, not one "
             f"number; use reduction = 'mean'{hint if isinstance(loss, dict) else ''}"
         )
-    value = float(loss.array.reshape(-1)[0])
+    value = float(to_host(loss).reshape(-1)[0])
     if not math.isfinite(value):
         raise ConfigError(
             f"loss.name = {name!r} is {value} on the first batch, before any training step: "
@@ -264,5 +266,4 @@ def _loss(loss_fn: Any, output: Any, y: Any, info: dict, config: dict) -> Any:
 
 
 def _finite(tensor: Any) -> bool:
-    array = getattr(tensor, "array", tensor)
-    return bool(np.isfinite(np.asarray(array)).all())
+    return bool(np.isfinite(np.asarray(to_host(tensor))).all())

@@ -22,10 +22,16 @@ from gradwork.train._sealed_test import SealedTest
 from gradwork.train._summary import RunSummary
 from gradwork.train.callbacks import Callback, CallbackList, CSVLogger, History, LRSchedulerCallback
 from gradwork.train.checkpoint import load_checkpoint, save_checkpoint
+from gradwork.train.devices import model_device, to_device, to_host
 
 
 class Trainer:
     """Fit a model with an optimizer and a loss; evaluate, predict, test once.
+
+    The model may live on the GPU (`model.to("cuda")` before the optimizer is
+    made): each batch from the loader (host tensors) is sent to the model's
+    device; losses are read with `.item()` and metrics count on the host, and
+    `predict` returns a host tensor.
 
     Args:
         model: a module (`parameters()`, `state_dict()`, `train()`, `eval()`, callable).
@@ -181,10 +187,11 @@ class Trainer:
         self.callbacks.on_epoch_begin(self.epoch)
         _distributed.set_epoch(self._loader, self.epoch)  # a DistributedSampler's shuffle
         self.model.train()
+        device = model_device(self.model)  # batches come from the loader as host tensors
         for batch in self._loader:
             index = self.batch
             self.callbacks.on_batch_begin(index)
-            logs = self._train_step(index, *_state.split_batch(batch))
+            logs = self._train_step(index, *to_device(_state.split_batch(batch), device))
             self.batch += 1
             self.global_step += 1
             self.callbacks.on_batch_end(index, logs)
@@ -215,7 +222,8 @@ class Trainer:
         self.optimizer.step()
         self._sums.add(logs, _state.batch_size_of(y))
         if self.metrics:
-            output_data, target = output.array, getattr(y, "array", y)
+            # Metrics count on the host: one explicit copy of the outputs per batch.
+            output_data, target = to_host(output), to_host(y)
             for metric in self.metrics:
                 metric.update(output_data, target)
         return logs
@@ -223,14 +231,15 @@ class Trainer:
     def _compute_loss(self, output: Any, target: Any) -> tuple[Tensor, dict]:
         """The total loss and the batch logs (the loss and, for a dict of terms, each term)."""
         result = self.loss_fn(output, target)
+        # .item(): the one read of the loss a step makes (on a GPU it waits for the step).
         if not isinstance(result, dict):
-            return result, {"loss": float(result.array)}
+            return result, {"loss": result.item()}
         total = None
         logs = {}
         for name, term in result.items():
             total = term if total is None else total + term
-            logs[f"loss_{name}"] = float(term.array)
-        logs["loss"] = float(total.array)
+            logs[f"loss_{name}"] = term.item()
+        logs["loss"] = total.item()
         return total, logs
 
     def _epoch_logs(self, val_loader: Any) -> dict:
@@ -255,14 +264,17 @@ class Trainer:
         sums = _state.EpochSums()
         was_training = getattr(self.model, "training", True)
         self.model.eval()
+        device = model_device(self.model)
         try:
             with autograd.no_grad():
                 for batch in loader:
-                    x, y = _state.split_batch(batch)
+                    x, y = to_device(_state.split_batch(batch), device)
                     output = self.model(x)
                     sums.add(self._compute_loss(output, y)[1], _state.batch_size_of(y))
+                    if metrics:
+                        output_data, target = to_host(output), to_host(y)
                     for metric in metrics:
-                        metric.update(output.array, getattr(y, "array", y))
+                        metric.update(output_data, target)
         finally:
             self.model.train(was_training)
         sums = _distributed.reduced_sums(sums, loader)
@@ -286,9 +298,11 @@ class Trainer:
             inputs = (b[0] if isinstance(b, tuple | list) else b for b in loader)
         was_training = getattr(self.model, "training", True)
         self.model.eval()
+        device = model_device(self.model)
         try:
             with autograd.no_grad():
-                outputs = [self.model(x).data for x in inputs]
+                # Back on the host batch by batch: predictions are for the caller to read.
+                outputs = [to_host(self.model(to_device(x, device))) for x in inputs]
         finally:
             self.model.train(was_training)
         return Tensor(np.concatenate(outputs) if outputs else np.empty((0,), np.float32))

@@ -67,7 +67,8 @@ class DivergedError(RuntimeError):
 
 
 def _finite(value: Any) -> bool:
-    array = np.asarray(getattr(value, "array", value))
+    # .cpu(): an explicit copy when the run trained on a GPU (train.device = "cuda")
+    array = np.asarray(value.cpu().array if hasattr(value, "cpu") else value)
     return array.dtype.kind != "f" or bool(np.isfinite(array).all())
 
 

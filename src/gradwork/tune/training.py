@@ -208,15 +208,21 @@ def model_cost(session: Any, cost: str) -> float:
     model = session.model
     if cost == "n_parameters":
         return float(sum(parameter.numel() for parameter in model.parameters()))
+    from gradwork import cuda
     from gradwork.autograd import no_grad
+    from gradwork.train.devices import model_device, to_device
 
     batch = next(iter(session.loaders["val"]))
     inputs = batch[0] if isinstance(batch, list | tuple) else batch
+    device = model_device(model)  # train.device may have put the model on the GPU
+    inputs = to_device(inputs, device)
     times = []
     with no_grad():
         for _ in range(5):
             start = time.perf_counter()
             model(inputs)
+            if device == "cuda":
+                cuda.synchronize()  # a GPU runs asynchronously: wait for the work to end
             times.append(1000 * (time.perf_counter() - start))
     return float(np.median(times))
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork.nn._placement import as_array
 from gradwork.tensor import Tensor
 
 
@@ -117,8 +118,8 @@ def _check_mask(attn_mask: Any, query: Tensor, key: Tensor, is_causal: bool) -> 
             f"broadcast to the attention scores' shape {scores} (..., L, S)"
         )
     if dtype == np.bool_:
-        return np.asarray(getattr(attn_mask, "array", attn_mask))
-    return attn_mask if isinstance(attn_mask, Tensor) else Tensor(np.asarray(attn_mask))
+        return as_array(attn_mask)  # a GPU mask stays on the GPU
+    return attn_mask if isinstance(attn_mask, Tensor) else Tensor(as_array(attn_mask))
 
 
 def _gqa_repeats(query: Tensor, key: Tensor, value: Tensor) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from gradwork import ops
 from gradwork.functions import pad as _pad
+from gradwork.nn._placement import as_array, to_host
 from gradwork.ops.windows import output_size
 from gradwork.tensor import Tensor
 
@@ -185,7 +186,7 @@ def max_unpool2d(input: Tensor, indices: Any, kernel_size: Any, stride: Any = No
     stride = kernel if stride is None else pair(stride, "max_unpool2d stride")
     padding = pair(padding, "max_unpool2d padding")
     out_hw = _unpool_output_size(input, kernel, stride, padding, output_size)
-    index = np.asarray(getattr(indices, "array", indices))
+    index = as_array(indices)  # GPU indices stay on the GPU
     if index.shape != tuple(input.shape):
         raise RuntimeError(
             f"max_unpool2d: Expected shape of indices to be same as that of the input tensor "
@@ -196,8 +197,9 @@ def max_unpool2d(input: Tensor, indices: Any, kernel_size: Any, stride: Any = No
     bad = (index < 0) | (index >= out_hw[0] * out_hw[1])
     if bad.any():
         raise RuntimeError(
-            f"Found an invalid max index: {index[bad].flat[0]} (output volumes are of size "
-            f"{out_hw[0]}x{out_hw[1]}); pass the indices max_pool2d returned and its input size"
+            f"Found an invalid max index: {to_host(index[bad]).flat[0]} (output volumes are "
+            f"of size {out_hw[0]}x{out_hw[1]}); pass the indices max_pool2d returned and its "
+            "input size"
         )
     return ops.MaxUnpool2d.apply(input, indices=index.astype(np.int64), out_hw=out_hw)
 
@@ -284,8 +286,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
         kernel = (height // out_h, width // out_w)
         return avg_pool2d(input, kernel, kernel)
     # Windows overlap or differ in size: average rows then columns (two matmuls).
-    rows = Tensor(_averaging_matrix(height, out_h, input.dtype))
-    cols = Tensor(_averaging_matrix(width, out_w, input.dtype).T.copy())
+    rows = Tensor(_averaging_matrix(height, out_h, input.dtype)).to(input.device)
+    cols = Tensor(_averaging_matrix(width, out_w, input.dtype).T.copy()).to(input.device)
     return (rows @ input) @ cols
 
 

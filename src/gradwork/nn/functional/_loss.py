@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork.nn._placement import as_array, to_device_of
 from gradwork.tensor import Tensor, operand, promote
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -36,14 +37,14 @@ def _constant(value: Any) -> Any:
     """A weight or target that takes no gradient, as a raw array (or None)."""
     if value is None:
         return None
-    return np.asarray(getattr(value, "array", value))
+    return as_array(value)  # a GPU weight or target stays on the GPU
 
 
 def _target(value: Any) -> Any:
     """A target: a Tensor that may need a gradient stays a Tensor; anything else an array."""
     if isinstance(value, Tensor):
         return value if value.requires_grad else value.array
-    return np.asarray(value)
+    return as_array(value)
 
 
 def _difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -202,7 +203,8 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     hinge = (input - picked + margin).clamp(min=0.0)
     if p == 2:
         hinge = hinge * hinge
-    others = (np.arange(classes)[None, :] != target[:, None]).astype(input.dtype)
+    columns = to_device_of(np.arange(classes), target)  # where the targets are
+    others = (columns[None, :] != target[:, None]).astype(input.dtype)
     if weight is not None:
         others = others * _constant(weight)[target][:, None]
     per_sample = (hinge * others).sum(dim=1) / classes

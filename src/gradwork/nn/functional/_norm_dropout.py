@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops, random
+from gradwork.nn._placement import to_device_of, to_host
 from gradwork.tensor import Tensor, replace_in_place
 
 
@@ -177,10 +178,15 @@ def dropout2d(
 
 
 def _keep_mask(input, shape, p):
+    """The scaled keep-mask, on the input's device.
+
+    Drawn on the host from gradwork's one stream and copied to the device, so a
+    seed gives the same mask on the CPU and the GPU (runs agree step for step).
+    """
     if p == 1.0:
-        return np.zeros(shape, dtype=input.dtype)
-    keep = random.generator().random(shape) >= p
-    return keep.astype(input.dtype) * np.asarray(1.0 / (1.0 - p), dtype=input.dtype)
+        return np.zeros_like(input.array, shape=shape)
+    keep = to_device_of(random.generator().random(shape) >= p, input.array)
+    return keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
@@ -192,7 +198,8 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
         tensor([[1, 0, 0],
                 [0, 0, 1]])
     """
-    indices = np.asarray(_raw(tensor))
+    like = _raw(tensor)
+    indices = to_host(like)  # the range checks read the values: on the host
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got {indices.dtype}")
     if num_classes == -1:
@@ -202,4 +209,5 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
             f"one_hot: class values must be in [0, {num_classes}), got "
             f"[{indices.min()}, {indices.max()}]"
         )
-    return Tensor((indices[..., None] == np.arange(num_classes)).astype(np.int64))
+    encoded = (indices[..., None] == np.arange(num_classes)).astype(np.int64)
+    return Tensor(to_device_of(encoded, like))

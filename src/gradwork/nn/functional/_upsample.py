@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
+from gradwork.nn._placement import to_device_of
 from gradwork.nn.functional._conv_pool import adaptive_avg_pool2d
 from gradwork.tensor import Tensor
 
@@ -256,7 +257,7 @@ def _linear_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool
     left, right, weight = linear_source(x.shape[axis], out_size, scale, align_corners, x.dtype)
     shape = [1] * x.ndim
     shape[axis] = out_size
-    weight = weight.reshape(shape)
+    weight = to_device_of(weight.reshape(shape), x.array)  # computed on the host, once
     near = ops.IndexSelect.apply(x, axis, left) * (1 - weight)
     far = ops.IndexSelect.apply(x, axis, right) * weight
     return near + far
@@ -321,6 +322,7 @@ def _bicubic(input: Tensor, out_sizes: list, scales: list, align_corners: bool) 
 def _cubic_axis(x: Tensor, axis: int, out_size: int, scale, align_corners: bool) -> Tensor:
     """Sum four input slices along `axis`, weighted by the cubic kernel, per output position."""
     indices, weights = cubic_source(x.shape[axis], out_size, scale, align_corners, x.dtype)
+    weights = to_device_of(weights, x.array)  # computed on the host, once
     shape = [1] * x.ndim
     shape[axis] = out_size
     total = None
