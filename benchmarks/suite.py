@@ -13,7 +13,12 @@ workload (`--memory-probe`), so neither framework's allocator caches count
 against the other: the resident memory a process gains over its first
 MEMORY_STEPS training steps, after the model and optimizer are built.
 
+With `--compile`, a third contender trains each workload with its step
+captured once and replayed (`gradwork.compile`), reported as its own row
+("mlp+compile") beside the eager one, against the same torch epochs.
+
 Run: python benchmarks/suite.py [--epochs 5] [--only mlp,cnn] [--threads 1] [--json PATH]
+     [--compile] [--torch-fused]
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ if _THREADS:  # must precede the imports below: BLAS and OpenMP read these once
         os.environ[_name] = _THREADS
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
@@ -68,7 +74,7 @@ class Framework:
 
     def __init__(self, name, module, functional, optim):
         self.name, self.module, self.F, self.optim = name, module, functional, optim
-        self.lib = gw if name == "gradwork" else __import__("torch")
+        self.lib = gw if module is gw.nn else __import__("torch")
 
     def tensor(self, array):
         return self.lib.from_numpy(array)
@@ -81,27 +87,63 @@ class Framework:
         return self.lib.inference_mode()
 
 
+# --torch-fused: torch's optimizers with fused=True (its one-kernel CPU update, opt-in in
+# torch). The default stays the plain `torch.optim.Adam(params, lr)` people write; this
+# is the stricter comparison (on 2026-11-28 fused=True cut torch's MLP step by 16-29%).
+_TORCH_FUSED = "--torch-fused" in sys.argv
+FUSED = ("Adam", "AdamW", "SGD")
+
+
+class _FusedOptim:
+    """torch.optim, with fused=True on the optimizers that have a fused CPU kernel."""
+
+    def __init__(self, optim):
+        self.optim = optim
+
+    def __getattr__(self, name):
+        cls = getattr(self.optim, name)
+        return functools.partial(cls, fused=True) if name in FUSED else cls
+
+
 def frameworks():
     import torch
 
     if _THREADS:
         torch.set_num_threads(int(_THREADS))
     torch.manual_seed(0)
+    torch_optim = _FusedOptim(torch.optim) if _TORCH_FUSED else torch.optim
     return (
         Framework("gradwork", gw.nn, gw.nn.functional, gw.optim),
-        Framework("torch", torch.nn, torch.nn.functional, torch.optim),
+        Framework("torch", torch.nn, torch.nn.functional, torch_optim),
     )
 
 
-def train_epoch(fw, model, optimizer, x, y, order, batch_size):
+def train_epoch(fw, model, optimizer, x, y, order, batch_size, compiled=None):
+    """One epoch of the plain loop; `compiled` (gradwork only) replaces its body."""
     model.train()
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
         inputs, targets = fw.tensor(x[index]), fw.tensor(y[index])
+        if compiled is not None:
+            compiled(inputs, targets)
+            continue
         loss = fw.F.cross_entropy(model(inputs), targets)
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=True)  # torch 2.x's default, spelled out
         loss.backward()
         optimizer.step()
+
+
+def compiled_step(fw, model, optimizer):
+    """The body of train_epoch's loop, captured once and replayed (gradwork.compile)."""
+
+    def step(inputs, targets):
+        loss = fw.F.cross_entropy(model(inputs), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return gw.compile(step)
 
 
 def accuracy(fw, model, x, y, batch_size=500):
@@ -114,27 +156,31 @@ def accuracy(fw, model, x, y, batch_size=500):
     return correct / len(x)
 
 
-def run_training(spec, data, epochs):
+def run_training(spec, data, epochs, compile_too=False):
     x_train, y_train, x_test, y_test = spec.prepare(*data)
     ours, theirs = frameworks()
     torch_model = spec.build(theirs.module)
-    model = spec.build(ours.module)
-    model.load_state_dict(torch_model.state_dict())
-    optimizers = {
-        "gradwork": spec.optimizer(ours.optim, model.parameters()),
-        "torch": spec.optimizer(theirs.optim, torch_model.parameters()),
-    }
-    models = {"gradwork": model, "torch": torch_model}
-    times = {"gradwork": [], "torch": []}
+    models = {"torch": torch_model, "gradwork": spec.build(ours.module)}
+    contenders = [ours, theirs]
+    if compile_too:  # a separate gradwork model, stepped by a compiled step
+        models["compiled"] = spec.build(ours.module)
+        contenders.append(Framework("compiled", gw.nn, gw.nn.functional, gw.optim))
+    for name in ("gradwork", "compiled"):
+        if name in models:
+            models[name].load_state_dict(torch_model.state_dict())
+    optimizers = {fw.name: spec.optimizer(fw.optim, models[fw.name].parameters())
+                  for fw in contenders}  # fmt: skip
+    steps = {"compiled": compiled_step(ours, models["compiled"], optimizers["compiled"])
+             } if compile_too else {}  # fmt: skip
+    times = {fw.name: [] for fw in contenders}
     rng = np.random.default_rng(0)
     for _ in range(epochs):
         order = rng.permutation(len(x_train))
-        for fw in (ours, theirs):  # interleaved: noise hits both alike
+        for fw in contenders:  # interleaved: noise hits all alike
             time.sleep(SETTLE_S)
             start = time.perf_counter()
-            train_epoch(
-                fw, models[fw.name], optimizers[fw.name], x_train, y_train, order, spec.batch
-            )
+            train_epoch(fw, models[fw.name], optimizers[fw.name], x_train, y_train, order,
+                        spec.batch, compiled=steps.get(fw.name))  # fmt: skip
             times[fw.name].append(time.perf_counter() - start)
     result = {"workload": spec.name, "batch_size": spec.batch}
     for fw in (ours, theirs):
@@ -153,6 +199,18 @@ def run_training(spec, data, epochs):
     )
     if spec.flops_per_sample:
         result.update(_flop_rates(spec, result))
+    if compile_too:
+        fastest, median = min(times["compiled"]), float(np.median(times["compiled"]))
+        result["compiled"] = {
+            "epoch_s_fastest": fastest,
+            "epoch_s_median": median,
+            "epoch_s_all": times["compiled"],
+            "ratio_fastest": fastest / result["torch"]["epoch_s_fastest"],
+            "ratio_median": median / result["torch"]["epoch_s_median"],
+            "peak_mib": measure_memory(spec.name, "compiled"),
+            "test_accuracy": accuracy(ours, models["compiled"], x_test, y_test),
+            "replay_stats": dict(steps["compiled"].stats),
+        }
     return result
 
 
@@ -161,6 +219,8 @@ def measure_memory(workload, framework):
     command = [sys.executable, __file__, "--memory-probe", workload, framework]
     if _THREADS:
         command += ["--threads", _THREADS]
+    if _TORCH_FUSED:
+        command += ["--torch-fused"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -171,16 +231,17 @@ def memory_probe(workload, framework):
     x_train, y_train, _, _ = spec.prepare(*load())
     ours, theirs = frameworks()
     torch_model = spec.build(theirs.module)
-    fw = ours if framework == "gradwork" else theirs
+    fw = ours if framework in ("gradwork", "compiled") else theirs
     model = torch_model
     if fw is ours:
         model = spec.build(ours.module)
         model.load_state_dict(torch_model.state_dict())
         del torch_model
     optimizer = spec.optimizer(fw.optim, model.parameters())
+    compiled = compiled_step(fw, model, optimizer) if framework == "compiled" else None
     order = np.arange(min(MEMORY_STEPS * spec.batch, len(x_train)))  # wide_mlp: 15 steps
     with PeakMemory() as peak:
-        train_epoch(fw, model, optimizer, x_train, y_train, order, spec.batch)
+        train_epoch(fw, model, optimizer, x_train, y_train, order, spec.batch, compiled)
     print(peak.added_mib)
 
 
@@ -253,6 +314,14 @@ def print_table(results):
               f"{r['ratio_fastest']:7.2f}{r['ratio_median']:7.2f}{ours['peak_mib']:8.1f}"
               f"{theirs['peak_mib']:8.1f}{ours['test_accuracy']:8.4f}"
               f"{theirs['test_accuracy']:8.4f}  {note}")  # fmt: skip
+        if "compiled" in r:
+            c = r["compiled"]
+            print(f"{r['workload'] + '+compile':12}{c['epoch_s_fastest']:8.3f}"
+                  f"{theirs['epoch_s_fastest']:9.3f}{c['ratio_fastest']:7.2f}"
+                  f"{c['ratio_median']:7.2f}{c['peak_mib']:8.1f}{theirs['peak_mib']:8.1f}"
+                  f"{c['test_accuracy']:8.4f}{theirs['test_accuracy']:8.4f}  "
+                  f"replays {c['replay_stats']['replays']}, "
+                  f"traces {c['replay_stats']['traces']}")  # fmt: skip
 
 
 def _load_average():
@@ -269,6 +338,13 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--threads", help="threads for NumPy's BLAS and torch (default: theirs)")
+    parser.add_argument(
+        "--torch-fused",
+        action="store_true",
+        help="torch's Adam/AdamW/SGD with fused=True (a stricter baseline)",
+    )
+    parser.add_argument("--compile", action="store_true",
+                        help="also train with gradwork.compile (a separate row)")  # fmt: skip
     parser.add_argument("--memory-probe", nargs=2, metavar=("WORKLOAD", "FRAMEWORK"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -285,18 +361,21 @@ def main():
     results = []
     for spec in chosen:
         runner = run_inference if spec.inference else run_training
-        results.append(runner(spec, data) if spec.inference else runner(spec, data, args.epochs))
+        results.append(runner(spec, data) if spec.inference
+                       else runner(spec, data, args.epochs, args.compile))  # fmt: skip
         print_table(results[-1:])
     print()
     machine = platform.processor() or platform.machine()
     threads = torch.get_num_threads()
     print(f"gradwork {gw.__version__} (kernels: {gw.ops.kernels.backend_name()}), ", end="")
-    print(f"torch {torch.__version__} ({threads} threads), ", end="")
+    fused = ", fused optimizers" if _TORCH_FUSED else ""
+    print(f"torch {torch.__version__} ({threads} threads{fused}), ", end="")
     print(f"numpy {np.__version__}, {machine}, load average before/after: {load_before} / ", end="")
     print(_load_average())
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     record = {"results": results, "epochs": args.epochs, "torch_threads": threads,
+              "torch_fused": _TORCH_FUSED,
               "kernels": gw.ops.kernels.backend_name(),
               "load_average": [load_before, _load_average()]}  # fmt: skip
     args.json.write_text(json.dumps(record, indent=2))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 
 
@@ -38,8 +39,17 @@ def _upstream(grad, shape, reduction, denominator):
     return np.broadcast_to(scale, shape)
 
 
-def _class_weights(target, weight, ignore_index, classes, name, dtype):
-    """Per-element weight w[target] (0 where ignored), and the safe target indices."""
+def _class_weights(target, weight, ignore_index, classes, name, dtype, unit_as_none=False):
+    """Per-element weight w[target] (0 where ignored), and the safe target indices.
+
+    With `unit_as_none`, the weights come back as None when every one is 1
+    (no class weights, no target equal to ignore_index): the common case,
+    where the caller can leave out its multiplications by 1.
+    """
+    if unit_as_none and weight is None and target.size:
+        low, high = target.min(), target.max()
+        if 0 <= low and high < classes and not low <= ignore_index <= high:
+            return target, None
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
@@ -54,6 +64,23 @@ def _class_weights(target, weight, ignore_index, classes, name, dtype):
 
 def _expand(values):
     return np.expand_dims(values, 1)
+
+
+def _pick(values, index):
+    """values[i, index[i], ...]: each element's entry at its target class (class axis 1)."""
+    if values.ndim == 2:  # NOTE: fancy indexing costs far less than take_along_axis here
+        return values[xp_of(values).arange(len(index)), index]
+    return np.take_along_axis(values, _expand(index), axis=1)[:, 0]
+
+
+def _subtract_at_target(grad, index, amount):
+    """grad[i, index[i], ...] -= amount[i, 0, ...], in place: the one-hot part of a gradient."""
+    if grad.ndim == 2:
+        rows = xp_of(grad).arange(grad.shape[0])
+        grad[rows, index] -= np.broadcast_to(amount, (grad.shape[0], 1))[:, 0]
+        return
+    index = _expand(index)
+    np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - amount, axis=1)
 
 
 def _weight_on_classes(weight, ndim):
@@ -113,10 +140,12 @@ class CrossEntropy(Function):
 
 
 def _hard_forward(ctx, log_p, target, weight, ignore_index, smoothing, classes):
-    safe, per_weight = _class_weights(
-        target, weight, ignore_index, classes, "cross_entropy", log_p.dtype
-    )
-    picked = np.take_along_axis(log_p, _expand(safe), axis=1)[:, 0]
+    safe, per_weight = _class_weights(target, weight, ignore_index, classes, "cross_entropy",
+                                      log_p.dtype, unit_as_none=not smoothing)  # fmt: skip
+    picked = _pick(log_p, safe)
+    if per_weight is None:  # every weight 1, no smoothing: per = -log p[target]
+        ctx.safe, ctx.per_weight, ctx.per_shape = safe, None, picked.shape
+        return -picked, safe.size
     per = -(1 - smoothing) * per_weight * picked
     valid = target != ignore_index
     if smoothing:
@@ -129,6 +158,10 @@ def _hard_forward(ctx, log_p, target, weight, ignore_index, smoothing, classes):
 def _hard_backward(ctx, probabilities, weight, scale, smoothing, classes):
     # d(per_i)/d(logits_i) = sum(q_i) * softmax_i - q_i, where q_i is the
     # weighted (smoothed) one-hot target: (1 - s) w[t] onehot + (s / C) w.
+    if ctx.per_weight is None:  # every weight 1, no smoothing: softmax - onehot
+        grad = probabilities * scale
+        _subtract_at_target(grad, ctx.safe, scale)
+        return grad, None
     target_part = (1 - smoothing) * _expand(ctx.per_weight)
     if smoothing:
         total_weight = classes if weight is None else weight.sum()
@@ -138,9 +171,7 @@ def _hard_backward(ctx, probabilities, weight, scale, smoothing, classes):
         grad -= scale * spread_part * per_class
     else:
         grad = probabilities * (scale * target_part)
-    index = _expand(ctx.safe)
-    at_target = np.take_along_axis(grad, index, axis=1) - scale * target_part
-    np.put_along_axis(grad, index, at_target, axis=1)
+    _subtract_at_target(grad, ctx.safe, scale * target_part)
     return grad, None
 
 
