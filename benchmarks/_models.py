@@ -32,8 +32,9 @@ def cnn(nn):
     )
 
 
-def resnet_small(nn):
-    """A stem, two BasicBlocks with batch-norm (the second downsamples), a linear head."""
+def basic_block(nn):
+    """The BasicBlock class of ResNet written against `nn` (torch.nn or gradwork.nn):
+    two 3x3 convolutions with batch norm, and a 1x1 shortcut when the shape changes."""
 
     class BasicBlock(nn.Module):
         def __init__(self, cin, cout, stride):
@@ -53,6 +54,12 @@ def resnet_small(nn):
             out = self.relu(self.bn1(self.conv1(x)))
             return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
+    return BasicBlock
+
+
+def resnet_small(nn):
+    """A stem, two BasicBlocks with batch-norm (the second downsamples), a linear head."""
+    BasicBlock = basic_block(nn)  # noqa: N806 - a class
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1, bias=False),
         nn.BatchNorm2d(16),

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _models import cnn, mlp, patch_transformer, resnet_small
+from _models import basic_block, cnn, mlp, patch_transformer, resnet_small
 
 import gradwork as gw
 
@@ -45,24 +45,7 @@ def resnet_rgb(nn, widths=(32, 64, 128)):
     """A CIFAR-sized ResNet: a 3-channel stem and one BasicBlock per width (the last two
     downsample), batch-norm throughout, global average pooling and a linear head."""
 
-    class BasicBlock(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU()
-            self.shortcut = nn.Sequential()
-            if stride != 1 or cin != cout:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout)
-                )
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
+    BasicBlock = basic_block(nn)  # noqa: N806 - a class
     blocks, cin = [], widths[0]
     for index, width in enumerate(widths):
         blocks.append(BasicBlock(cin, width, 1 if index == 0 else 2))

@@ -21,6 +21,20 @@ def torch():
 
 
 @pytest.fixture
+def cuda_standin():
+    """A CUDA device for one test: the real GPU when gradwork sees one (CuPy), else the
+    CPU stand-in for CuPy, registered for the test and then put back as it was."""
+    from gradwork import _standin
+
+    was_enabled = _standin.enabled()
+    if not was_enabled and not gw.cuda.is_available():
+        _standin.enable()
+    yield
+    if not was_enabled and _standin.enabled():
+        _standin.disable()
+
+
+@pytest.fixture
 def scipy():
     """SciPy, or skip the test when it is not installed (gradwork.tune's bayes and sobol)."""
     return pytest.importorskip("scipy", reason="needs SciPy: python -m pip install scipy")

@@ -11,25 +11,9 @@ import pytest
 
 import gradwork as gw
 from gradwork.autograd import Function
+from tests.core.test_device_placement import FACTORIES
 
 CUDA = gw.device("cuda", 0)
-
-FACTORIES = [
-    lambda device: gw.tensor([1.0, 2.0], device=device),
-    lambda device: gw.zeros(2, 3, device=device),
-    lambda device: gw.ones((2,), device=device),
-    lambda device: gw.full((2,), 3.0, device=device),
-    lambda device: gw.empty(2, device=device),
-    lambda device: gw.arange(4, device=device),
-    lambda device: gw.linspace(0, 1, 5, device=device),
-    lambda device: gw.eye(3, device=device),
-    lambda device: gw.rand(2, device=device),
-    lambda device: gw.randn(2, device=device),
-    lambda device: gw.randint(0, 5, (3,), device=device),
-    lambda device: gw.randperm(4, device=device),
-    lambda device: gw.zeros_like(gw.ones(2), device=device),
-    lambda device: gw.randn_like(gw.ones(2), device=device),
-]
 
 
 @pytest.mark.parametrize("make", FACTORIES)

@@ -17,22 +17,9 @@ import numpy as np
 import pytest
 
 import gradwork as gw
-from gradwork import _standin
 from tests.nn.cases import CASES
 
 NOT_ON_DEVICE: dict[str, str] = {}  # every case runs on the device now
-
-
-@pytest.fixture
-def cuda_standin():
-    """A CUDA device for one test: the real GPU when gradwork sees one (CuPy), else the
-    CPU stand-in for CuPy, registered for the test and then put back as it was."""
-    was_enabled = _standin.enabled()
-    if not was_enabled and not gw.cuda.is_available():
-        _standin.enable()
-    yield
-    if not was_enabled and _standin.enabled():
-        _standin.disable()
 
 
 def _inputs(case, device):
