@@ -5,9 +5,11 @@ loops that decide how fast it runs live here, one module per device (a CuPy
 module will sit beside `cpu.py`), next to the reference:
 
     reference.py   the plain NumPy definition of each kernel (read this first)
-    cpu.py         fast NumPy versions: widened-grid convolution, max pooling
-                   without argmax bookkeeping, batch norm and ReLU in fewer
+    cpu.py         fast NumPy versions: max pooling on contiguous phase planes
+                   with an int8 winner index, batch norm and ReLU in fewer
                    passes, Adam through a scratch buffer
+    cpu_conv.py    convolution: a per-sample column layout for thin layers, the
+                   widened-grid im2col for the rest (`_layout` picks per layer)
     reference_recurrent.py, cpu_recurrent.py (+ cpu_recurrent_lstm.py)
                    RNN, LSTM and GRU over a sequence: the plain step-by-step
                    loops and the fast ones (RECURRENT_KERNELS; checked by
