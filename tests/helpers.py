@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pytest
 
 import gradwork as gw
+
+# For tests of the CPU-only answers (no CUDA): skipped when a CUDA backend is on,
+# as under GRADWORK_CUDA_STANDIN=1, where the whole suite also runs.
+without_cuda = pytest.mark.skipif(
+    gw.cuda.is_available(), reason="checks the CPU-only answers; a CUDA backend is on"
+)
 
 
 def randn64(*shape: int, requires_grad: bool = True, low: float | None = None) -> gw.Tensor:

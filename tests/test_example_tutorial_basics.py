@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import without_cuda
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tutorial_basics.py"
 
 
@@ -146,6 +148,7 @@ def test_the_polynomial_fits_run_without_torch(ours):
     assert loss < 250 and math.isfinite(nn_loss) and math.isfinite(optim_loss)
 
 
+@without_cuda
 def test_a_module_moves_to_a_device_object(ours):
     """The blitz's `net.to(torch.device("cuda:0" if ... else "cpu"))` spelling."""
     net = ours.Net()

@@ -9,6 +9,7 @@ import pytest
 
 import gradwork as gw
 from gradwork import cuda
+from tests.helpers import without_cuda
 
 CPU_FORMS = ["cpu", b"cpu", gw.device("cpu"), {"cpu": "cpu"}, {"cuda:0": "cpu"},
              lambda tensor, location: None, lambda tensor, location: tensor]  # fmt: skip
@@ -41,6 +42,7 @@ def test_a_callable_sees_each_tensor_and_its_saved_location_and_may_replace_it()
     assert state["w"].tolist() == [2.0, 3.0] and state["layers"][0].tolist() == [[1, 1], [1, 1]]
 
 
+@without_cuda
 def test_safetensors_files_take_map_location_too(tmp_path):
     path = tmp_path / "model.safetensors"
     gw.save({"w": gw.ones(3)}, path)
@@ -61,6 +63,7 @@ def test_cuda_without_cuda_raises_torchs_error(map_location, monkeypatch):
     )
 
 
+@without_cuda
 def test_the_message_has_torchs_shape(torch):
     buffer = io.BytesIO()
     torch.save(torch.ones(2), buffer)

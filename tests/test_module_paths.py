@@ -5,6 +5,7 @@ import pickle
 import pytest
 
 import gradwork as gw
+from tests.helpers import without_cuda
 
 try:
     import torch
@@ -64,6 +65,7 @@ def test_device_errors_as_torch(args, message):
             torch.device(*args)
 
 
+@without_cuda
 def test_cuda_accelerator_and_mps_report_absent():
     assert gw.cuda.is_available() is False and gw.cuda.device_count() == 0
     assert gw.cuda.manual_seed(3) is None and gw.cuda.manual_seed_all(3) is None
