@@ -4,8 +4,8 @@
 `to(tensor)`, keywords) and moves every parameter, buffer and gradient IN
 PLACE: the Parameter objects stay the same, only their arrays change, so an
 optimizer built before the move still holds the model's parameters (torch's
-`param.data = ...`). Transfers go through the Tensor API (`Tensor.to`,
-`Tensor.cpu`), the only place that knows how a device copies its arrays.
+`param.data = ...`). Array transfers go through `gradwork._arrays` (`to_host`,
+`asarray_like`), the one place that knows how a device copies its arrays.
 
 Example:
     >>> import gradwork as gw
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
+from gradwork import _arrays, dtypes
 from gradwork.tensor import Tensor
 
 
@@ -87,14 +87,9 @@ def _moved(array: Any, place: str | None, dtype: np.dtype | None) -> Any:
     return array
 
 
-def on_host(array: Any) -> bool:
-    """Whether `array` is host memory: a NumPy array or a Python/NumPy scalar."""
-    return isinstance(array, np.ndarray | np.generic | int | float | complex | bool)
-
-
 def device_type(array: Any) -> str:
     """The type of the device holding `array`: "cpu" for host memory, else "cuda"."""
-    return "cpu" if on_host(array) else str(Tensor(array).device).partition(":")[0]
+    return _arrays.device_of(array).type
 
 
 def as_array(value: Any) -> Any:
@@ -107,17 +102,14 @@ def as_array(value: Any) -> Any:
         >>> as_array([1, 2]).tolist()
         [1, 2]
     """
-    raw = getattr(value, "array", value)
-    if isinstance(raw, np.ndarray) or (hasattr(raw, "shape") and device_type(raw) != "cpu"):
-        return raw
-    return np.asarray(raw)
+    return _arrays.as_array(getattr(value, "array", value))
 
 
 def to_host(value: Any) -> np.ndarray:
     """A NumPy array from a NumPy/device array, a gradwork tensor, a torch tensor or a list.
 
-    A device array is copied to the host explicitly (`Tensor.cpu`), never
-    through an implicit `np.asarray` that a GPU array refuses.
+    A device array is copied to the host explicitly (`gradwork._arrays.to_host`),
+    never through an implicit `np.asarray` that a GPU array refuses.
 
     Example:
         >>> import gradwork as gw
@@ -128,13 +120,9 @@ def to_host(value: Any) -> np.ndarray:
         value = value.array
     elif type(value).__module__.startswith("torch"):
         return np.asarray(value.detach().cpu())
-    if hasattr(value, "shape") and not on_host(value):
-        return Tensor(value).cpu().array
-    return np.asarray(value)
+    return np.asarray(_arrays.to_host(value))
 
 
 def to_device_of(array: np.ndarray, like: Any) -> Any:
     """`array` (on the host) copied to the device `like` lives on; itself when that is the CPU."""
-    if on_host(like):
-        return array
-    return Tensor(array).to(Tensor(like).device).array
+    return _arrays.asarray_like(array, like)

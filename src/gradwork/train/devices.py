@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import cuda
+from gradwork import _arrays, cuda
 from gradwork.tensor import Tensor
 from gradwork.train.config import ConfigError
 
@@ -83,7 +83,4 @@ def to_device(value: Any, device: str) -> Any:
 
 def to_host(value: Any) -> Any:
     """A NumPy array from a tensor or array on any device (an explicit copy off the GPU)."""
-    array = value.array if isinstance(value, Tensor) else value
-    if isinstance(array, np.ndarray | np.generic) or not hasattr(array, "shape"):
-        return array
-    return Tensor(array).cpu().array
+    return _arrays.to_host(value.array if isinstance(value, Tensor) else value)
