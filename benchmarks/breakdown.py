@@ -28,7 +28,7 @@ from _models import WORKLOADS  # noqa: E402
 
 import gradwork as gw  # noqa: E402
 from gradwork.autograd import Function  # noqa: E402
-from gradwork.ops.kernels import cpu_conv, reference  # noqa: E402
+from gradwork.ops.kernels import cpu_blas, cpu_conv, reference  # noqa: E402
 
 SPENT: defaultdict[str, float] = defaultdict(float)
 
@@ -58,10 +58,11 @@ def instrument(optimizer):
                 original = vars(cls)[phase].__func__
                 setattr(cls, phase, staticmethod(_timed(original, f"{cls.__name__}.{phase}")))
     optimizer.step = _timed(optimizer.step, "optimizer.step")
-    # the convolutions' GEMMs (one over the batch, or one per sample), counted inside
-    # Conv2d's forward/backward too
+    # the convolutions' GEMMs (one over the batch, one per sample, or a series over kernel
+    # positions: cpu_conv_shifted's cblas calls), counted inside Conv2d's forward/backward too
     reference.grouped_matmul = _timed(reference.grouped_matmul, "  of which conv GEMMs")
     cpu_conv.stacked_matmul = _timed(cpu_conv.stacked_matmul, "  of which conv GEMMs")
+    cpu_blas.gemm_series = _timed(cpu_blas.gemm_series, "  of which conv GEMMs")
 
 
 def main():

@@ -9,7 +9,8 @@ import pytest
 
 import gradwork as gw
 from gradwork.ops import kernels
-from gradwork.ops.kernels import cpu, cpu_conv, reference
+from gradwork.ops.kernels import cpu, cpu_blas, cpu_conv, cpu_conv_shifted, reference
+from tests.helpers import to_numpy
 
 FAST = [name for name in kernels.BACKENDS if name != "reference"]
 CONV_GEOMETRIES = [
@@ -34,7 +35,7 @@ def test_the_conv_geometries_cover_every_cpu_layout():
     for x_shape, (out, kh, kw), stride, _, _, groups in CONV_GEOMETRIES:
         weight = np.empty((out, x_shape[1] // groups, kh, kw))
         layouts.add(cpu_conv._layout(np.empty(x_shape), weight, stride, groups))
-    assert layouts == {"samples", "widened", "reference"}
+    assert layouts == {"samples", "shifted", "widened", "reference"}
 
 
 def _module(name):
@@ -65,6 +66,97 @@ def test_conv2d_kernels_equal_the_reference(backend, geometry, with_bias):
             assert (a is None) == (not needed)
             if needed:
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def _random_conv_geometry(rng):
+    """(x shape, weight shape, stride, padding, dilation), at least one output, any padding."""
+    while True:
+        n, c, o = rng.integers(1, 5, 3)
+        kh, kw = rng.integers(1, 5, 2)
+        dh, dw = rng.integers(1, 3, 2)
+        ph, pw = rng.integers(0, 5, 2)
+        h, w = rng.integers(1, 11, 2)
+        if h + 2 * ph > dh * (kh - 1) and w + 2 * pw > dw * (kw - 1):
+            padding, dilation = (int(ph), int(pw)), (int(dh), int(dw))
+            stride = tuple(int(s) for s in rng.integers(1, 4, 2)) if rng.random() < 0.5 else (1, 1)
+            return (n, c, h, w), (o, c, kh, kw), stride, padding, dilation
+
+
+@pytest.mark.skipif(not cpu_blas.available(), reason="NumPy's OpenBLAS exposes no cblas here")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_shifted_convolution_equals_the_reference_on_random_geometries(dtype):
+    """cpu_conv_shifted (kh*kw GEMMs on shifted views) against reference.conv2d_*, 80 geometries:
+    half stride 1 (the shared-gap grid), half strides up to 3 (phase planes)."""
+    rng = np.random.default_rng(11)
+    tolerance = 1e-11 if dtype == np.float64 else 2e-4
+    for _ in range(80):
+        x_shape, w_shape, stride, padding, dilation = _random_conv_geometry(rng)
+        x, weight = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        bias = rng.standard_normal(w_shape[0]) if rng.random() < 0.5 else None
+        geometry = (stride, padding, dilation, 1)
+        expected, saved = reference.conv2d_forward(x, weight, bias, *geometry)
+        x, weight = x.astype(dtype), weight.astype(dtype)
+        bias = None if bias is None else bias.astype(dtype)
+        got, shifted_saved = cpu_conv_shifted.conv2d_forward(
+            x, weight, bias, stride, padding, dilation
+        )
+        assert got.dtype == dtype and got.flags.c_contiguous
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+        grad = rng.standard_normal(expected.shape)
+        want = reference.conv2d_backward(saved, weight.astype(np.float64), grad, *geometry,
+                                         True, True)  # fmt: skip
+        have = cpu_conv_shifted.conv2d_backward(shifted_saved, weight, grad.astype(dtype),
+                                                True, True)  # fmt: skip
+        for a, b in zip(have, want, strict=True):
+            assert a.dtype == dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * 10)
+
+
+@pytest.mark.skipif(not cpu_blas.available(), reason="NumPy's OpenBLAS exposes no cblas here")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_into_adds_a_product_of_strided_windows(dtype):
+    rng = np.random.default_rng(5)
+    wide = rng.standard_normal((6, 40)).astype(dtype)
+    a = rng.standard_normal((4, 6)).astype(dtype)
+    c = rng.standard_normal((3, 4, 30)).astype(dtype)
+    before = c.copy()
+    cpu_blas.gemm_into(a, wide[:, 7:27], c[1, :, 5:25])  # windows of longer rows, beta = 1
+    expected = before.copy()
+    expected[1, :, 5:25] += a @ wide[:, 7:27]
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)  # nothing outside changed
+    out = np.full((4, 6), np.nan, dtype)  # beta = 0 ignores what was there (even NaN)
+    cpu_blas.gemm_into(wide[:4, 3:23], wide[:, 11:31].T, out, beta=0.0)  # a transposed window
+    np.testing.assert_allclose(out, wide[:4, 3:23] @ wide[:, 11:31].T, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="do not match"):
+        cpu_blas.gemm_into(a, wide, out)
+    with pytest.raises(TypeError, match="one dtype"):
+        cpu_blas.gemm_into(a.astype(np.float16), wide[:, :4], c[0, :, :4])
+
+
+@pytest.mark.skipif(not cpu_blas.available(), reason="NumPy's OpenBLAS exposes no cblas here")
+def test_gemm_series_moves_each_view_and_refuses_to_leave_the_array():
+    rng = np.random.default_rng(6)
+    stack = rng.standard_normal((3, 4, 5))  # a_k = stack[k]
+    wide = rng.standard_normal((5, 30))  # b_k = wide[:, s : s + 20]
+    out = rng.standard_normal((4, 20))
+    expected = out * 0 + stack[0] @ wide[:, 2:22]  # the first product writes (beta 0)
+    expected += stack[1] @ wide[:, 7:27] + stack[2] @ wide[:, 10:30]
+    steps = [(0, 2, 0), (20, 7, 0), (40, 10, 0)]
+    cpu_blas.gemm_series(stack[0], wide[:, :20], out, steps, first_beta=0.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="leaves its array"):
+        cpu_blas.gemm_series(stack[0], wide[:, :20], out, [(0, 11, 0)])
+
+
+def test_without_cblas_the_stride_one_layers_fall_back_to_the_widened_grid(monkeypatch):
+    monkeypatch.setattr(cpu_blas, "_gemms", {})  # as when no cblas symbol was found
+    rng = np.random.default_rng(2)
+    x, weight = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((3, 4, 3, 3))
+    assert cpu_conv._layout(x, weight, (1, 1), 1) == "widened"
+    got, saved = cpu_conv.conv2d_forward(x, weight, None, (1, 1), (1, 1), (1, 1), 1)
+    expected, _ = reference.conv2d_forward(x, weight, None, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert saved[0] == "widened"
 
 
 POOL_GEOMETRIES = [
@@ -137,17 +229,25 @@ def test_adam_kernels_equal_the_reference(backend, amsgrad, dtype):
 
 @pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
-def test_relu_kernels_equal_the_reference(backend, layout):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(300, 500), (2, 4096), (3, 5)])  # rows and a tail, exact, short
+def test_relu_kernels_equal_the_reference(backend, layout, dtype, shape):
     rng = np.random.default_rng(4)
-    a = np.round(rng.standard_normal((300, 500)), 1)  # exact zeros too
+    a = np.round(rng.standard_normal(shape), 1).astype(dtype)  # exact zeros too
     a[0, :3] = [np.nan, np.inf, -np.inf]
-    grad = rng.standard_normal(a.shape)
+    a[-1, -2:] = [-0.0, np.nan]  # the tail's last element, and a signed zero
+    grad = rng.standard_normal(a.shape).astype(dtype)
     if layout == "transposed":
         a, grad = a.T, grad.T
     fast = _module(backend)
     out = fast.relu_forward(a)
-    np.testing.assert_array_equal(out, reference.relu_forward(a))
-    np.testing.assert_array_equal(fast.relu_backward(grad, out), reference.relu_backward(grad, out))
+    expected = reference.relu_forward(a)
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == dtype and out.shape == a.shape
+    assert np.array_equal(np.signbit(out), np.signbit(expected))
+    grad_in = fast.relu_backward(grad, out)
+    np.testing.assert_array_equal(grad_in, reference.relu_backward(grad, out))
+    assert grad_in.dtype == dtype
 
 
 def test_set_num_threads_checks_its_argument_and_round_trips():
@@ -202,7 +302,7 @@ def test_a_cnn_step_gives_the_same_gradients_on_every_backend():
             wt = gw.tensor(weight, requires_grad=True)
             out = gw.nn.functional.max_pool2d(gw.nn.functional.conv2d(xt, wt, padding=1).relu(), 2)
             (out * out).sum().backward()
-            results[name] = (out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
+            results[name] = (to_numpy(out), to_numpy(xt.grad), to_numpy(wt.grad))
     for name in FAST:
         for got, want in zip(results[name], results["reference"], strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -231,7 +331,7 @@ def test_batch_norm_eval_without_a_graph_equals_the_graph_path(affine):
         bn.bias.data.copy_(gw.tensor(rng.standard_normal(3)))
     bn.eval()
     x = gw.tensor(rng.standard_normal((4, 3, 5, 5)) * 2 + 1)
-    with_graph = bn(x.clone().requires_grad_()).detach().numpy()
+    with_graph = to_numpy(bn(x.clone().requires_grad_()))
     with gw.no_grad():
-        folded = bn(x).numpy()
+        folded = to_numpy(bn(x))
     np.testing.assert_allclose(folded, with_graph, rtol=1e-12, atol=1e-12)

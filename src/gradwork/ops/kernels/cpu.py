@@ -12,7 +12,8 @@ What makes each fast, measured on MNIST-sized layers (2 cores):
   Without a graph (no_grad, inference) nothing is kept for a backward.
 - Batch norm sums per channel with einsum (no temporaries, about 3x faster
   than `sum(axis=(0, 2, 3))`), reuses the centred values and writes its
-  gradient into one array; ReLU's backward is a mask and a product.
+  gradient into one array; ReLU's forward runs NumPy's two-array SIMD loop
+  against a row of zeros, its backward is a mask and a product.
 - Adam updates through one reused scratch array: no temporaries.
 """
 
@@ -144,9 +145,28 @@ def _windowed_max_pool_backward(saved, grad):
 
 
 # -- ReLU --------------------------------------------------------------------------------------
+RELU_ROW = 4096  # the zero row np.maximum is broadcast along (see relu_forward)
+
+
 def relu_forward(a):
-    """reference.relu_forward with a typed zero (a Python 0 missed NumPy's SIMD loop, 3x slower)."""
-    return np.maximum(a, np.zeros((), dtype=a.dtype))
+    """reference.relu_forward: np.maximum against a ROW of zeros, not a scalar zero.
+
+    NumPy 2.4's maximum has a SIMD loop for two contiguous operands but not for
+    a 0-d one (measured 1 thread, 64x16x28x28 float32: 0.45 ms against a 0-d
+    zero, 0.23 ms as (-1, 4096) rows against a 4096-zero row; with a Python 0,
+    slower still). A contiguous float array is viewed as such rows, plus a
+    short tail.
+    """
+    zero = np.zeros((), dtype=a.dtype)
+    if a.dtype.kind != "f" or not a.flags.c_contiguous or a.size < RELU_ROW:
+        return np.maximum(a, zero)
+    flat = a.reshape(-1)
+    out = np.empty_like(flat)
+    whole = flat.size - flat.size % RELU_ROW
+    zeros = np.zeros_like(flat, shape=RELU_ROW)
+    np.maximum(flat[:whole].reshape(-1, RELU_ROW), zeros, out=out[:whole].reshape(-1, RELU_ROW))
+    np.maximum(flat[whole:], zeros[: flat.size - whole], out=out[whole:])
+    return out.reshape(a.shape)
 
 
 def relu_backward(grad, out):
@@ -154,9 +174,11 @@ def relu_backward(grad, out):
 
     `out` is 0, positive or NaN, so "not (out <= 0)" is "out != 0", one pass
     fewer than negating a mask (measured 0.33 against 0.40 ms on 800k floats).
+    The product is computed in grad's dtype (`dtype=`: the mask cast on the
+    fly): 0.27 against 0.37 ms for float32 * bool on 800k floats, 1 thread.
     A NaN passes its gradient on, as in the reference.
     """
-    return np.multiply(grad, np.not_equal(out, 0))
+    return np.multiply(grad, np.not_equal(out, 0), dtype=grad.dtype)
 
 
 # -- batch norm --------------------------------------------------------------------------------

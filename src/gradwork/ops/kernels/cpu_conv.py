@@ -1,6 +1,6 @@
 """Fast 2-D convolution for the CPU, equal to `reference.conv2d_forward`/`conv2d_backward`.
 
-Two layouts of the column matrix, picked per layer by its shape (`_layout`):
+Three layouts, picked per layer by its shape (`_layout`):
 
 - "samples" (few input values per output, K = C*kh*kw <= SMALL_K, e.g. a first
   layer on 1-channel images): columns are (N, K [+ 1], Ho*Wo), sample after
@@ -12,20 +12,31 @@ Two layouts of the column matrix, picked per layer by its shape (`_layout`):
   against 1.47-1.91 ms for the widened grid below, weight gradient 0.72 ms
   against 1.29 ms; a 1x1 stride-2 shortcut (64x16x14x14 -> 32) 0.14 against
   0.19 ms forward.
-- "widened" (stride 1, larger K): im2col on a WIDENED output grid, so every
-  copy and every col2im add is one long contiguous run instead of many 14- or
+- "shifted" (stride 1, larger K, one group, when NumPy's OpenBLAS exposes
+  cblas): no im2col, no col2im: kh*kw accumulating GEMMs on shifted views of
+  the input laid out once with shared zero gaps (`cpu_conv_shifted.py`).
+  Measured 1 thread (CPU time, interleaved, load 1.8-2.0), forward +
+  backward of the suite's layers: 16->16 at 14x14 7.37 -> 4.78 ms, 16->32 at
+  14x14 10.59 -> 9.29, 32->32 at 7x7 6.34 -> 4.27; more runs in
+  benchmarks/README.md. Backward keeps the input once (C*L floats) where
+  im2col kept kh*kw copies.
+- "widened" (stride 1, larger K, when "shifted" cannot run: groups, no
+  cblas): im2col on a WIDENED output grid, so every copy and every col2im
+  add is one long contiguous run instead of many 14- or
   28-float rows (NumPy's per-row cost dominated those), and each product is
   ONE large GEMM (per-sample GEMMs measured 0.9-1.3x its time there: slower
   for the input gradient and for 16 or 32 channels at 7x7, so not adopted).
 
-Other geometries (stride > 1 with a larger K, groups) run the reference.
+Other geometries (stride > 1 and a larger K, or groups at stride > 1) run the
+reference, except the input gradient of a strided layer with one group, which
+takes cpu_conv_shifted's phase planes when cblas is there (`_strided_input_gradient`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gradwork.ops.kernels import reference
+from gradwork.ops.kernels import cpu_conv_shifted, reference
 from gradwork.ops.windows import output_size
 
 SMALL_K = 32  # at most this many values per output: the "samples" layout
@@ -33,11 +44,13 @@ SMALL_PLANE = 32  # ... and at least this many outputs per sample (else per-samp
 
 
 def _layout(x, weight, stride, groups):
-    """Which column layout suits this layer: "samples", "widened" or "reference"."""
+    """Which layout suits this layer: "samples", "shifted", "widened" or "reference"."""
     k = weight[0].size
     h, w = x.shape[2:]
     if groups == 1 and k <= SMALL_K and (h // stride[0]) * (w // stride[1]) >= SMALL_PLANE:
         return "samples"
+    if stride == (1, 1) and cpu_conv_shifted.usable(x, weight, groups):
+        return "shifted"
     return "widened" if stride == (1, 1) else "reference"
 
 
@@ -225,6 +238,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups):
     layout = _layout(x, weight, stride, groups)
     if layout == "samples":
         return _sample_forward(x, weight, bias, stride, padding, dilation)
+    if layout == "shifted":
+        return cpu_conv_shifted.conv2d_forward(x, weight, bias, stride, padding, dilation)
     if layout == "widened":
         return _widened_forward(x, weight, bias, padding, dilation, groups)
     out, saved = reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
@@ -235,7 +250,25 @@ def conv2d_backward(saved, weight, grad, stride, padding, dilation, groups, need
     """reference.conv2d_backward for columns saved by `conv2d_forward` above."""
     if saved[0] == "samples":
         return _sample_backward(saved, weight, grad, stride, padding, dilation, need_x, need_w)
+    if saved[0] == "shifted":
+        return cpu_conv_shifted.conv2d_backward(saved, weight, grad, need_x, need_w)
     if saved[0] == "widened":
         return _widened_backward(saved, weight, grad, padding, dilation, groups, need_x, need_w)
+    if need_x and cpu_conv_shifted.usable(grad, weight, groups):  # no col2im
+        grad_x = _strided_input_gradient(saved[1], weight, grad, stride, padding, dilation)
+        _, grad_w = reference.conv2d_backward(saved[1], weight, grad, stride, padding, dilation,
+                                              groups, False, need_w)  # fmt: skip
+        return grad_x, grad_w
     return reference.conv2d_backward(saved[1], weight, grad, stride, padding, dilation, groups,
                                      need_x, need_w)  # fmt: skip
+
+
+def _strided_input_gradient(saved, weight, grad, stride, padding, dilation):
+    """A strided layer's input gradient by cpu_conv_shifted's phase planes: kh*kw GEMMs
+    adding into shifted windows instead of a GEMM and col2im's strided adds. The forward
+    and weight gradient stay on the reference's columns: one GEMM each beat nine small
+    ones there (1 thread, 64x16x14x14 -> 32 at stride 2: forward 1.09 against 1.32 ms,
+    weight gradient 0.50 against 0.95; input gradient 1.29 against 1.99)."""
+    x_shape = saved[1]
+    grid = cpu_conv_shifted.make_grid(x_shape, weight.shape[2:], stride, padding, dilation)
+    return cpu_conv_shifted.input_gradient(grid, weight, grid.spread(grad))
