@@ -13,6 +13,7 @@ import numpy as np
 from gradwork._arrays import xp_of
 from gradwork.autograd import Function
 from gradwork.ops import kernels
+from gradwork.ops._select import keep_where, where
 
 
 class Add(Function):
@@ -304,7 +305,11 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        # 1 / (1 + e) for a >= 0, e / (1 + e) below. NOTE: the numerator is max(e, [a >= 0])
+        # since e <= 1: the same values as np.where without its branch on the sign,
+        # which cost more than the exp (386 against 131 us on 128x784, 1 thread).
+        out = np.maximum(e, a >= 0)
+        out /= 1 + e
         ctx.save_for_backward(out)
         return out
 
@@ -375,13 +380,12 @@ class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.save_for_backward(condition)
-        return np.where(condition, a, b)
+        return where(condition, a, b)  # np.where, without branches on NumPy floats (_select)
 
     @staticmethod
     def backward(ctx, grad):
         (condition,) = ctx.saved
         need_a, need_b = ctx.needs_input_grad[1:]
-        zero = grad.dtype.type(0)
-        grad_a = np.where(condition, grad, zero) if need_a else None
-        grad_b = np.where(condition, zero, grad) if need_b else None
+        grad_a = keep_where(condition, grad) if need_a else None
+        grad_b = keep_where(np.logical_not(condition), grad) if need_b else None
         return None, grad_a, grad_b

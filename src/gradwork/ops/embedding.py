@@ -11,6 +11,7 @@ import numpy as np
 
 from gradwork._arrays import xp_of
 from gradwork.autograd import Function
+from gradwork.ops._scatter import add_rows_at
 
 
 class EmbeddingLookup(Function):
@@ -34,7 +35,7 @@ class EmbeddingLookup(Function):
         out = np.zeros_like(grad, shape=(ctx.rows, rows.shape[1]))
         # NOTE: an index repeats whenever a token occurs twice; add.at accumulates
         # where fancy assignment would keep only the last row.
-        np.add.at(out, flat_indices, rows)
+        add_rows_at(out, flat_indices, rows)
         if padding_idx is not None:
             out[padding_idx] = 0  # the padding row is a constant, as in torch
         return out

@@ -13,6 +13,7 @@ import numpy as np
 
 from gradwork._arrays import is_device_array, sparse_indices, xp_of
 from gradwork.autograd import Function, ShapeError
+from gradwork.ops._scatter import add_rows_at
 
 
 class Reshape(Function):
@@ -187,7 +188,9 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, grad):
         out = np.zeros_like(grad, shape=ctx.shape)
-        if ctx.dim == 0 and ctx.index.ndim == 1:
+        if ctx.dim == 0 and ctx.index.ndim == 1 and grad.ndim == 2:
+            add_rows_at(out, ctx.index, grad)
+        elif ctx.dim == 0 and ctx.index.ndim == 1:
             np.add.at(out, ctx.index, grad)
         else:
             prefix = (slice(None),) * (ctx.dim % len(ctx.shape))

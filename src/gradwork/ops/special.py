@@ -14,6 +14,15 @@ Measured against `math.erf` on a dense grid: max absolute error 1.4e-15
 (a few ulp), in both ranges. `erfc` takes the continued fraction's value
 itself for x >= 2.5 rather than 1 - erf, which would cancel to 0 in the tail
 (erfc(9) = 4.1e-37 is a normal float32).
+
+Inputs of float32 or narrower need only float32's precision, and the series
+takes up to 38 passes with a convergence test each (1.12 ms for 8,192 values,
+a GELU layer of 128x64, against 0.09 ms this way, 1 thread): they take a rational
+approximation instead, erf(x) = x P(x^2) / Q(x^2) on x clipped to [-4, 4]
+(erf(4) rounds to 1 in float32), P of degree 6 and Q of degree 4 in x^2: the
+coefficients of Eigen's float32 erf, evaluated in float64. Measured against
+`math.erf` on 2 million float32 points in [-6, 6]: within 1.1 float32 ulp
+(tests/ops/test_survey_fast_paths.py compares it with the series).
 """
 
 from __future__ import annotations
@@ -54,8 +63,44 @@ def _erf_fraction(x):
     return np.sign(x) * (1 - _complement_fraction(np.abs(x)))
 
 
+# Eigen's float32 erf (generic_fast_erf_float): odd numerator, even denominator.
+_NUMERATOR = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+              -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+              -1.60960333262415e-02)  # x^12 ... x^0 of P(x^2)  # fmt: skip
+_DENOMINATOR = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                -7.37332916720468e-03, -1.42647390514189e-02)  # x^8 ... x^0 of Q(x^2)  # fmt: skip
+
+
+def _horner(coefficients, square):
+    total = np.full_like(square, coefficients[0])
+    for c in coefficients[1:]:
+        total *= square
+        total += c
+    return total
+
+
+def erf_float32(x):
+    """erf to float32 precision: x P(x^2) / Q(x^2) in float64, clipped where erf rounds to +-1.
+
+    Example:
+        >>> print(erf_float32(np.array([0.0, 0.5, 10.0], np.float32)))
+        [0.        0.5204999 1.       ]
+    """
+    wide = np.clip(xp_of(x).asarray(x, dtype=np.float64), -4.0, 4.0)  # NOTE: nan stays nan
+    square = wide * wide
+    out = wide * _horner(_NUMERATOR, square)
+    out /= _horner(_DENOMINATOR, square)
+    return out.astype(x.dtype)
+
+
 def erf(x):
-    """The error function of a float array, computed in float64; same shape and dtype."""
+    """The error function of a float array; same shape and dtype.
+
+    float64 (and wider) by the series and continued fraction above, to a few
+    ulp; float32 and narrower by `erf_float32`.
+    """
+    if x.dtype.kind == "f" and x.dtype.itemsize <= 4:
+        return erf_float32(x)
     wide = xp_of(x).asarray(x, dtype=np.float64)
     out = np.empty_like(wide)
     small = np.abs(wide) < _SERIES_LIMIT
