@@ -18,6 +18,10 @@ Transformer, within 1.2x on the MLPs; peak memory at most 1.5x torch's.
 
 Run on a machine with an NVIDIA GPU, CuPy and torch's CUDA build:
     PYTHONPATH=src python benchmarks/gpu.py [--only mlp,resnet] [--json PATH]
+`--device-kernels reference` runs gradwork's device arrays on the unfused
+xp-generic reference kernels instead of the fused ones (ops/kernels/cuda.py),
+to see what fusing gains on a whole step; benchmarks/gpu_kernels.py times the
+kernels one by one.
 Smoke test anywhere (gradwork on the CPU stand-in for CuPy, torch on the CPU,
 tiny batches; the figures mean nothing):
     PYTHONPATH=src python benchmarks/gpu.py --standin --batch 4 --steps 1 --warmup 0
@@ -37,6 +41,7 @@ import numpy as np
 from _models import basic_block, cnn, mlp, patch_transformer, resnet_small
 
 import gradwork as gw
+from gradwork.ops import kernels
 
 NO_GPU = 2  # exit code when there is nothing to measure on
 
@@ -243,6 +248,12 @@ def parse(argv):
     parser.add_argument("--batches", type=int, default=4, help="distinct batches cycled")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
+        "--device-kernels",
+        choices=sorted(kernels.DEVICE_BACKENDS),
+        default="cuda",
+        help="gradwork's kernels for device arrays: cuda (fused, the default) or reference",
+    )
+    parser.add_argument(
         "--standin",
         action="store_true",
         help="smoke test: gradwork on the CPU stand-in for CuPy, torch on the CPU",
@@ -292,16 +303,26 @@ def main(argv=None):
         print(f"--only {args.only}: no such workload", file=sys.stderr)
         return NO_GPU
     side = gradwork_side(args.standin)
+    kernels.use_device(args.device_kernels)
     results = []
     for workload in chosen:
         results.append(run_workload(workload, torch, torch_device, side, args))
         print(f"  {workload.name}: done", file=sys.stderr, flush=True)
     device = "CPU stand-in (smoke test)" if args.standin else torch.cuda.get_device_name(0)
-    print(f"device: {device}; torch {torch.__version__}; {platform.python_version()}")
+    print(f"device: {device}; torch {torch.__version__}; {platform.python_version()}; "
+          f"gradwork device kernels: {args.device_kernels}")  # fmt: skip
     print(table(results, args.standin))
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"device": device, "standin": args.standin, "results": results}, indent=1)
+            json.dumps(
+                {
+                    "device": device,
+                    "standin": args.standin,
+                    "device_kernels": args.device_kernels,
+                    "results": results,
+                },
+                indent=1,
+            )  # fmt: skip
         )
     return 0
 

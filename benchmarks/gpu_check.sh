@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU, CuPy and torch's CUDA build, run
-# from the source tree (nothing installed, nothing downloaded). Within 8 minutes
-# (limits: 40 + 200 + 180 s, so 7 minutes at most):
+# from the source tree (nothing installed, nothing downloaded). Under 7 minutes
+# (limits: 40 + 150 + 60 + 150 s = 400 s at most):
 #   1. what the machine has (GPU, CuPy, torch);
 #   2. the device tests ON THE GPU: their fixtures use the real GPU when gradwork
 #      sees one (else the CPU stand-in), so here they check CuPy, not the stand-in;
-#   3. benchmarks/gpu.py: step time and peak memory against torch CUDA eager.
-# Output goes to stdout and, when $OUT is set, to $OUT/gpu_check.log and $OUT/gpu.json.
+#      tests/device/test_cuda_kernels.py runs every fused kernel on CuPy too;
+#   3. benchmarks/gpu_kernels.py: each fused kernel (cupy.fuse) against the unfused
+#      reference, same inputs: do they agree, and how much faster is the fused one;
+#   4. benchmarks/gpu.py: step time and peak memory against torch CUDA eager.
+# Output goes to stdout and, when $OUT is set, to $OUT/gpu_check.log, $OUT/gpu.json
+# and $OUT/gpu_kernels.json.
 #
 #   bash benchmarks/gpu_check.sh
 set -u
@@ -17,6 +21,7 @@ OUT_DIR="${OUT:-}"
 LOG=/dev/null
 if [ -n "$OUT_DIR" ]; then mkdir -p "$OUT_DIR"; LOG="$OUT_DIR/gpu_check.log"; fi
 JSON="${OUT_DIR:-/tmp}/gpu.json"
+KERNELS_JSON="${OUT_DIR:-/tmp}/gpu_kernels.json"
 status=0
 
 section() { echo; echo "=== $1 ($(date -u +%H:%M:%S))"; }
@@ -34,15 +39,18 @@ x = gw.ones(3, device="cuda")
 print("a gradwork tensor on", x.device, "holds a", type(x.array).__module__, "array")
 EOF
 
-  section "device tests on the GPU (limit 200 s)"
-  timeout 200 python -m pytest -q -p no:cacheprovider -o addopts="-p no:cacheprovider" --maxfail=25 \
+  section "device tests on the GPU (limit 150 s)"
+  timeout 150 python -m pytest -q -p no:cacheprovider -o addopts="-p no:cacheprovider" --maxfail=25 \
     tests/device tests/core/test_device_placement.py \
     tests/nn/test_module_device.py tests/nn/test_layers_device.py \
     tests/train/test_trainer_device.py tests/train/test_diagnose_device.py \
     tests/cli/test_cli_device.py || status=1
 
-  section "benchmarks/gpu.py (limit 180 s)"
-  timeout 180 python benchmarks/gpu.py --json "$JSON" || status=1
+  section "fused device kernels against the unfused reference (limit 60 s)"
+  timeout 60 python benchmarks/gpu_kernels.py --json "$KERNELS_JSON" || status=1
+
+  section "benchmarks/gpu.py (limit 150 s)"
+  timeout 150 python benchmarks/gpu.py --json "$JSON" || status=1
   echo
   echo "gpu_check: exit status $status"
   exit "$status"

@@ -41,6 +41,7 @@ MODULE_LAYER = {
     "creation": "tensor",
     "_device": "autograd",
     "_arrays": "autograd",  # the device contract: xp_of, transfers (every layer may use it)
+    "_device_checks": "autograd",  # device-side input checks, read at host syncs (ops use it)
     "_compile": "nn",  # gradwork.compile: records ops, Module calls and optimizer calls
     "_standin": "autograd",  # the CPU stand-in for CuPy (tests' GPU path)
     "_standin_array": "autograd",
@@ -168,7 +169,8 @@ def violations_in(source: str, module_parts: list[str], is_package: bool = False
             if LAYERS.index(layer_of(target)) > own_layer:
                 found.append(f"imports {shown} (a layer to the right)")
         target_package = target[0] if (PACKAGE / target[0]).is_dir() else None
-        shared = target == ["_arrays"]  # private by name, the package-wide device contract
+        # private by name, the package-wide device contract
+        shared = target in (["_arrays"], ["_device_checks"])
         if (
             target_package != own_package
             and not shared

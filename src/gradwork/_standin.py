@@ -95,11 +95,38 @@ def get_array_module(*args: Any) -> Any:
     return sys.modules[__name__] if any(type(a) is ndarray for a in args) else np
 
 
-def fuse(*args: Any, **kwargs: Any) -> Any:
-    """cupy.fuse's spelling: on the stand-in a fused function is the function itself."""
-    if len(args) == 1 and callable(args[0]) and not kwargs:
-        return args[0]
-    return lambda function: function
+# Calls of functions made by `fuse`, by kernel name: tests read it to see that a device
+# kernel really went through the fused path (on CuPy, one compiled kernel per call).
+FUSED_CALLS: dict[str, int] = {}
+
+
+def fuse(*args: Any, kernel_name: str | None = None) -> Any:
+    """cupy.fuse's spelling: `@fuse`, `@fuse()` or `fuse(kernel_name=...)(function)`.
+
+    The stand-in runs the function unfused, on stand-in arrays (so its math is
+    exercised as CuPy would trace it), and counts each call in FUSED_CALLS.
+
+    Example:
+        >>> from gradwork import _standin as xp
+        >>> double = xp.fuse(kernel_name="double")(lambda a: a + a)
+        >>> FUSED_CALLS.pop("double", None)
+        >>> double(xp.arange(3.0)).get().tolist(), FUSED_CALLS["double"]
+        ([0.0, 2.0, 4.0], 1)
+    """
+
+    def decorate(function: Any) -> Any:
+        name = kernel_name or function.__name__
+
+        @functools.wraps(function)
+        def fused(*call_args: Any) -> Any:
+            FUSED_CALLS[name] = FUSED_CALLS.get(name, 0) + 1
+            return function(*call_args)
+
+        return fused
+
+    if len(args) == 1 and callable(args[0]):
+        return decorate(args[0])
+    return decorate
 
 
 cuda = SimpleNamespace(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradwork import _arrays, random
+from gradwork import _arrays, _device_checks, random
 
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
            "current_device"]  # fmt: skip
@@ -73,6 +73,7 @@ def synchronize(device: Any = None) -> None:
     namespace = _arrays.cuda_namespace()
     if namespace is not None:
         namespace.cuda.Device().synchronize()
+        _device_checks.raise_pending()  # device-side checks are reported at a sync
 
 
 def _require(what: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import _arrays, _device, autograd, dtypes
+from gradwork import _arrays, _device, _device_checks, autograd, dtypes
 from gradwork._tensor_inplace import InPlaceMethods, replace_in_place
 from gradwork._tensor_linalg import LinalgMethods
 from gradwork._tensor_math import MathMethods, operand, promote
@@ -261,9 +261,13 @@ class Tensor(
                 f"a Tensor with {self.array.size} elements cannot be converted to Scalar: "
                 f"item() needs a one-element tensor, this one has shape {tuple(self.shape)}"
             )
+        if _arrays.is_device_array(self.array):
+            _device_checks.raise_pending()  # device-side checks are reported at a host read
         return self.array.item()
 
     def tolist(self) -> Any:
+        if _arrays.is_device_array(self.array):
+            _device_checks.raise_pending()
         return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -344,6 +348,8 @@ class Tensor(
                 f"the truth value of a tensor with {self.array.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
+        if _arrays.is_device_array(self.array):
+            _device_checks.raise_pending()  # a host read: report device-side checks
         return bool(self.array)
 
     def __format__(self, spec: str) -> str:

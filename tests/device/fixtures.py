@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from gradwork import _standin
+from gradwork import _device_checks, _standin
 
 
 @contextlib.contextmanager
@@ -16,11 +16,14 @@ def standin_device() -> Iterator[None]:
     """Run a block with `device="cuda"` meaning the CPU stand-in; put things back after.
 
     Leaves the stand-in on when it was on already (GRADWORK_CUDA_STANDIN=1).
+    Device-side checks left unread by a test are dropped, so none leaks into the next.
     """
     was_on = _standin.enabled()
     _standin.enable()
+    _device_checks.discard()
     try:
         yield
     finally:
+        _device_checks.discard()
         if not was_on:
             _standin.disable()

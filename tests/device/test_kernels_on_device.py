@@ -1,7 +1,8 @@
 """The kernels layer on device arrays: dispatch by array type, and the xp-generic reference.
 
 `gradwork.ops.kernels` sends NumPy arrays to the selected CPU module and
-device arrays to `kernels.DEVICE` (the reference, written on `xp`). Each
+device arrays to `kernels.DEVICE` (kernels/cuda.py: fused elementwise chains,
+the xp-generic reference for conv and pooling). Each
 kernel is called here through the dispatcher with stand-in arrays and must
 give the CPU fast kernel's numbers, as device arrays.
 """

@@ -64,10 +64,12 @@ def compile(step_fn: Callable[..., Any], *, check_every: int = 0) -> CompiledSte
     The tape is a flat list of kernel calls on buffers named by position
     (ARG, VALUE, EXTERNAL, CONST): on a GPU the same list could be recorded
     once into a CUDA graph and launched as one, since it holds no Python
-    decisions. What that still needs: ops writing into buffers the tape
-    owns (today each replayed op allocates its output as in eager mode;
-    the allocator's kept blocks make that cheap on the CPU) and the
-    optimizer's update recorded as kernels rather than called as Python.
+    decisions. That is NOT done (docs/gpu.md, "CUDA graphs"): it needs ops
+    writing into buffers the tape owns and keeps alive (a graph bakes in
+    addresses; today each replayed op allocates its output as in eager
+    mode), the optimizer's per-step scalars (Adam's bias corrections) in
+    device memory rather than kernel arguments a graph would freeze, and
+    cuBLAS calls that CuPy allows during stream capture.
 
     Tracing swaps a few class attributes (Tensor.__init__, Tensor.item,
     Module.__call__, ...) for the length of one eager step and puts them

@@ -7,14 +7,21 @@ softmax - target. Each primitive applies its own `reduction`
 
 Class axis is 1, as in torch: input (N, C) or (N, C, d1, d2, ...), or (C,)
 unbatched; class-index targets have the input's shape without axis 1.
+
+On a device the class-index range is checked ON the device (no host sync):
+an out-of-range index is clipped so the step runs on, and the ValueError is
+raised at the next host read (`gradwork._device_checks`), as torch reports a
+device-side assert. On the CPU it is raised at once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gradwork._arrays import xp_of
+from gradwork import _device_checks
+from gradwork._arrays import asarray_like, is_device_array, xp_of
 from gradwork.autograd import Function
+from gradwork.ops import kernels
 
 
 def _log_softmax(logits):
@@ -39,13 +46,35 @@ def _upstream(grad, shape, reduction, denominator):
     return np.broadcast_to(scale, shape)
 
 
+def _on_device_of(like, *values):
+    """Host constant arrays (class weights, pos_weight, targets handed to the primitive as
+    NumPy arrays) copied to the device array `like` is on: an explicit copy, as CuPy makes
+    of a host index. A CPU *tensor* with a device input never gets here: nn.functional
+    refuses it first with torch's message (`_same_device`)."""
+    return tuple(asarray_like(v, like) if isinstance(v, np.ndarray) and v.ndim else v
+                 for v in values)  # fmt: skip
+
+
+def _range_message(name, classes, ignore_index):
+    def message(bad):
+        return (
+            f"{name}: target holds class index {int(bad)} but the input has {classes} classes "
+            f"(valid indices are 0..{classes - 1}, or ignore_index={ignore_index})"
+        )
+
+    return message
+
+
 def _class_weights(target, weight, ignore_index, classes, name, dtype, unit_as_none=False):
     """Per-element weight w[target] (0 where ignored), and the safe target indices.
 
     With `unit_as_none`, the weights come back as None when every one is 1
     (no class weights, no target equal to ignore_index): the common case,
-    where the caller can leave out its multiplications by 1.
+    where the caller can leave out its multiplications by 1. On a device
+    that needs a host read, so the weights always come back there.
     """
+    if type(target) is not np.ndarray and is_device_array(target):
+        return _class_weights_on_device(target, weight, ignore_index, classes, name, dtype)
     if unit_as_none and weight is None and target.size:
         low, high = target.min(), target.max()
         if 0 <= low and high < classes and not low <= ignore_index <= high:
@@ -54,10 +83,19 @@ def _class_weights(target, weight, ignore_index, classes, name, dtype, unit_as_n
     safe = np.where(valid, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
         bad = safe[(safe < 0) | (safe >= classes)].flat[0]
-        raise ValueError(
-            f"{name}: target holds class index {bad} but the input has {classes} classes "
-            f"(valid indices are 0..{classes - 1}, or ignore_index={ignore_index})"
-        )
+        raise ValueError(_range_message(name, classes, ignore_index)(bad))
+    per = valid.astype(dtype) if weight is None else weight[safe] * valid
+    return safe, per
+
+
+def _class_weights_on_device(target, weight, ignore_index, classes, name, dtype):
+    """_class_weights without reading the device: an out-of-range index is flagged
+    (raised at the next host read) and its element computed as class 0 meanwhile."""
+    valid = target != ignore_index
+    out_of_range = valid & ((target < 0) | (target >= classes))
+    _device_checks.defer((name, classes, ignore_index), out_of_range, target,
+                         _range_message(name, classes, ignore_index))  # fmt: skip
+    safe = np.where(valid & ~out_of_range, target, 0)
     per = valid.astype(dtype) if weight is None else weight[safe] * valid
     return safe, per
 
@@ -101,6 +139,8 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
                 reduction="mean"):  # fmt: skip
+        if type(logits) is not np.ndarray:  # (the CPU path skips the call: hot for small batches)
+            target, weight = _on_device_of(logits, target, weight)
         unbatched = logits.ndim == 1
         if unbatched:
             logits, target = logits[None], target[None]
@@ -125,13 +165,12 @@ class CrossEntropy(Function):
         if unbatched and reduction == "none":
             grad = grad[None]
         scale = _expand(_upstream(grad, ctx.per_shape, reduction, denominator))
-        probabilities = np.exp(log_p)
         classes = log_p.shape[1]
         if soft:
-            grad_x, grad_t = _soft_backward(ctx, log_p, probabilities, target, weight, scale,
+            grad_x, grad_t = _soft_backward(ctx, log_p, np.exp(log_p), target, weight, scale,
                                             smoothing)  # fmt: skip
         else:
-            grad_x, grad_t = _hard_backward(ctx, probabilities, weight, scale, smoothing, classes)
+            grad_x, grad_t = _hard_backward(ctx, log_p, weight, scale, smoothing, classes)
         grad_x = grad_x.astype(log_p.dtype, copy=False)
         if unbatched:
             grad_x = grad_x[0]
@@ -155,22 +194,20 @@ def _hard_forward(ctx, log_p, target, weight, ignore_index, smoothing, classes):
     return per, per_weight.sum()
 
 
-def _hard_backward(ctx, probabilities, weight, scale, smoothing, classes):
+def _hard_backward(ctx, log_p, weight, scale, smoothing, classes):
     # d(per_i)/d(logits_i) = sum(q_i) * softmax_i - q_i, where q_i is the
     # weighted (smoothed) one-hot target: (1 - s) w[t] onehot + (s / C) w.
     if ctx.per_weight is None:  # every weight 1, no smoothing: softmax - onehot
-        grad = probabilities * scale
-        _subtract_at_target(grad, ctx.safe, scale)
-        return grad, None
+        return kernels.softmax_minus_target(log_p, ctx.safe, scale), None
     target_part = (1 - smoothing) * _expand(ctx.per_weight)
-    if smoothing:
-        total_weight = classes if weight is None else weight.sum()
-        spread_part = (smoothing / classes) * _expand(ctx.valid)
-        grad = probabilities * (scale * (target_part + spread_part * total_weight))
-        per_class = 1 if weight is None else _weight_on_classes(weight, probabilities.ndim)
-        grad -= scale * spread_part * per_class
-    else:
-        grad = probabilities * (scale * target_part)
+    if not smoothing:  # (softmax - onehot) * w[t]: one fused kernel on a device
+        return kernels.softmax_minus_target(log_p, ctx.safe, scale * target_part), None
+    probabilities = np.exp(log_p)
+    total_weight = classes if weight is None else weight.sum()
+    spread_part = (smoothing / classes) * _expand(ctx.valid)
+    grad = probabilities * (scale * (target_part + spread_part * total_weight))
+    per_class = 1 if weight is None else _weight_on_classes(weight, probabilities.ndim)
+    grad -= scale * spread_part * per_class
     _subtract_at_target(grad, ctx.safe, scale * target_part)
     return grad, None
 
@@ -208,6 +245,8 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, log_p, target, weight=None, ignore_index=-100, reduction="mean"):
+        if type(log_p) is not np.ndarray:
+            target, weight = _on_device_of(log_p, target, weight)
         unbatched = log_p.ndim == 1
         if unbatched:
             log_p, target = log_p[None], target[None]
@@ -233,6 +272,13 @@ class NLLLoss(Function):
         return out[0] if unbatched else out
 
 
+def _bce_message(got):
+    return (
+        f"binary_cross_entropy: input must hold probabilities in [0, 1], got {got}; "
+        "apply sigmoid first, or use BCEWithLogitsLoss on the raw scores (more stable)"
+    )
+
+
 class BinaryCrossEntropy(Function):
     """-w (t log p + (1 - t) log(1 - p)) of probabilities p.
 
@@ -244,13 +290,15 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, p, target, weight=None, reduction="mean"):
-        if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError(
-                f"binary_cross_entropy: input must hold probabilities in [0, 1], got values "
-                f"in [{p.min():.4g}, {p.max():.4g}]; apply sigmoid first, or use "
-                f"BCEWithLogitsLoss on the raw scores (more stable)"
-            )
-        with np.errstate(divide="ignore"):
+        if type(p) is not np.ndarray:
+            target, weight = _on_device_of(p, target, weight)
+        if is_device_array(p):  # checked on the device, reported at the next host read
+            _device_checks.defer("binary_cross_entropy", (p < 0) | (p > 1), p,
+                                 lambda bad: _bce_message(f"the value {bad:.4g}"))  # fmt: skip
+        elif p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(_bce_message(f"values in [{p.min():.4g}, {p.max():.4g}]"))
+        # invalid: a device input outside [0, 1] gives NaN here until its check is read
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_q = np.maximum(np.log1p(-p), -100)
         per = -(target * log_p + (1 - target) * log_q)
@@ -280,6 +328,8 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight=None, pos_weight=None, reduction="mean"):
+        if type(x) is not np.ndarray:
+            target, weight, pos_weight = _on_device_of(x, target, weight, pos_weight)
         softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))  # -log s(x)
         softplus_pos = softplus_neg + x  # -log(1 - s(x))
         positive = target if pos_weight is None else pos_weight * target

@@ -223,9 +223,11 @@ class Optimizer:
         # million parameters each pass streams from main memory, while a
         # chunk's arrays stay in cache across all of them. Every rule here is
         # elementwise (the flat path already relies on that), so the chunks
-        # are independent.
-        for start in range(0, flat.buffer.size, CHUNK):
-            part = slice(start, start + CHUNK)
+        # are independent. On a device there is no cache to fit: ONE chunk, so the
+        # update is one fused kernel per group (ops/kernels/cuda.py).
+        chunk = CHUNK if type(flat.buffer) is np.ndarray else max(flat.buffer.size, 1)
+        for start in range(0, flat.buffer.size, chunk):
+            part = slice(start, start + chunk)
             # Each chunk starts from the same scalars, so each computes the same new ones.
             state = {**scalars, **{name: array[part] for name, array in flat.state.items()}}
             self.update(flat.buffer[part], grads[part], state, step, group)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import ops
+from gradwork import _arrays, ops
 from gradwork.nn._placement import as_array, to_device_of
 from gradwork.tensor import Tensor, operand, promote
 
@@ -45,6 +45,14 @@ def _target(value: Any) -> Any:
     if isinstance(value, Tensor):
         return value if value.requires_grad else value.array
     return as_array(value)
+
+
+def _same_device(input: Tensor, *values: Any) -> None:  # noqa: A002
+    """torch's RuntimeError for a target or weight TENSOR on another device than the input
+    (the fused losses copy raw host constants over, so a tensor must be checked here)."""
+    tensors = [value.array for value in values if isinstance(value, Tensor)]
+    if tensors and _arrays._NAMESPACES:
+        _arrays.check_same_device([input.array, *tensors])
 
 
 def _difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -109,6 +117,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
                          reduction: str = "mean") -> Tensor:  # fmt: skip
     """BCE of probabilities; each log clamped to >= -100 like torch."""
     _check("binary_cross_entropy", reduction, size_average, reduce)
+    _same_device(input, target, weight)
     target = _target(target)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -124,6 +133,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
                                      pos_weight: Any = None) -> Tensor:  # fmt: skip
     """BCE of logits, fused with the sigmoid: stable for logits of +-1e4."""
     _check("binary_cross_entropy_with_logits", reduction, size_average, reduce)
+    _same_device(input, target, weight, pos_weight)
     target = _target(target)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -151,6 +161,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     _check("cross_entropy", reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    _same_device(input, target, weight)
     target = _target(target)
     _check_class_target("cross_entropy", input, target)
     return ops.CrossEntropy.apply(input, target, _constant(weight), ignore_index=ignore_index,
@@ -168,6 +179,7 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices."""
     _check("nll_loss", reduction, size_average, reduce)
+    _same_device(input, target, weight)
     target = _constant(target)
     _check_class_target("nll_loss", input, target)
     return ops.NLLLoss.apply(input, target, _constant(weight), ignore_index=ignore_index,

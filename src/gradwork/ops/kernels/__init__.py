@@ -1,15 +1,17 @@
 """The kernels layer: the few hot loops, fast, each beside the plain reference it must equal.
 
 Ops (`gradwork.ops.*`) say WHAT they compute, on arrays, as the math; the
-loops that decide how fast it runs live here, one module per device (a CuPy
-module will sit beside `cpu.py`), next to the reference:
+loops that decide how fast it runs live here, one module per device (`cpu.py`
+for NumPy, `cuda.py` for CuPy), next to the reference:
 
     reference.py   the plain NumPy definition of each kernel (read this first)
     cpu.py         fast NumPy versions: max pooling on contiguous phase planes
                    with an int8 winner index, batch norm and ReLU in fewer
                    passes, Adam through a scratch buffer
     cpu_conv.py    convolution: a per-sample column layout for thin layers, the
-                   widened-grid im2col for the rest (`_layout` picks per layer)
+                   zero-copy form (cpu_conv_shifted.py: kh*kw GEMMs on shifted
+                   views, through cblas in cpu_blas.py) for the rest, the
+                   widened-grid im2col where cblas is missing (`_layout`)
     reference_recurrent.py, cpu_recurrent.py (+ cpu_recurrent_lstm.py)
                    RNN, LSTM and GRU over a sequence: the plain step-by-step
                    loops and the fast ones (RECURRENT_KERNELS; checked by
@@ -23,11 +25,20 @@ call the functions below, which forward by the type of their array: NumPy
 arrays go to the selected module ("cpu" by default, "reference" with
 `GRADWORK_KERNELS=reference` in the environment or `use("reference")`, to
 rule the fast paths out when a result looks wrong); device arrays (CuPy, the
-CPU stand-in) go to `DEVICE`, the xp-generic reference for now. The CPU
-modules may use CPU-only tricks (as_strided views, out= chains, threads)
-because they only ever receive NumPy arrays. No CuPy-specific module
-(`cuda.py`: fused ElementwiseKernels, cuDNN) is written yet: it needs a GPU
-to be run and measured on.
+CPU stand-in) go to `DEVICE`:
+
+    cuda.py        (the default for device arrays) the elementwise chains as ONE
+                   fused kernel each through cupy.fuse (cuda_fusion.py): Adam's
+                   update, ReLU backward, batch norm's normalise/affine and input
+                   gradient, cross-entropy's softmax-minus-target; convolution
+                   and pooling as the reference (im2col + cuBLAS GEMM; CuPy v14
+                   has no cuDNN). Checked by tests/device/test_cuda_kernels.py.
+
+`GRADWORK_DEVICE_KERNELS=reference` (or `use_device("reference")`) sends
+device arrays to the xp-generic reference instead, and runs every fused
+kernel unfused: the switch benchmarks/gpu.py times the fused kernels against.
+The CPU modules may use CPU-only tricks (as_strided views, out= chains,
+threads) because they only ever receive NumPy arrays.
 
 Example:
     >>> from gradwork.ops import kernels
@@ -47,7 +58,16 @@ from types import ModuleType
 
 import numpy as np
 
-from gradwork.ops.kernels import cpu, cpu_recurrent, memory, reference, reference_recurrent
+from gradwork._arrays import xp_of
+from gradwork.ops.kernels import (
+    cpu,
+    cpu_recurrent,
+    cuda,
+    cuda_fusion,
+    memory,
+    reference,
+    reference_recurrent,
+)
 
 KERNELS = (
     "relu_forward",
@@ -61,9 +81,10 @@ KERNELS = (
     "adam_step",
 )
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
+DEVICE_BACKENDS: dict[str, ModuleType] = {"cuda": cuda, "reference": reference}
 
 _active: ModuleType = cpu
-DEVICE: ModuleType = reference  # the kernels for device arrays (xp-generic)
+DEVICE: ModuleType = cuda  # the kernels for device arrays (CuPy, the stand-in)
 
 
 def _for(array) -> ModuleType:
@@ -77,6 +98,22 @@ def use(name: str) -> None:
     if name not in BACKENDS:
         raise ValueError(f"unknown kernels {name!r}: choose one of {sorted(BACKENDS)}")
     _active = BACKENDS[name]
+
+
+def use_device(name: str) -> None:
+    """Select the kernels for device arrays: "cuda" (fused) or "reference" (unfused)."""
+    global DEVICE
+    if name not in DEVICE_BACKENDS:
+        raise ValueError(
+            f"unknown device kernels {name!r}: choose one of {sorted(DEVICE_BACKENDS)}"
+        )
+    DEVICE = DEVICE_BACKENDS[name]
+    cuda_fusion.ENABLED = name == "cuda"
+
+
+def device_backend_name() -> str:
+    """The name of the selected device kernel module."""
+    return next(name for name, module in DEVICE_BACKENDS.items() if module is DEVICE)
 
 
 def backend_name() -> str:
@@ -133,6 +170,31 @@ def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     return _for(param).adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
 
 
+def softmax_minus_target(log_p, target, amount):
+    """Cross-entropy's gradient with respect to the logits, class axis 1:
+    exp(log_p) * amount, less `amount` at each element's target class.
+
+    log_p (N, C, ...), target (N, ...) class indices in range, amount
+    broadcastable to (N, 1, ...). On NumPy a multiply and a scatter; on a
+    device (`cuda.softmax_minus_target`) one fused kernel.
+
+    Example:
+        >>> log_p = np.log(np.array([[0.25, 0.75]]))
+        >>> softmax_minus_target(log_p, np.array([1]), np.array([[2.0]])).tolist()
+        [[0.5, -0.5]]
+    """
+    if type(log_p) is not np.ndarray and DEVICE is cuda:
+        return cuda.softmax_minus_target(log_p, target, amount)
+    grad = np.exp(log_p) * amount
+    amount = np.broadcast_to(amount, (grad.shape[0], 1) + grad.shape[2:])
+    if grad.ndim == 2:  # NOTE: fancy indexing costs far less than put_along_axis here
+        grad[xp_of(grad).arange(grad.shape[0]), target] -= amount[:, 0]
+        return grad
+    index = np.expand_dims(target, 1)
+    np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - amount, axis=1)
+    return grad
+
+
 # Recurrences (RNN, LSTM, GRU over a sequence): reference_recurrent.py and its fast
 # form cpu_recurrent.py, selected with the rest; tests/ops/test_recurrent_kernels.py.
 RECURRENT_KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward",
@@ -174,4 +236,5 @@ def gru_backward(work, weight_hh, grad, batch_sizes, reverse, need_w, need_b):
 
 
 use(os.environ.get("GRADWORK_KERNELS", "cpu"))
+use_device(os.environ.get("GRADWORK_DEVICE_KERNELS", "cuda"))
 memory.keep_freed_memory()  # no page faults for each step's temporaries: see memory.py
