@@ -131,7 +131,12 @@ def to_device(array: Any) -> Any:
 def to_host(array: Any) -> Any:
     """`array` on the host: an explicit device-to-host copy (host data stays as it is)."""
     namespace = _NAMESPACES.get(type(array))
-    return array if namespace is None else namespace.asnumpy(array)
+    if namespace is None:
+        return array
+    from gradwork import _device_checks  # noqa: PLC0415 - it imports this module
+
+    _device_checks.raise_pending()  # device-side checks are reported at a host read
+    return namespace.asnumpy(array)
 
 
 def as_array(value: Any, dtype: Any = None) -> Any:
@@ -144,6 +149,25 @@ def as_array(value: Any, dtype: Any = None) -> Any:
     if type(value) in _NAMESPACES:
         return value if dtype is None or value.dtype == dtype else value.astype(dtype)
     return np.asarray(value, dtype=dtype)
+
+
+def on_default_device(array: Any) -> Any:
+    """Host `array` where factories put tensors: one copy to the device under a CUDA default
+    device (gw.set_default_device, GRADWORK_DEFAULT_DEVICE=cuda), else `array` itself.
+
+    For code that turns host data into a tensor the way a factory would (a layer's
+    parameters and buffers, a data set's arrays).
+
+    Example:
+        >>> a = np.ones(2)
+        >>> on_default_device(a) is a  # the CPU default: no copy
+        True
+    """
+    from gradwork._device import get_default_device  # noqa: PLC0415 - _device is light
+
+    if get_default_device().type == "cuda" and type(array) not in _NAMESPACES:
+        return to_device(array)
+    return array
 
 
 def sparse_indices(shape: tuple, like: Any) -> list:

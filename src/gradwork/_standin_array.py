@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,10 @@ def _on_device(function: Any) -> Any:
 # --------------------------------------------------------------------------
 # The array
 # --------------------------------------------------------------------------
+# id(owning NumPy array) -> its live wrapper: what `.base` answers, as CuPy keeps one object
+_OWNERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
     """A "device" array: a NumPy array behind CuPy's manners (see the module docstring).
 
@@ -115,6 +120,8 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
                 "use _standin.asarray(data) to copy host data to the device"
             )
         self._array = array
+        if array.base is None:  # an owner: views' `.base` must give back this very object
+            _OWNERS[id(array)] = self
 
     # -- the protocols that make NumPy calls run on the device --------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -177,7 +184,10 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
     def base(self) -> Any:
         """The array this one views, or None (what autograd reads to share versions)."""
         base = self._array.base
-        return None if base is None else ndarray(base) if isinstance(base, np.ndarray) else base
+        if not isinstance(base, np.ndarray):
+            return base
+        owner = _OWNERS.get(id(base))  # CuPy returns the same base object every time
+        return owner if owner is not None and owner._array is base else ndarray(base)
 
     @property
     def device(self) -> Device:

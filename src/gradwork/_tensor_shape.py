@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import ops
-from gradwork._arrays import as_array
+from gradwork._arrays import as_array, is_device_array
 from gradwork.ops.dims import normalize_dim
 from gradwork.ops.scan import check_bounds
 
@@ -63,13 +63,13 @@ def torch_index(index: Any) -> tuple[Any, Any]:
     items = tuple(_index_item(i) for i in items)
     if any(isinstance(i, slice) and i.step is not None and i.step <= 0 for i in items):
         raise ValueError("step must be greater than zero: torch slices only forward; use .flip()")
-    arrays = [i for i in items if isinstance(i, np.ndarray)]
+    arrays = [i for i in items if _is_array(i)]
     ints = [i for i in items if isinstance(i, int) and not isinstance(i, bool)]
     if not arrays or not ints:
         return (items if isinstance(index, tuple) else items[0]), None
     first, then = [], []
     for item in items:
-        if isinstance(item, np.ndarray):
+        if _is_array(item):
             width = item.ndim if item.dtype == np.bool_ else 1
             first.extend([slice(None)] * width)
             then.append(item)
@@ -82,6 +82,11 @@ def torch_index(index: Any) -> tuple[Any, Any]:
             first.append(item)
             then.append(slice(None))
     return tuple(first), tuple(then)
+
+
+def _is_array(item: Any) -> bool:
+    """An index array: NumPy's, or a device array (the same rules on every device)."""
+    return isinstance(item, np.ndarray) or is_device_array(item)
 
 
 def _spell_out_ellipses(index: Any, ndim: int) -> Any:

@@ -51,7 +51,7 @@ def test_other_device_types_are_not_implemented_and_bad_strings_are_runtime_erro
 
 
 def test_to_reads_devices_and_dtypes_in_torch_forms():
-    x = gw.ones(2, requires_grad=True)
+    x = gw.ones(2, device="cpu", requires_grad=True)
     assert x.to("cpu") is x and x.to(gw.device("cpu")) is x
     assert x.to("cpu", gw.float64).dtype == gw.float64
     assert x.to(device="cpu", dtype=gw.float64).dtype == gw.float64
@@ -90,7 +90,7 @@ def test_module_to_reads_the_same_forms_as_tensor_to():
 
 
 def test_a_tensors_device_is_a_device_as_in_torch():
-    x = gw.ones(2)
+    x = gw.ones(2, device="cpu")
     assert x.device == gw.device("cpu") and x.device != "cpu"  # torch compares devices
     assert str(x.device) == "cpu" and x.device.type == "cpu" and not x.is_cuda
     assert gw.zeros(1, device=x.device).device == x.device

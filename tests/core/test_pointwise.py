@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 INTS = [-7, 7, 3, 0, -1]
 FLOATS = [-7.5, 7.5, 3.0, -0.0, 2.25]
@@ -63,7 +64,7 @@ def _evaluate(lib, expression):
 def test_values_and_dtypes_match_torch(expression, torch):
     ours, theirs = _evaluate(gw, expression), _evaluate(torch, expression)
     assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
-    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(ours), theirs.numpy(), rtol=1e-6, atol=1e-6)
 
 
 ERROR_EXPRESSIONS = [
@@ -89,7 +90,7 @@ def test_errors_match_torch(expression, torch):
 def _gradients(lib, call, *values):
     leaves = [lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in values]
     call(*leaves).sum().backward()
-    return [leaf.grad.numpy() for leaf in leaves]
+    return [to_numpy(leaf.grad) for leaf in leaves]
 
 
 INF = float("inf")

@@ -8,6 +8,7 @@ import pytest
 import gradwork as gw
 from gradwork.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
 from gradwork.data.transforms import GaussianNoise, RandomHorizontalFlip
+from tests.helpers import cpu_only, to_numpy
 
 
 def make_dataset(n=10, features=3):
@@ -26,12 +27,12 @@ class PythonDataset(Dataset):
 
     def __getitem__(self, index):
         x, y = self.inner[index]
-        return x.numpy(), int(y.item())
+        return to_numpy(x), int(y.item())
 
 
 def sample_order(loader):
     """The row order of one epoch, read from the first feature (row i holds 3*i)."""
-    return np.concatenate([x.numpy()[:, 0] // 3 for x, _ in loader]).astype(int).tolist()
+    return np.concatenate([to_numpy(x)[:, 0] // 3 for x, _ in loader]).astype(int).tolist()
 
 
 # ----------------------------------------------------------------- datasets
@@ -39,16 +40,17 @@ def test_tensor_dataset_items_are_tuples_of_tensors():
     ds = make_dataset()
     x, y = ds[4]
     assert isinstance(x, gw.Tensor) and isinstance(y, gw.Tensor)
-    assert x.numpy().tolist() == [12.0, 13.0, 14.0] and y.item() == 1
+    assert to_numpy(x).tolist() == [12.0, 13.0, 14.0] and y.item() == 1
     assert ds[-1][1].item() == 0  # negative index from the end, like a list
     assert x.dtype == np.float32 and y.dtype == np.int64
 
 
+@cpu_only
 def test_tensor_dataset_shares_numpy_memory():
     array = np.zeros((4, 2), np.float32)
     ds = TensorDataset(array)
     array[1, 0] = 5.0
-    assert ds[1][0].numpy()[0] == 5.0
+    assert to_numpy(ds[1][0])[0] == 5.0
 
 
 def test_tensor_dataset_from_lists_uses_gradwork_dtypes():
@@ -60,7 +62,7 @@ def test_subset_maps_indices_and_nests():
     ds = make_dataset()
     outer = Subset(Subset(ds, [9, 8, 7, 6]), [3, 0])
     assert len(outer) == 2
-    assert outer[0][0].numpy()[0] == 18.0 and outer[1][0].numpy()[0] == 27.0
+    assert to_numpy(outer[0][0])[0] == 18.0 and to_numpy(outer[1][0])[0] == 27.0
     assert outer.indices.dtype == np.int64 and isinstance(outer.dataset, Subset)
 
 
@@ -75,7 +77,7 @@ def test_default_collate_structures_and_dtypes():
     batch, names = default_collate(samples)
     assert batch["a"].dtype == np.float64  # a float64 field stays float64
     assert batch["b"][0].dtype == np.int64 and batch["b"][1].dtype == np.float32
-    assert names == ["s", "s", "s"] and batch["b"][0].numpy().tolist() == [0, 1, 2]
+    assert names == ["s", "s", "s"] and to_numpy(batch["b"][0]).tolist() == [0, 1, 2]
 
 
 # ------------------------------------------------------------------- loader
@@ -150,8 +152,8 @@ def test_fast_path_equals_slow_path(batch_size):
     for _ in range(2):
         for (xf, yf), (xs, ys), (xe, ye) in zip(fast, slow, explicit, strict=True):
             assert xf.dtype == xs.dtype == xe.dtype and yf.dtype == ys.dtype == ye.dtype
-            np.testing.assert_array_equal(xf.numpy(), xs.numpy())
-            np.testing.assert_array_equal(yf.numpy(), ye.numpy())
+            np.testing.assert_array_equal(to_numpy(xf), to_numpy(xs))
+            np.testing.assert_array_equal(to_numpy(yf), to_numpy(ye))
 
 
 def test_fast_path_avoids_getitem(monkeypatch):
@@ -171,7 +173,7 @@ def test_subclass_overriding_getitem_takes_the_slow_path():
             return x * 2.0, y
 
     x, _ = next(iter(DataLoader(Doubled(np.ones((4, 2), np.float32), np.arange(4)), 4)))
-    assert x.numpy().tolist() == [[2.0, 2.0]] * 4
+    assert to_numpy(x).tolist() == [[2.0, 2.0]] * 4
 
 
 def test_custom_collate():
@@ -183,7 +185,7 @@ def test_full_batch_is_whole_dataset_every_epoch():
     loader = DataLoader(make_dataset(9), batch_size=None, shuffle=True, seed=0)
     batches = [list(loader) for _ in range(2)]
     assert [len(b) for b in batches] == [1, 1]
-    assert sorted(batches[0][0][1].numpy().tolist()) == sorted([i % 3 for i in range(9)])
+    assert sorted(to_numpy(batches[0][0][1]).tolist()) == sorted([i % 3 for i in range(9)])
 
 
 def test_empty_dataset_gives_no_batches():
@@ -193,7 +195,7 @@ def test_empty_dataset_gives_no_batches():
 
 # ------------------------------------------------------------------- resume
 def collect(loader, epochs):
-    return [[b[0].numpy().copy() for b in loader] for _ in range(epochs)]
+    return [[to_numpy(b[0]).copy() for b in loader] for _ in range(epochs)]
 
 
 @pytest.mark.parametrize("stop_after", [0, 1, 3, 4])
@@ -211,7 +213,7 @@ def test_resume_mid_epoch_bit_exact(stop_after, transform):
     loader = build()
     collect(loader, 1)  # ... or a full epoch 0, then epoch 1 part-way:
     iterator = iter(loader)
-    seen = [next(iterator)[0].numpy().copy() for _ in range(stop_after)]
+    seen = [to_numpy(next(iterator)[0]).copy() for _ in range(stop_after)]
     state = pickle.loads(pickle.dumps(loader.state_dict()))
     assert state["epoch"] == 1 and state["position"] == stop_after
 
@@ -222,7 +224,7 @@ def test_resume_mid_epoch_bit_exact(stop_after, transform):
     for expected, got in zip(reference[1:], resumed, strict=True):
         assert len(expected) == len(got)
         for a, b in zip(expected, got, strict=False):
-            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
 
 
 def test_state_at_epoch_boundary_starts_next_epoch():
@@ -250,5 +252,5 @@ def test_transform_hook_applies_to_inputs_only():
     ds = TensorDataset(np.zeros((6, 1, 2, 2), np.float32), np.arange(6))
     loader = DataLoader(ds, batch_size=3, transform=GaussianNoise(1.0), seed=0)
     x, y = next(iter(loader))
-    assert x.numpy().std() > 0.3 and y.numpy().tolist() == [0, 1, 2]
-    assert np.all(ds.tensors[0].numpy() == 0)  # the data set itself is untouched
+    assert to_numpy(x).std() > 0.3 and to_numpy(y).tolist() == [0, 1, 2]
+    assert np.all(to_numpy(ds.tensors[0]) == 0)  # the data set itself is untouched

@@ -19,6 +19,7 @@ from gradwork.data import (
     read_idx,
     write_idx,
 )
+from tests.helpers import to_numpy
 
 HERE = Path(__file__).resolve()
 # The project keeps the real MNIST test set beside the repository: ../shared/data/mnist from
@@ -65,9 +66,9 @@ def test_mnist_dataset_and_arrays(tmp_path):
     assert len(ds) == 10000 and ds.classes[7] == "7"
     x, y = next(iter(DataLoader(ds, batch_size=64)))
     assert x.shape == (64, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
-    assert float(x.numpy().max()) == 1.0
+    assert float(to_numpy(x).max()) == 1.0
     images, labels = load_mnist_arrays(MNIST_DIR)
-    assert images.shape == (10000, 1, 28, 28) and np.array_equal(labels, ds.tensors[1].numpy())
+    assert images.shape == (10000, 1, 28, 28) and np.array_equal(labels, to_numpy(ds.tensors[1]))
     flat, _ = load_mnist_arrays(MNIST_DIR, flatten=True)
     assert flat.shape == (10000, 784)
     with pytest.raises(FileNotFoundError, match="download=True"):
@@ -192,8 +193,19 @@ def test_cifar10_reader_on_synthetic_files(tmp_path):
                 range(1, 6)]  # fmt: skip
     test_images = write_cifar_batch(folder / "test_batch.bin", [3, 1, 4], rng)
     train = CIFAR10(tmp_path, train=True)
-    assert len(train) == 10 and train.tensors[1].numpy().tolist() == [1, 8, 2, 7, 3, 6, 4, 5, 5, 4]
-    images = train.tensors[0].numpy()
+    assert len(train) == 10 and to_numpy(train.tensors[1]).tolist() == [
+        1,
+        8,
+        2,
+        7,
+        3,
+        6,
+        4,
+        5,
+        5,
+        4,
+    ]
+    images = to_numpy(train.tensors[0])
     assert images.shape == (10, 3, 32, 32) and images.dtype == np.float32
     assert np.array_equal(np.round(images * 255).astype(np.uint8), np.concatenate(expected))
     # Channel planes: byte 1 + 1024 of a record is the first green pixel.

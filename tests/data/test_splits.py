@@ -12,6 +12,7 @@ from gradwork.data import (
     random_split,
     train_val_test_split,
 )
+from tests.helpers import to_numpy
 
 
 def dataset(n):
@@ -19,7 +20,7 @@ def dataset(n):
 
 
 def assert_partition(parts, n):
-    indices = np.concatenate([np.asarray(p) for p in parts])
+    indices = np.concatenate([to_numpy(p) for p in parts])
     assert sorted(indices.tolist()) == list(range(n))  # disjoint and covering
 
 
@@ -77,14 +78,14 @@ def test_stratified_split_keeps_class_proportions(counts):
     assert [len(p) for p in parts] == [len(p) for p in plain]  # same totals as unstratified
     for part, fraction in zip(parts, fractions, strict=True):
         per_class = np.bincount(labels[part.indices], minlength=len(counts))
-        ideal = np.asarray(counts) * fraction
+        ideal = to_numpy(counts) * fraction
         assert np.all(np.abs(per_class - ideal) < 1.0 + 1e-9), (per_class, ideal)
 
 
 def test_stratified_split_accepts_tensor_labels():
     labels = gw.tensor(np.repeat([0, 1], [60, 40]))
     train, val, test = train_val_test_split(dataset(100), stratify=labels)
-    assert np.bincount(labels.numpy()[val.indices]).tolist() == [6, 4]
+    assert np.bincount(to_numpy(labels)[val.indices]).tolist() == [6, 4]
 
 
 @pytest.mark.parametrize("n, k", [(10, 2), (10, 3), (7, 7), (23, 5)])

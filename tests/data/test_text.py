@@ -7,6 +7,7 @@ import pytest
 
 from gradwork import data
 from gradwork.data import text
+from tests.helpers import cpu_only, to_numpy
 
 
 def test_corpus_ships_with_python_and_is_deterministic():
@@ -29,6 +30,7 @@ def test_unknown_character_is_named():
         data.CharVocabulary("abc").encode("abz")
 
 
+@cpu_only
 def test_windows_are_shifted_by_one_and_share_memory():
     ids = np.arange(20, dtype=np.int64)
     windows = data.NextCharDataset(ids, block_size=5)
@@ -44,7 +46,7 @@ def test_loader_batches_windows_on_the_fast_path():
     windows = data.NextCharDataset(np.arange(100), block_size=8)
     x, y = next(iter(data.DataLoader(windows, batch_size=4, shuffle=True, seed=0)))
     assert x.shape == (4, 8) and y.shape == (4, 8)
-    np.testing.assert_array_equal(y.numpy(), x.numpy() + 1)
+    np.testing.assert_array_equal(to_numpy(y), to_numpy(x) + 1)
 
 
 @pytest.mark.parametrize(

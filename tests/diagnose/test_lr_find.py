@@ -6,6 +6,7 @@ import pytest
 import gradwork as gw
 from gradwork import data, nn, optim
 from gradwork.diagnose import LRFindResult, lr_find
+from tests.helpers import to_numpy
 
 
 def setup(optimizer_class=optim.Adam, lr=0.01):
@@ -27,9 +28,9 @@ def train(model, optimizer, loader, epochs=1):
 
 
 def snapshot(model, optimizer):
-    arrays = [np.asarray(v).copy() for v in model.state_dict().values()]
+    arrays = [to_numpy(v).copy() for v in model.state_dict().values()]
     state = optimizer.state_dict()["state"]
-    moments = [np.asarray(v).copy() for s in state.values() for v in s.values()]
+    moments = [to_numpy(v).copy() for s in state.values() for v in s.values()]
     return arrays, moments
 
 
@@ -37,7 +38,7 @@ def test_model_optimizer_and_streams_are_restored_bit_for_bit():
     model, optimizer, loader = setup()
     train(model, optimizer, loader)  # Adam has moments; batch norm has running statistics
     reference = snapshot(model, optimizer)
-    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    grads = [to_numpy(p.grad).copy() for p in model.parameters()]
     model.eval()
     result = lr_find(model, nn.CrossEntropyLoss(), loader, optimizer, num_steps=30)
     assert len(result.lrs) == 30
@@ -46,7 +47,7 @@ def test_model_optimizer_and_streams_are_restored_bit_for_bit():
     for before, after in zip(reference[0] + reference[1], restored[0] + restored[1], strict=True):
         assert np.array_equal(before, after)
     for before, p in zip(grads, model.parameters(), strict=True):
-        assert np.array_equal(before, p.grad.numpy())
+        assert np.array_equal(before, to_numpy(p.grad))
     # training on from here gives exactly what it gives without the range test
     model.train()
     train(model, optimizer, loader, epochs=2)

@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import reject
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 # torch's exception classes to match. A narrower class (NotImplementedError, a
 # RuntimeError) is matched by the nearest of these, so any RuntimeError will do.
@@ -288,7 +289,7 @@ def _plain_equal(got: Any, expected: Any) -> bool:
 
 
 def values(tensor: Any) -> np.ndarray:
-    return np.array(tensor.detach().numpy(), copy=True)
+    return np.array(to_numpy(tensor), copy=True)
 
 
 def close(got: np.ndarray, expected: np.ndarray, dtype: str, slack: float = 1) -> bool:

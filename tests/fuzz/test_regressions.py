@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 try:
     import torch
@@ -29,7 +30,7 @@ def name(lib) -> str:
 
 
 def values(t) -> np.ndarray:
-    return np.array(t.detach().numpy(), copy=True)
+    return np.array(to_numpy(t), copy=True)
 
 
 def dtype_name(t) -> str:
@@ -42,13 +43,13 @@ def dtype_name(t) -> str:
 def test_no_grad_step_updates_the_parameter_in_place(lib):
     p = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
     (p * p).sum().backward()  # grad = 2p
-    before, storage = p, p.detach().numpy()
+    before, storage = p, p.detach()  # shares p's storage in both libraries
     with lib.no_grad():
         p -= 0.25 * p.grad
     assert p is before
     assert p.is_leaf and p.requires_grad
     np.testing.assert_allclose(values(p), [0.5, -1.0, 1.5])
-    np.testing.assert_allclose(storage, [0.5, -1.0, 1.5])  # the same array, updated
+    np.testing.assert_allclose(to_numpy(storage), [0.5, -1.0, 1.5])  # the same array, updated
 
 
 @pytest.mark.parametrize("lib", LIBS, ids=name)
@@ -89,7 +90,7 @@ def test_promotion_gives_float32(lib, expression):
     compute, expected = PROMOTIONS[expression]
     result = compute(lib)
     assert dtype_name(result) == "float32"
-    np.testing.assert_allclose(values(result), expected, rtol=1e-6)
+    np.testing.assert_allclose(values(result), to_numpy(expected), rtol=1e-6)
 
 
 def test_result_type_matches_torch():
@@ -166,7 +167,7 @@ def test_an_int_and_an_index_tensor_around_a_slice_forward_and_backward(lib):
     (result * lib.tensor(weight)).sum().backward()
     expected = np.zeros((2, 3, 4))
     expected[1][:, [2, 0, 1]] = weight
-    np.testing.assert_array_equal(values(x.grad), expected)
+    np.testing.assert_array_equal(values(x.grad), to_numpy(expected))
 
 
 # ---------------------------------------------------- 5. out-of-range errors
@@ -216,7 +217,7 @@ def test_mse_loss_warns_when_the_target_broadcasts_differently(lib):
         loss = lib.nn.functional.mse_loss(prediction, target)
     # It still broadcasts (N, 1) against (N,) to (N, N), as torch does.
     expected = np.mean((np.arange(1.0, 5.0)[:, None] - np.arange(1.0, 5.0)[None, :]) ** 2)
-    np.testing.assert_allclose(loss.item(), expected, rtol=1e-6)
+    np.testing.assert_allclose(loss.item(), to_numpy(expected), rtol=1e-6)
 
 
 # ----------------------------------------------------- 9. .data, state_dict
@@ -242,7 +243,7 @@ def test_state_dict_values_are_tensors_sharing_storage(lib):
     for key, value in state.items():
         assert isinstance(value, lib.Tensor), key
         np.testing.assert_array_equal(values(value.clone()), values(getattr(model, key)))
-        assert np.asarray(value).shape == tuple(getattr(model, key).shape)
+        assert to_numpy(value).shape == tuple(getattr(model, key).shape)
     state["bias"].fill_(7.0)
     np.testing.assert_array_equal(values(model.bias), [7.0, 7.0, 7.0])
 
@@ -308,7 +309,7 @@ def test_reductions_take_numpys_axis_for_dim_as_torch_does(name):
     values = np.arange(6.0).reshape(2, 3)
     ours = getattr(gw.tensor(values), name)(axis=1)
     theirs = getattr(oracle.tensor(values), name)(axis=1)
-    np.testing.assert_allclose(np.asarray(ours, dtype=float), theirs.double().numpy())
+    np.testing.assert_allclose(to_numpy(ours).astype(float), to_numpy(theirs.double()))
     with pytest.raises(TypeError):
         getattr(gw.tensor(values), name)(dim=0, axis=1)
 
@@ -408,10 +409,10 @@ def test_erfc_keeps_its_float32_tail(lib):
     y = lib.erfc(x)
     # math.erfc in double; 1 - erf(x) would round all of these to 0 in float32 but 3.0.
     expected = [2.209049699858544e-05, 1.5374597944280351e-12, 4.137031746513810e-37, 0.0]
-    np.testing.assert_allclose(values(y), expected, rtol=1e-5, atol=1e-44)
+    np.testing.assert_allclose(values(y), to_numpy(expected), rtol=1e-5, atol=1e-44)
     y.sum().backward()
     slope = -2 / np.sqrt(np.pi) * np.exp(-np.array([9.0, 25.0, 81.0, 100.0]))
-    np.testing.assert_allclose(values(x.grad), slope, rtol=1e-5, atol=1e-43)
+    np.testing.assert_allclose(values(x.grad), to_numpy(slope), rtol=1e-5, atol=1e-43)
 
 
 @pytest.mark.parametrize("lib", LIBS, ids=name)

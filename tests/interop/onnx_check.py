@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -25,13 +26,13 @@ def run_onnx(data: bytes, names: list, inputs: tuple) -> list:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    return session.run(None, {n: np.asarray(x) for n, x in zip(names, inputs, strict=True)})
+    return session.run(None, {n: to_numpy(x) for n, x in zip(names, inputs, strict=True)})
 
 
 def reference(model, inputs: tuple) -> list:
     model.eval()
     with gw.no_grad():
-        return [np.asarray(t) for t in flat(model(*inputs))]
+        return [to_numpy(t) for t in flat(model(*inputs))]
 
 
 def export_bytes(model, inputs: tuple, dynamic: dict | None = None, **options) -> tuple:
@@ -56,5 +57,5 @@ def check(model, inputs, dynamic=None, others=(), atol=ATOL, **options):
         assert len(got) == len(expected)
         for value, want in zip(got, expected, strict=True):
             assert value.shape == want.shape
-            np.testing.assert_allclose(value, want, rtol=0, atol=atol)
+            np.testing.assert_allclose(to_numpy(value), to_numpy(want), rtol=0, atol=atol)
     return data

@@ -13,6 +13,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.train import architectures
+from tests.helpers import to_numpy
 
 from .onnx_check import check, onnx, run_onnx
 
@@ -155,7 +156,7 @@ def test_file_path_names_and_opset(tmp_path):
     x = gw.randn(6, 4)
     (got,) = run_onnx(path.read_bytes(), ["features"], (x,))
     model.eval()
-    np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(model(x)), atol=1e-5, rtol=0)
 
 
 def test_training_flags_are_restored():
@@ -207,7 +208,7 @@ def test_default_names_take_dynamic_axes():
     assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     x = gw.randn(7, 3)
     (got,) = run_onnx(data.getvalue(), ["input"], (x,))
-    np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(model(x)), atol=1e-5, rtol=0)
 
 
 def test_without_onnx_the_message_says_how_to_install(monkeypatch):
@@ -235,4 +236,4 @@ def test_keyword_tensors_are_graph_inputs():
     ]
     x, scale = gw.randn(6, 3), gw.randn(6, 1)
     (got,) = run_onnx(data.getvalue(), ["input", "scale"], (x, scale))
-    np.testing.assert_allclose(got, np.asarray(model(x, scale=scale)), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(model(x, scale=scale)), atol=1e-5, rtol=0)

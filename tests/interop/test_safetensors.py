@@ -13,6 +13,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.serialization import FileFormatError
+from tests.helpers import to_numpy
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
@@ -55,8 +56,8 @@ def test_reads_what_the_reference_writes(tmp_path):
     assert sorted(loaded) == sorted(ARRAYS)
     for name, array in ARRAYS.items():
         assert isinstance(loaded[name], gw.Tensor)
-        assert loaded[name].numpy().dtype == array.dtype
-        assert np.array_equal(loaded[name].numpy(), array), name
+        assert to_numpy(loaded[name]).dtype == array.dtype
+        assert np.array_equal(to_numpy(loaded[name]), array), name
 
 
 def test_works_without_the_safetensors_package(tmp_path, monkeypatch):
@@ -74,7 +75,7 @@ def test_weights_round_trip_through_torch(tmp_path, torch, name):
     model.train()
     model(gw.rand(4, 1, 28, 28))  # batch-norm statistics off their initial values
     model.eval()
-    original = {k: np.array(v) for k, v in model.state_dict().items()}
+    original = {k: np.array(to_numpy(v)) for k, v in model.state_dict().items()}
     first = tmp_path / "gradwork.safetensors"
     gw.save(model.state_dict(), first)
 
@@ -83,8 +84,10 @@ def test_weights_round_trip_through_torch(tmp_path, torch, name):
     torch_model.eval()
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     with torch.no_grad():
-        torch_out = torch_model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(np.asarray(model(gw.tensor(x))), torch_out, atol=1e-5, rtol=1e-5)
+        torch_out = to_numpy(torch_model(torch.from_numpy(x)))
+    np.testing.assert_allclose(
+        to_numpy(model(gw.tensor(x))), to_numpy(torch_out), atol=1e-5, rtol=1e-5
+    )
 
     second = tmp_path / "torch.safetensors"
     safetensors_torch.save_file(torch_model.state_dict(), str(second))
@@ -92,9 +95,9 @@ def test_weights_round_trip_through_torch(tmp_path, torch, name):
     again.load_state_dict(gw.load(second))
     again.eval()
     for key, value in again.state_dict().items():
-        assert np.array_equal(np.asarray(value), original[key]), key
-        assert np.asarray(value).dtype == original[key].dtype, key
-    assert np.array_equal(np.asarray(again(gw.tensor(x))), np.asarray(model(gw.tensor(x))))
+        assert np.array_equal(to_numpy(value), original[key]), key
+        assert to_numpy(value).dtype == original[key].dtype, key
+    assert np.array_equal(to_numpy(again(gw.tensor(x))), to_numpy(model(gw.tensor(x))))
 
 
 def test_bfloat16_from_torch_reads_as_float32(tmp_path, torch):
@@ -145,13 +148,13 @@ def test_checkpoints_export_their_model_weights(tmp_path, torch):
     trainer = gw.train.Trainer(model, gw.optim.Adam(model.parameters(), lr=0.01),
                                nn.CrossEntropyLoss(), callbacks=[checkpoint])  # fmt: skip
     trainer.fit(gw.data.DataLoader(moons, 16, shuffle=True), epochs=2)
-    weights = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    weights = {k: to_numpy(v) for k, v in model.state_dict().items()}
     for name in ("last.safetensors", "best.safetensors"):
         loaded = safetensors_torch.load_file(str(tmp_path / "ckpt" / name))
         assert sorted(loaded) == sorted(weights)
     last = safetensors_torch.load_file(str(tmp_path / "ckpt" / "last.safetensors"))
     for key, value in weights.items():
-        assert np.array_equal(last[key].numpy(), value)
+        assert np.array_equal(to_numpy(last[key]), value)
     exported = gw.train.export_weights(tmp_path / "ckpt" / "last.npz", tmp_path / "m.safetensors")
     assert exported.read_bytes() == (tmp_path / "ckpt" / "last.safetensors").read_bytes()
     assert gw.train.export_weights(trainer, tmp_path / "t.safetensors").read_bytes() == (

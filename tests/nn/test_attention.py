@@ -15,6 +15,7 @@ import gradwork.nn.functional as F
 from gradwork import nn, ops
 from gradwork.diagnose import gradcheck
 from gradwork.ops import attention as attention_ops
+from tests.helpers import to_numpy
 
 RNG_SEED = 7
 
@@ -79,12 +80,12 @@ def _sdpa_inputs(case, dtype):
 def _to_torch(torch, tensor):
     if tensor is None:
         return None
-    out = torch.tensor(np.array(tensor.array))
+    out = torch.tensor(np.array(to_numpy(tensor)))
     return out.requires_grad_(True) if tensor.requires_grad else out
 
 
 def _compare(ours, theirs, atol, rtol, what):
-    np.testing.assert_allclose(ours, theirs, atol=atol, rtol=rtol, err_msg=what)
+    np.testing.assert_allclose(to_numpy(ours), to_numpy(theirs), atol=atol, rtol=rtol, err_msg=what)
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
@@ -95,7 +96,7 @@ def test_sdpa_matches_torch(case, dtype, tol, torch):
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
     expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tmask,
                                                                 **kwargs)  # fmt: skip
-    _compare(out.array, expected.detach().numpy(), tol, tol, "output")
+    _compare(out.array, to_numpy(expected), tol, tol, "output")
     assert out.dtype == dtype and out.shape == tuple(expected.shape)
     projection = _rng().standard_normal(out.shape).astype(dtype)
     (out * gw.tensor(projection)).sum().backward()
@@ -104,7 +105,7 @@ def test_sdpa_matches_torch(case, dtype, tol, torch):
     if mask is not None and mask.requires_grad:
         pairs.append(("attn_mask", mask, tmask))
     for name, ours, theirs in pairs:
-        _compare(ours.grad.array, theirs.grad.numpy(), tol, tol, f"gradient of {name}")
+        _compare(ours.grad.array, to_numpy(theirs.grad), tol, tol, f"gradient of {name}")
 
 
 def test_sdpa_without_keys_or_queries_matches_torch(torch):
@@ -112,10 +113,10 @@ def test_sdpa_without_keys_or_queries_matches_torch(torch):
         q, k, v = (gw.randn(2, n, 4, dtype=gw.float64) for n in (q_len, k_len, k_len))
         out = F.scaled_dot_product_attention(q, k, v)
         expected = torch.nn.functional.scaled_dot_product_attention(
-            *(torch.tensor(np.asarray(x.array)) for x in (q, k, v))
+            *(torch.tensor(np.asarray(to_numpy(x))) for x in (q, k, v))
         )
         assert out.shape == tuple(expected.shape)
-        np.testing.assert_array_equal(out.array, expected.numpy())
+        np.testing.assert_array_equal(to_numpy(out), to_numpy(expected))
 
 
 def test_sdpa_fully_masked_row_gives_zeros_and_no_nan():
@@ -154,12 +155,12 @@ def test_packed_self_attention_equals_separate_inputs():
     packed = ops.ScaledDotProductAttention.apply(stack, None, None, mask, scale=0.4)
     q, k, v = (gw.tensor(stack.array[i], requires_grad=True) for i in range(3))
     separate = ops.ScaledDotProductAttention.apply(q, k, v, mask.detach(), scale=0.4)
-    np.testing.assert_allclose(packed.array, separate.array, atol=1e-14)
+    np.testing.assert_allclose(to_numpy(packed), to_numpy(separate), atol=1e-14)
     projection = gw.tensor(rng.standard_normal(packed.shape))
     (packed * projection).sum().backward()
     (separate * projection).sum().backward()
     expected = np.stack([q.grad.array, k.grad.array, v.grad.array])
-    np.testing.assert_allclose(stack.grad.array, expected, atol=1e-14)
+    np.testing.assert_allclose(to_numpy(stack.grad), to_numpy(expected), atol=1e-14)
     gradcheck(lambda s, m: ops.ScaledDotProductAttention.apply(s, None, None, m, scale=0.4,
                                                                is_causal=False),
               [stack, mask])  # fmt: skip
@@ -187,7 +188,7 @@ def test_sdpa_dropout_statistics():
     values = out.array
     assert abs((values == 0).mean() - 0.3) < 0.01
     kept = values[values != 0]
-    np.testing.assert_allclose(kept, 1 / 50 / 0.7, rtol=1e-6)  # inverted dropout scaling
+    np.testing.assert_allclose(to_numpy(kept), 1 / 50 / 0.7, rtol=1e-6)  # inverted dropout scaling
     assert abs(values.sum(axis=1).mean() - 1.0) < 0.01  # the expectation is unchanged
 
 
@@ -196,14 +197,14 @@ def test_sdpa_dropout_is_seeded_and_backward_uses_the_same_mask():
     first, v = _uniform_attention(0.5)
     gw.manual_seed(3)
     second, _ = _uniform_attention(0.5)
-    np.testing.assert_array_equal(first.array, second.array)
+    np.testing.assert_array_equal(to_numpy(first), to_numpy(second))
     projection = np.random.default_rng(0).standard_normal(first.shape)
     (first * gw.tensor(projection)).sum().backward()
     # out = dropped_weights @ v, so d/dv = dropped_weights^T @ projection
-    np.testing.assert_allclose(v.grad.array, first.array.T @ projection, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(v.grad), to_numpy(first).T @ projection, atol=1e-12)
     gw.manual_seed(4)
     third, _ = _uniform_attention(0.5)
-    assert not np.array_equal(first.array, third.array)
+    assert not np.array_equal(to_numpy(first), to_numpy(third))
 
 
 def test_sdpa_dropout_one_drops_everything():
@@ -375,24 +376,24 @@ def test_multihead_attention_matches_torch(case, dtype, tol, torch):
     arrays, length = _mha_inputs(kwargs, forward, self_attention, dtype)
     our_leaves, out, weights = _run_mha(gw, ours, arrays, forward, length)
     their_leaves, expected, expected_weights = _run_mha(torch, theirs, arrays, forward, length)
-    _compare(out.array, expected.detach().numpy(), tol, tol, "output")
+    _compare(out.array, to_numpy(expected), tol, tol, "output")
     assert (weights is None) == (expected_weights is None)
     rng = _rng()
     loss_ours = (out * gw.tensor(projection := rng.standard_normal(out.shape))).sum()
     loss_theirs = (expected * torch.tensor(projection)).sum()
     if weights is not None:
-        _compare(weights.array, expected_weights.detach().numpy(), tol, tol, "weights")
+        _compare(weights.array, to_numpy(expected_weights), tol, tol, "weights")
         projection = rng.standard_normal(weights.shape)
         loss_ours = loss_ours + (weights * gw.tensor(projection)).sum()
         loss_theirs = loss_theirs + (expected_weights * torch.tensor(projection)).sum()
     loss_ours.backward()
     loss_theirs.backward()
     for i, (a, b) in enumerate(zip(our_leaves, their_leaves, strict=True)):
-        _compare(a.grad.array, b.grad.numpy(), tol, tol, f"gradient of input {i}")
+        _compare(a.grad.array, to_numpy(b.grad), tol, tol, f"gradient of input {i}")
     our_parameters = dict(ours.named_parameters())
     assert set(our_parameters) == {name for name, _ in theirs.named_parameters()}
     for name, parameter in theirs.named_parameters():
-        _compare(our_parameters[name].grad.array, parameter.grad.numpy(), tol, tol, name)
+        _compare(our_parameters[name].grad.array, to_numpy(parameter.grad), tol, tol, name)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
@@ -409,7 +410,7 @@ def test_mha_fully_masked_query_row_matches_torch(torch):
         with torch.no_grad():
             expected = theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(padding),
                               need_weights=need_weights)[0]  # fmt: skip
-        np.testing.assert_allclose(out.array, expected.numpy(), atol=1e-10, equal_nan=True)
+        np.testing.assert_allclose(to_numpy(out), to_numpy(expected), atol=1e-10, equal_nan=True)
     assert np.isnan(out.array[1]).all()  # with weights: NaN, as torch's math path
 
 
@@ -489,7 +490,7 @@ def test_mha_dropout_only_in_training():
     second = attention(x, x, x)[0].array
     assert not np.allclose(first, second)
     attention.eval()
-    np.testing.assert_array_equal(attention(x, x, x)[0].array, attention(x, x, x)[0].array)
+    np.testing.assert_array_equal(to_numpy(attention(x, x, x)[0]), to_numpy(attention(x, x, x)[0]))
 
 
 # -- MultiheadAttention errors -----------------------------------------------------
@@ -533,8 +534,8 @@ def test_mha_errors_match_torch(case, torch):
         nn.MultiheadAttention(E, H, **kwargs)(*inputs, **forward)
     with pytest.raises(error):
         torch.nn.MultiheadAttention(E, H, **kwargs)(
-            *(torch.tensor(np.asarray(x.array)) for x in inputs),
-            **{k: torch.tensor(np.asarray(v.array)) if hasattr(v, "array") else v
+            *(torch.tensor(np.asarray(to_numpy(x))) for x in inputs),
+            **{k: torch.tensor(np.asarray(to_numpy(v))) if hasattr(v, "array") else v
                for k, v in forward.items()},
         )  # fmt: skip
 

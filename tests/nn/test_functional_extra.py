@@ -10,7 +10,7 @@ import pytest
 import gradwork as gw
 import gradwork.nn.functional as F
 from gradwork import nn
-from tests.helpers import assert_parity
+from tests.helpers import assert_parity, to_numpy
 
 KINKS = np.array([-6.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0])
 ACTIVATIONS = [
@@ -52,8 +52,8 @@ def test_logsigmoid_and_mish_are_stable_for_large_inputs(dtype, torch):
         expected = getattr(tf, name)(t)
         expected.sum().backward()
         rtol = 1e-5 if dtype == gw.float32 else 1e-12  # float32: a few ulp of composition
-        np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=rtol)
-        np.testing.assert_allclose(x.grad.array, t.grad.numpy(), rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(to_numpy(out), to_numpy(expected), rtol=rtol)
+        np.testing.assert_allclose(to_numpy(x.grad), to_numpy(t.grad), rtol=rtol, atol=1e-30)
 
 
 def test_activation_errors_and_warnings():
@@ -65,7 +65,7 @@ def test_activation_errors_and_warnings():
         F.celu(gw.ones(2), 0.0)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
         out = F.softmin(gw.zeros(2, 3))
-    np.testing.assert_allclose(out.array, np.full((2, 3), 1 / 3), rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(out), np.full((2, 3), 1 / 3), rtol=1e-6)
 
 
 def test_module_reprs_match_torch(torch):
@@ -158,11 +158,11 @@ def test_max_pool2d_indices_match_torch_with_or_without_grad(args, kwargs, grad,
     values, indices = F.max_pool2d(x, *args, return_indices=True, **kwargs)
     expected, expected_indices = tf.max_pool2d(torch.tensor(data), *args, return_indices=True,
                                                **kwargs)  # fmt: skip
-    np.testing.assert_array_equal(values.array, expected.numpy())
-    np.testing.assert_array_equal(indices.array, expected_indices.numpy())
+    np.testing.assert_array_equal(to_numpy(values), to_numpy(expected))
+    np.testing.assert_array_equal(to_numpy(indices), to_numpy(expected_indices))
     assert indices.dtype == gw.int64 and not indices.requires_grad
     unbatched = F.max_pool2d(gw.tensor(data[0]), *args, return_indices=True, **kwargs)[1]
-    np.testing.assert_array_equal(unbatched.array, expected_indices[0].numpy())
+    np.testing.assert_array_equal(to_numpy(unbatched), to_numpy(expected_indices[0]))
 
 
 def test_max_pool_indices_corner_cases(torch):
@@ -174,8 +174,8 @@ def test_max_pool_indices_corner_cases(torch):
         expected = (tf.max_pool2d if x.ndim == 4 else tf.max_pool1d)(
             torch.tensor(x), 3, 2, 1, return_indices=True)[1]  # fmt: skip
         pool = F.max_pool2d if x.ndim == 4 else F.max_pool1d
-        np.testing.assert_array_equal(pool(gw.tensor(x), 3, 2, 1, return_indices=True)[1].array,
-                                      expected.numpy())  # fmt: skip
+        np.testing.assert_array_equal(to_numpy(pool(gw.tensor(x), 3, 2, 1, return_indices=True)[1]),
+                                      to_numpy(expected))  # fmt: skip
     values, indices = nn.MaxPool1d(2, return_indices=True)(gw.ones(2, 3, 6))
     assert values.shape == indices.shape == (2, 3, 3)
 
@@ -230,13 +230,13 @@ def test_interpolate_matches_torch(mode, shape, kwargs, dtype, torch):
         expected = tf.interpolate(t, **options)
         assert out.dtype == np.dtype(dtype) and out.shape == tuple(expected.shape)
         tol = 1e-6 if dtype == "float32" else 1e-13
-        np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=tol)
+        np.testing.assert_allclose(to_numpy(out), to_numpy(expected), atol=tol)
         weights = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
         (out * gw.tensor(weights)).sum().backward()
         (expected * torch.tensor(weights)).sum().backward()
         if mode == "nearest" and len(shape) == 3 and "recompute_scale_factor" not in kwargs:
             continue  # torch's 1-D nearest backward disagrees with its forward (see docstring)
-        np.testing.assert_allclose(x.grad.array, t.grad.numpy(), atol=tol * 10)
+        np.testing.assert_allclose(to_numpy(x.grad), to_numpy(t.grad), atol=tol * 10)
 
 
 def test_interpolate_errors():
@@ -263,8 +263,8 @@ def test_fold_of_unfold_counts_the_blocks_covering_each_pixel(torch):
     blocks = F.unfold(x, 3, padding=1)
     assert blocks.dtype == gw.float32 and blocks.shape == (2, 27, 30)
     back = F.fold(blocks, (5, 6), 3, padding=1)
-    expected = tf.fold(tf.unfold(torch.tensor(x.array), 3, padding=1), (5, 6), 3, padding=1)
-    np.testing.assert_allclose(back.array, expected.numpy(), rtol=1e-6)
+    expected = tf.fold(tf.unfold(torch.tensor(to_numpy(x)), 3, padding=1), (5, 6), 3, padding=1)
+    np.testing.assert_allclose(to_numpy(back), to_numpy(expected), rtol=1e-6)
 
 
 def test_unfold_fold_errors():

@@ -8,6 +8,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import gradcheck
+from tests.helpers import to_numpy
 from tests.nn.cases import ACTIVATION_CASES, CASES, LAYER_CASES, LOSS_CASES
 
 IDS = [case.id for case in CASES]
@@ -26,7 +27,7 @@ def _inputs(case, rng=None):
 def _torch_inputs(torch, inputs):
     out = []
     for x in inputs:
-        t = torch.tensor(np.array(x.array))
+        t = torch.tensor(np.array(to_numpy(x)))
         out.append(t.requires_grad_(True) if x.requires_grad else t)
     return out
 
@@ -65,17 +66,17 @@ def test_state_dict_round_trip(case):
     assert all(isinstance(v, gw.Tensor) and not v.requires_grad for v in state.values())
     second.load_state_dict(state)
     for (name, a), b in zip(state.items(), second.state_dict().values(), strict=True):
-        np.testing.assert_array_equal(a, b, err_msg=name)
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=name)
     first.eval(), second.eval()
     inputs = _inputs(case)
-    np.testing.assert_array_equal(first(*inputs).data, second(*inputs).data)
+    np.testing.assert_array_equal(to_numpy(first(*inputs)), to_numpy(second(*inputs)))
     # As torch's, state_dict shares storage: editing a value edits the module,
     # and a clone() is a snapshot that doesn't follow it.
     snapshot = {name: value.clone() for name, value in state.items()}
     for value in state.values():
         value.fill_(7)
     for name, value in first.state_dict().items():
-        np.testing.assert_array_equal(value, np.full(value.shape, 7), err_msg=name)
+        np.testing.assert_array_equal(to_numpy(value), np.full(value.shape, 7), err_msg=name)
         assert not np.array_equal(snapshot[name], value) or snapshot[name].numel() == 0
 
 
@@ -86,7 +87,7 @@ def test_names_and_shapes_match_torch_state_dict(case, torch):
     assert list(ours) == list(theirs)
     for name in ours:
         assert ours[name].shape == tuple(theirs[name].shape), name
-        assert ours[name].dtype == theirs[name].numpy().dtype or ours[name].dtype == np.float32
+        assert ours[name].dtype == to_numpy(theirs[name]).dtype or ours[name].dtype == np.float32
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -99,22 +100,26 @@ def test_torch_parity_training_step(case, torch):
     assert out.shape == tuple(expected.shape)
     if case.stochastic:
         return  # different random streams; behaviour is tested in test_train_eval.py
-    np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=1e-8, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(out), to_numpy(expected), atol=1e-8, rtol=1e-6)
     weights = np.random.default_rng(1).standard_normal(out.shape)
     (out * gw.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
     for i, (x, t) in enumerate(zip(inputs, torch_inputs, strict=True)):
         if x.requires_grad:
-            want = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
+            want = np.zeros(x.shape) if t.grad is None else to_numpy(t.grad)
             got = np.zeros(x.shape) if x.grad is None else x.grad.array
-            np.testing.assert_allclose(got, want, atol=1e-8, rtol=1e-6, err_msg=f"input {i}")
+            np.testing.assert_allclose(
+                to_numpy(got), to_numpy(want), atol=1e-8, rtol=1e-6, err_msg=f"input {i}"
+            )
     torch_parameters = dict(theirs.named_parameters())
     for name, parameter in ours.named_parameters():
-        np.testing.assert_allclose(parameter.grad.array, torch_parameters[name].grad.numpy(),
+        np.testing.assert_allclose(to_numpy(parameter.grad), to_numpy(torch_parameters[name].grad),
                                    atol=1e-8, rtol=1e-6, err_msg=name)  # fmt: skip
     torch_state = theirs.state_dict()
     for name, value in ours.state_dict().items():  # running statistics after the step
-        np.testing.assert_allclose(value, torch_state[name].numpy(), atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(
+            to_numpy(value), to_numpy(torch_state[name]), atol=1e-10, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -126,8 +131,8 @@ def test_torch_parity_eval_mode(case, torch):
     assert not ours.training and all(not m.training for m in ours.modules())
     with gw.no_grad():
         out = ours(*inputs)
-    expected = theirs(*_torch_inputs(torch, inputs)).detach().numpy()
-    np.testing.assert_allclose(out.array, expected, atol=1e-8, rtol=1e-6)
+    expected = to_numpy(theirs(*_torch_inputs(torch, inputs)))
+    np.testing.assert_allclose(to_numpy(out), to_numpy(expected), atol=1e-8, rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if list(c.ours().parameters())],
@@ -138,10 +143,10 @@ def test_default_initialisation_matches_torch_distribution(case, torch):
     ours = [dict(case.ours().named_parameters()) for _ in range(draws)]
     theirs = [dict(case.theirs(torch).named_parameters()) for _ in range(draws)]
     for name in ours[0]:
-        a = np.concatenate([np.asarray(d[name]).ravel() for d in ours])
-        b = np.concatenate([d[name].detach().numpy().ravel() for d in theirs])
+        a = np.concatenate([to_numpy(d[name]).ravel() for d in ours])
+        b = np.concatenate([to_numpy(d[name]).ravel() for d in theirs])
         if b.min() == b.max():  # a constant init (ones, zeros)
-            np.testing.assert_array_equal(a, b, err_msg=name)
+            np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=name)
             continue
         bound = np.abs(b).max()
         assert np.abs(a).max() <= bound * 1.1 + 1e-12, name  # same support

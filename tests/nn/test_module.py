@@ -7,6 +7,7 @@ import pytest
 
 import gradwork as gw
 from gradwork import nn
+from tests.helpers import to_numpy
 
 
 def _nested(m):
@@ -63,7 +64,7 @@ def test_torch_state_dict_loads_and_outputs_match(torch):
     assert result.missing_keys == [] and result.unexpected_keys == []
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
     ours.eval(), theirs.eval()
-    np.testing.assert_allclose(ours(gw.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(to_numpy(ours(gw.tensor(x))), to_numpy(theirs(torch.tensor(x))),
                                atol=1e-5)  # fmt: skip
 
 
@@ -93,7 +94,7 @@ def test_loading_is_in_place_and_casts():
     weight = model.weight
     model.load_state_dict({"weight": np.ones((3, 2)), "bias": np.arange(3)})
     assert model.weight is weight and weight.dtype == np.float32
-    np.testing.assert_array_equal(model.bias.array, [0, 1, 2])
+    np.testing.assert_array_equal(to_numpy(model.bias), [0, 1, 2])
 
 
 def test_double_keeps_parameter_identity_and_converts_buffers():
@@ -154,7 +155,7 @@ def test_repr_equals_torch(torch):
 
 
 def test_parameter_repr_and_defaults():
-    p = nn.Parameter(gw.tensor([1.0, 2.0]))
+    p = nn.Parameter(gw.tensor([1.0, 2.0], device="cpu"))  # a CPU repr names no device
     assert p.requires_grad and p.is_leaf
     assert repr(p).startswith("Parameter containing:\ntensor([1., 2.], requires_grad=True)")
     frozen = nn.Parameter(np.zeros(2), requires_grad=False)
@@ -172,7 +173,7 @@ def test_train_eval_apply_zero_grad_requires_grad():
     model(gw.randn(3, 2)).sum().backward()
     assert model[0].weight.grad is not None
     model.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(model[0].weight.grad.data, 0)
+    np.testing.assert_array_equal(to_numpy(model[0].weight.grad), 0)
     model.zero_grad()
     assert model[0].weight.grad is None
     model.requires_grad_(False)
@@ -193,10 +194,10 @@ def test_forward_hooks_and_pre_hooks_follow_torch_semantics():
     pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
     post = layer.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out * 2)
     out = layer(gw.ones(1, 2))
-    np.testing.assert_allclose(out.array, 2 * layer.bias.array[None], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(out), 2 * to_numpy(layer.bias)[None], rtol=1e-6)
     assert calls == [(1, 2)]
     pre.remove(), post.remove()
-    np.testing.assert_allclose(layer(gw.zeros(1, 2)).array, layer.bias.array[None])
+    np.testing.assert_allclose(to_numpy(layer(gw.zeros(1, 2))), to_numpy(layer.bias)[None])
 
 
 def test_anomaly_mode_names_the_module_path():

@@ -148,7 +148,7 @@ def test_optimizer_state_made_before_a_move_follows_its_parameters(cuda_standin)
 def test_load_state_dict_crosses_devices_both_ways(cuda_standin):
     gw.manual_seed(0)
     source = nn.Linear(3, 2).to("cuda")
-    on_cpu = nn.Linear(3, 2)
+    on_cpu = nn.Linear(3, 2).to("cpu")  # on the CPU whatever the default device
     on_cpu.load_state_dict(source.state_dict())  # cuda tensors into CPU parameters
     np.testing.assert_array_equal(
         on_cpu.weight.detach().numpy(), source.weight.cpu().detach().numpy()
@@ -161,9 +161,9 @@ def test_load_state_dict_crosses_devices_both_ways(cuda_standin):
 
 
 def test_an_optimizer_checkpoint_loads_onto_the_parameters_device(cuda_standin):
-    model = nn.Linear(3, 2)
+    model = nn.Linear(3, 2).to("cpu")  # on the CPU whatever the default device
     opt = optim.Adam(model.parameters())
-    model(gw.randn(2, 3)).sum().backward()
+    model(gw.randn(2, 3, device="cpu")).sum().backward()
     opt.step()
     saved = opt.state_dict()  # host arrays
     moved = nn.Linear(3, 2).to("cuda")

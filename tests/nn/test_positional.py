@@ -10,6 +10,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import gradcheck
+from tests.helpers import to_numpy
 
 
 @pytest.mark.parametrize("cls", [nn.LearnedPositionalEmbedding, nn.SinusoidalPositionalEncoding])
@@ -25,8 +26,8 @@ def test_shapes_batch_first_and_sequence_first(cls):
     seq_first.load_state_dict(first.state_dict())
     # The same positions are added whichever axis holds the batch.
     np.testing.assert_allclose(
-        seq_first(x.transpose(0, 1)).transpose(0, 1).detach().numpy(),
-        first(x).detach().numpy(),
+        to_numpy(seq_first(x.transpose(0, 1)).transpose(0, 1)),
+        to_numpy(first(x)),
         rtol=1e-6,
     )
 
@@ -34,7 +35,7 @@ def test_shapes_batch_first_and_sequence_first(cls):
 @pytest.mark.parametrize("d_model", [8, 7, 1])
 def test_sinusoid_matches_the_formula(d_model):
     pe = nn.SinusoidalPositionalEncoding(d_model, max_len=50)
-    table = pe(gw.zeros(2, 50, d_model))[1].numpy()
+    table = to_numpy(pe(gw.zeros(2, 50, d_model))[1])
     for pos in (0, 1, 17, 49):
         for j in range(d_model):
             i = j // 2  # the pair index: columns 2i and 2i + 1 share a frequency
@@ -55,15 +56,15 @@ def test_learned_adds_one_trainable_row_per_position():
     layer = nn.LearnedPositionalEmbedding(10, 3)
     x = gw.randn(2, 4, 3, requires_grad=True)
     out = layer(x)
-    expected = x.detach().numpy() + layer.weight.detach().numpy()[None, :4]
-    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-6)
+    expected = to_numpy(x) + to_numpy(layer.weight)[None, :4]
+    np.testing.assert_allclose(to_numpy(out), expected, rtol=1e-6)
     out.sum().backward()
     # Each used row gets the sum over the batch (2); rows past the sequence get nothing.
-    np.testing.assert_allclose(layer.weight.grad.numpy()[:4], np.full((4, 3), 2.0))
-    np.testing.assert_allclose(layer.weight.grad.numpy()[4:], 0.0)
-    np.testing.assert_allclose(x.grad.numpy(), 1.0)
+    np.testing.assert_allclose(to_numpy(layer.weight.grad)[:4], np.full((4, 3), 2.0))
+    np.testing.assert_allclose(to_numpy(layer.weight.grad)[4:], 0.0)
+    np.testing.assert_allclose(to_numpy(x.grad), 1.0)
     assert list(layer.state_dict()) == ["weight"]
-    assert abs(float(layer.weight.detach().numpy().std()) - 0.02) < 0.01  # GPT-2's N(0, 0.02)
+    assert abs(float(to_numpy(layer.weight).std()) - 0.02) < 0.01  # GPT-2's N(0, 0.02)
 
 
 def test_numeric_gradients():

@@ -12,6 +12,7 @@ import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import gradcheck
 from gradwork.nn.utils_rnn import pack_padded_sequence
+from tests.helpers import to_numpy
 
 STEPS, BATCH, INPUT, HIDDEN = 5, 3, 4, 3
 LENGTHS = [5, 2, 4]  # unsorted; sorted below for enforce_sorted=True
@@ -109,20 +110,20 @@ def test_torch_parity(torch, name, kind):
     rng = np.random.default_rng(5)
     loss, torch_loss = 0, 0
     for mine, reference in zip([out, *finals], [expected, *expected_finals], strict=True):
-        np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-10)
+        np.testing.assert_allclose(to_numpy(mine), to_numpy(reference), atol=1e-10)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
     loss.backward()
     torch_loss.backward()
-    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(to_numpy(x.grad), to_numpy(tx.grad), atol=1e-10)
     for mine, reference in zip(states, torch_states, strict=True):
-        np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(to_numpy(mine.grad), to_numpy(reference.grad), atol=1e-10)
     for (key, parameter), (_, reference) in zip(
         ours.named_parameters(), theirs.named_parameters(), strict=True
     ):
         np.testing.assert_allclose(
-            parameter.grad.array, reference.grad.numpy(), atol=1e-10, err_msg=key
+            to_numpy(parameter.grad), to_numpy(reference.grad), atol=1e-10, err_msg=key
         )
 
 
@@ -170,16 +171,16 @@ def test_lengths_zero_the_padding_and_stop_the_state():
     output, (h_n, _) = lstm(x, lengths=LENGTHS)
     assert np.all(output.array[2:, 1] == 0) and np.all(output.array[4:, 2] == 0)
     alone, (h_alone, _) = lstm(x[:2, 1:2])  # sequence 1 on its own, only its 2 steps
-    np.testing.assert_allclose(h_n.array[0, 1], h_alone.array[0, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(h_n)[0, 1], to_numpy(h_alone)[0, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_between_layers_only_in_training():
     lstm = nn.LSTM(INPUT, HIDDEN, num_layers=2, dropout=0.5)
     x = gw.randn(STEPS, BATCH, INPUT)
     first, second = lstm(x)[0], lstm(x)[0]
-    assert not np.allclose(first.array, second.array)  # different masks
+    assert not np.allclose(to_numpy(first), to_numpy(second))  # different masks
     lstm.eval()
-    np.testing.assert_array_equal(lstm(x)[0].data, lstm(x)[0].data)
+    np.testing.assert_array_equal(to_numpy(lstm(x)[0]), to_numpy(lstm(x)[0]))
 
 
 def test_default_initialisation_is_torchs_uniform():
@@ -258,4 +259,4 @@ def test_torch_spellings_of_the_sequence_helpers():
     packed = pack_padded_sequence(padded, [3, 1])
     unpacked, lengths = pad_packed_sequence(packed)
     assert gradwork.nn.utils.rnn.pack_padded_sequence is pack_padded_sequence
-    assert unpacked.shape == (3, 2, 4) and list(np.asarray(lengths)) == [3, 1]
+    assert unpacked.shape == (3, 2, 4) and list(to_numpy(lengths)) == [3, 1]

@@ -6,6 +6,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import gradcheck
+from tests.helpers import to_numpy
 
 INPUT, HIDDEN, BATCH = 4, 3, 2
 
@@ -46,25 +47,25 @@ def test_torch_parity(torch, name, unbatched, with_state):
     ours.double()
     x = gw.randn(*((INPUT,) if unbatched else (BATCH, INPUT)), dtype=gw.float64, requires_grad=True)
     states = states_for(cell, unbatched) if with_state else []
-    tx = torch.tensor(x.array, requires_grad=True)
-    torch_states = [torch.tensor(s.array, requires_grad=True) for s in states]
+    tx = torch.tensor(to_numpy(x), requires_grad=True)
+    torch_states = [torch.tensor(to_numpy(s), requires_grad=True) for s in states]
     outputs, expected = call(ours, x, states), call(theirs, tx, torch_states)
     rng = np.random.default_rng(2)
     loss = torch_loss = 0
     for mine, reference in zip(outputs, expected, strict=True):
-        np.testing.assert_allclose(mine.array, reference.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(to_numpy(mine), to_numpy(reference), atol=1e-12)
         weights = rng.standard_normal(mine.shape)
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
     loss.backward()
     torch_loss.backward()
     for mine, reference in zip([x, *states], [tx, *torch_states], strict=True):
-        np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(to_numpy(mine.grad), to_numpy(reference.grad), atol=1e-12)
     for (key, parameter), (_, reference) in zip(
         ours.named_parameters(), theirs.named_parameters(), strict=True
     ):
         np.testing.assert_allclose(
-            parameter.grad.array, reference.grad.numpy(), atol=1e-12, err_msg=key
+            to_numpy(parameter.grad), to_numpy(reference.grad), atol=1e-12, err_msg=key
         )
 
 
@@ -97,7 +98,9 @@ def test_cells_unrolled_equal_the_fused_layer(name):
         outputs.append(state[0] if isinstance(state, tuple) else state)
     unrolled = gw.stack(outputs)
     fused, _ = layer(x)
-    np.testing.assert_allclose(unrolled.array, fused.array, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(unrolled), to_numpy(fused), atol=1e-12)
     unrolled.sum().backward()
     fused.sum().backward()
-    np.testing.assert_allclose(cell.weight_hh.grad.array, layer.weight_hh_l0.grad.array, atol=1e-12)
+    np.testing.assert_allclose(
+        to_numpy(cell.weight_hh.grad), to_numpy(layer.weight_hh_l0.grad), atol=1e-12
+    )

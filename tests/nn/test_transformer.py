@@ -13,6 +13,7 @@ import pytest
 import gradwork as gw
 from gradwork import nn
 from gradwork.diagnose import gradcheck
+from tests.helpers import to_numpy
 
 D, HEADS, FF, SRC, TGT, N = 8, 2, 16, 5, 4, 3
 
@@ -174,16 +175,16 @@ def test_matches_torch(case, dtype, tol, torch):
     forward = _forward_masks(kind, masks, dtype, unbatched)
     our_leaves, out = _run(gw, ours, arrays, forward)
     their_leaves, expected = _run(torch, theirs, arrays, forward)
-    np.testing.assert_allclose(out.array, expected.detach().numpy(), atol=tol, rtol=tol)
+    np.testing.assert_allclose(to_numpy(out), to_numpy(expected), atol=tol, rtol=tol)
     projection = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
     (out * gw.tensor(projection)).sum().backward()
     (expected * torch.tensor(projection)).sum().backward()
     for i, (a, b) in enumerate(zip(our_leaves, their_leaves, strict=True)):
-        np.testing.assert_allclose(a.grad.array, b.grad.numpy(), atol=tol, rtol=tol,
+        np.testing.assert_allclose(to_numpy(a.grad), to_numpy(b.grad), atol=tol, rtol=tol,
                                    err_msg=f"gradient of input {i}")  # fmt: skip
     mine = dict(ours.named_parameters())
     for name, parameter in theirs.named_parameters():
-        np.testing.assert_allclose(mine[name].grad.array, parameter.grad.numpy(), atol=tol,
+        np.testing.assert_allclose(to_numpy(mine[name].grad), to_numpy(parameter.grad), atol=tol,
                                    rtol=tol, err_msg=name)  # fmt: skip
 
 
@@ -210,7 +211,7 @@ def test_every_attention_layer_has_a_parity_case():
 def test_generate_square_subsequent_mask_matches_torch(torch):
     ours = nn.Transformer.generate_square_subsequent_mask(4)
     theirs = torch.nn.Transformer.generate_square_subsequent_mask(4)
-    np.testing.assert_array_equal(ours.array, theirs.numpy())
+    np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs))
     assert ours.dtype == gw.float32
     assert nn.Transformer.generate_square_subsequent_mask(3, dtype=gw.float64).dtype == gw.float64
 
@@ -227,7 +228,7 @@ def test_encoder_layers_are_independent_copies():
     encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, HEADS, FF), 3)
     first, second = encoder.layers[0].linear1.weight, encoder.layers[1].linear1.weight
     assert first is not second
-    np.testing.assert_array_equal(first.array, second.array)  # deep copies of one layer
+    np.testing.assert_array_equal(to_numpy(first), to_numpy(second))  # deep copies of one layer
     assert len(list(encoder.parameters())) == 3 * len(list(encoder.layers[0].parameters()))
 
 
@@ -244,12 +245,12 @@ def test_dropout_is_seeded_and_off_in_eval():
     layer = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.3)
     x = gw.randn(SRC, N, D)
     gw.manual_seed(5)
-    first = layer(x).array
+    first = to_numpy(layer(x))
     gw.manual_seed(5)
-    np.testing.assert_array_equal(first, layer(x).array)
-    assert not np.allclose(first, layer(x).array)
+    np.testing.assert_array_equal(to_numpy(first), to_numpy(layer(x)))
+    assert not np.allclose(first, to_numpy(layer(x)))
     layer.eval()
-    np.testing.assert_array_equal(layer(x).array, layer(x).array)
+    np.testing.assert_array_equal(to_numpy(layer(x)), to_numpy(layer(x)))
 
 
 # -- errors ----------------------------------------------------------------------------

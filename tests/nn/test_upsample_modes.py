@@ -9,6 +9,7 @@ import gradwork as gw
 import gradwork.nn.functional as F
 from gradwork import nn
 from gradwork.diagnose import gradcheck
+from tests.helpers import to_numpy
 
 SIZES = (3, 8, (13, 2), (1, 1))
 FACTORS = (0.5, 2.0, 2.05, 3.0, (2.3, 0.7))
@@ -38,12 +39,12 @@ def _compare(torch, data, options, check_grad=True):
     assert out.dtype == data.dtype and out.shape == tuple(expected.shape)
     # float32: torch's kernel adds the 16 products in its own order (a few ulps of 4)
     tol = 2e-6 if data.dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=0, atol=tol)
+    np.testing.assert_allclose(to_numpy(out), to_numpy(expected), rtol=0, atol=tol)
     weights = np.random.default_rng(1).standard_normal(out.shape).astype(data.dtype)
     (out * gw.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
     if check_grad:
-        np.testing.assert_allclose(x.grad.array, t.grad.numpy(), rtol=0, atol=tol * 5)
+        np.testing.assert_allclose(to_numpy(x.grad), to_numpy(t.grad), rtol=0, atol=tol * 5)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -73,7 +74,7 @@ def test_float32_positions_round_as_torchs_fused_multiply_add(mode, factor, torc
     data = np.random.default_rng(4).standard_normal((2, 3, 17, 13)).astype(np.float32)
     expected = torch.nn.functional.interpolate(torch.tensor(data), scale_factor=factor, mode=mode)
     out = F.interpolate(gw.tensor(data), scale_factor=factor, mode=mode)
-    np.testing.assert_allclose(out.array, expected.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(out), to_numpy(expected), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -94,8 +95,8 @@ def test_gradcheck(shape, options):
 def test_area_is_adaptive_average_pooling():
     x = gw.tensor(np.arange(30.0).reshape(1, 1, 5, 6))
     np.testing.assert_array_equal(
-        F.interpolate(x, size=(2, 3), mode="area").array,
-        F.adaptive_avg_pool2d(x, (2, 3)).array,
+        to_numpy(F.interpolate(x, size=(2, 3), mode="area")),
+        to_numpy(F.adaptive_avg_pool2d(x, (2, 3))),
     )
     row = gw.tensor([[[1.0, 2.0, 4.0, 8.0]]])
     assert F.interpolate(row, scale_factor=0.5, mode="area").tolist() == [[[1.5, 6.0]]]
@@ -118,8 +119,8 @@ def test_upsample_module_matches_torch(module_args, torch):
     data = np.random.default_rng(3).standard_normal((2, 3, 6, 4)).astype(np.float32)
     ours, theirs = nn.Upsample(**module_args), torch.nn.Upsample(**module_args)
     assert repr(ours) == repr(theirs)
-    expected = theirs(torch.tensor(data)).numpy()
-    np.testing.assert_allclose(ours(gw.tensor(data)).array, expected, rtol=0, atol=2e-6)
+    expected = to_numpy(theirs(torch.tensor(data)))
+    np.testing.assert_allclose(to_numpy(ours(gw.tensor(data))), expected, rtol=0, atol=2e-6)
 
 
 def _error(call):

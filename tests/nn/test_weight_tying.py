@@ -14,6 +14,7 @@ import pytest
 
 import gradwork as gw
 from gradwork import nn, optim, train
+from tests.helpers import to_numpy
 
 
 class Tied(nn.Module):
@@ -53,7 +54,7 @@ def _step(model, optimizer):
 
 
 def _weights(model):
-    return {k: np.array(v) for k, v in model.state_dict().items()}
+    return {k: np.array(to_numpy(v)) for k, v in model.state_dict().items()}
 
 
 def test_parameters_yield_the_shared_weight_once():
@@ -71,7 +72,7 @@ def test_state_dict_has_both_keys_like_torch(torch):
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert list(ours.state_dict()) == ["emb.weight", "mix.weight", "mix.bias", "head.weight"]
     state = ours.state_dict()
-    np.testing.assert_array_equal(state["emb.weight"], state["head.weight"])
+    np.testing.assert_array_equal(to_numpy(state["emb.weight"]), to_numpy(state["head.weight"]))
 
 
 def test_gradient_sums_both_uses_and_matches_torch(torch):
@@ -82,7 +83,7 @@ def test_gradient_sums_both_uses_and_matches_torch(torch):
     ours(gw.tensor(IDS)).pow(2).mean().backward()
     theirs(torch.tensor(IDS)).pow(2).mean().backward()
     np.testing.assert_allclose(
-        ours.emb.weight.grad.numpy(), theirs.emb.weight.grad.numpy(), rtol=1e-10, atol=1e-12
+        to_numpy(ours.emb.weight.grad), to_numpy(theirs.emb.weight.grad), rtol=1e-10, atol=1e-12
     )
 
 
@@ -100,19 +101,21 @@ def test_optimizer_updates_the_shared_weight_once_as_torch(torch, name):
         theirs(torch.tensor(IDS)).pow(2).mean().backward()
         theirs_opt.step()
     for key, value in theirs.state_dict().items():
-        np.testing.assert_allclose(_weights(ours)[key], value.numpy(), rtol=1e-10, err_msg=key)
+        np.testing.assert_allclose(
+            to_numpy(_weights(ours)[key]), to_numpy(value), rtol=1e-10, err_msg=key
+        )
     assert ours.head.weight is ours.emb.weight
 
 
 def test_sgd_step_is_one_update_not_two():
     model = Tied()
-    before = model.emb.weight.detach().numpy().copy()
+    before = to_numpy(model.emb.weight).copy()
     optimizer = optim.SGD(model.parameters(), lr=0.5)
     optimizer.zero_grad()
     model(gw.tensor(IDS)).pow(2).mean().backward()
-    grad = model.emb.weight.grad.numpy().copy()
+    grad = to_numpy(model.emb.weight.grad).copy()
     optimizer.step()
-    np.testing.assert_allclose(model.head.weight.detach().numpy(), before - 0.5 * grad, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(model.head.weight), before - 0.5 * grad, rtol=1e-6)
 
 
 def test_load_state_dict_restores_values_and_keeps_the_tie():
@@ -121,10 +124,12 @@ def test_load_state_dict_restores_values_and_keeps_the_tie():
     target.load_state_dict(source.state_dict())
     assert target.head.weight is target.emb.weight
     for key, value in _weights(source).items():
-        np.testing.assert_array_equal(_weights(target)[key], value, err_msg=key)
+        np.testing.assert_array_equal(to_numpy(_weights(target)[key]), to_numpy(value), err_msg=key)
     # Training the loaded model moves both names together.
     _step(target, optim.SGD(target.parameters(), lr=0.5))
-    np.testing.assert_array_equal(target.state_dict()["head.weight"], target.emb.weight.detach())
+    np.testing.assert_array_equal(
+        to_numpy(target.state_dict()["head.weight"]), to_numpy(target.emb.weight)
+    )
 
 
 @pytest.mark.parametrize("file_name", ["tied.pt", "tied.safetensors"])
@@ -137,8 +142,10 @@ def test_save_and_load_of_the_state_dict_round_trip(tmp_path, file_name):
     target = Tied()
     target.load_state_dict(loaded)
     assert target.head.weight is target.emb.weight
-    np.testing.assert_array_equal(target.emb.weight.detach(), source.emb.weight.detach())
-    np.testing.assert_array_equal(target(gw.tensor(IDS)).detach(), source(gw.tensor(IDS)).detach())
+    np.testing.assert_array_equal(to_numpy(target.emb.weight), to_numpy(source.emb.weight))
+    np.testing.assert_array_equal(
+        to_numpy(target(gw.tensor(IDS))), to_numpy(source(gw.tensor(IDS)))
+    )
 
 
 def test_torch_state_dict_loads_into_the_tied_model(torch):
@@ -146,8 +153,8 @@ def test_torch_state_dict_loads_into_the_tied_model(torch):
     ours = Tied()
     ours.load_state_dict(theirs.state_dict())
     np.testing.assert_allclose(
-        ours(gw.tensor(IDS)).detach().numpy(),
-        theirs(torch.tensor(IDS)).detach().numpy(),
+        to_numpy(ours(gw.tensor(IDS))),
+        to_numpy(theirs(torch.tensor(IDS))),
         rtol=1e-5,
         atol=1e-6,
     )
@@ -172,7 +179,7 @@ def test_trainer_checkpoint_resumes_tied(tmp_path):
         tmp_path / "c.npz"
     )
     assert fresh.head.weight is fresh.emb.weight
-    np.testing.assert_array_equal(fresh.emb.weight.detach(), model.emb.weight.detach())
+    np.testing.assert_array_equal(to_numpy(fresh.emb.weight), to_numpy(model.emb.weight))
 
 
 def test_listing_the_shared_weight_twice_is_refused_clearly():

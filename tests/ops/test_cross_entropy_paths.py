@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gradwork.ops.loss import CrossEntropy
+from tests.helpers import to_numpy
 
 
 def run(logits, target, weight, reduction):
@@ -15,7 +16,7 @@ def run(logits, target, weight, reduction):
     ctx.needs_input_grad = [True, False, False]
     out = CrossEntropy.forward(ctx, logits, target, weight, reduction=reduction)
     upstream = np.full(np.shape(out), 0.7, dtype=logits.dtype)
-    return np.asarray(out), CrossEntropy.backward(ctx, upstream)[0], ctx.per_weight
+    return to_numpy(out), CrossEntropy.backward(ctx, upstream)[0], ctx.per_weight
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

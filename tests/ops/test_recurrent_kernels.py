@@ -11,6 +11,7 @@ import pytest
 
 from gradwork.ops import kernels
 from gradwork.ops.kernels import cpu_recurrent, reference_recurrent
+from tests.helpers import to_numpy
 
 STEPS, BATCH, HIDDEN = 5, 4, 3
 
@@ -62,13 +63,17 @@ def _assert_same(fast, plain, dtype):
     tolerance = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"atol": 2e-5}
     out_fast, grads_fast = fast
     out_plain, grads_plain = plain
-    np.testing.assert_allclose(out_fast, out_plain, **tolerance, err_msg="forward")
+    np.testing.assert_allclose(
+        to_numpy(out_fast), to_numpy(out_plain), **tolerance, err_msg="forward"
+    )
     assert len(grads_fast) == len(grads_plain)
     for k, (mine, reference) in enumerate(zip(grads_fast, grads_plain, strict=True)):
         assert (mine is None) == (reference is None), f"gradient {k}"
         if mine is not None:
             assert mine.dtype == reference.dtype == dtype, f"gradient {k}"
-            np.testing.assert_allclose(mine, reference, **tolerance, err_msg=f"gradient {k}")
+            np.testing.assert_allclose(
+                to_numpy(mine), to_numpy(reference), **tolerance, err_msg=f"gradient {k}"
+            )
 
 
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
@@ -115,7 +120,7 @@ def test_lstm_saturated_gates_give_finite_values():
     plain_out, _ = reference_recurrent.lstm_forward(inputs[0], *inputs[1:3], *inputs[3], None,
                                                     False)  # fmt: skip
     assert np.isfinite(fast_out).all()
-    np.testing.assert_allclose(fast_out, plain_out, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(fast_out), to_numpy(plain_out), atol=1e-6)
 
 
 def test_the_kernels_layer_dispatches_to_the_selected_module():
@@ -157,7 +162,9 @@ def test_backward_twice_gives_the_same(name):
         first = backward(work, weight, grad, *extra, [4, 4, 2, 1, 1], False, True, True)
         second = backward(work, weight, grad, *extra, [4, 4, 2, 1, 1], False, True, True)
         for k, (a, b) in enumerate(zip(first, second, strict=True)):
-            np.testing.assert_array_equal(a, b, err_msg=f"{module.__name__} gradient {k}")
+            np.testing.assert_array_equal(
+                to_numpy(a), to_numpy(b), err_msg=f"{module.__name__} gradient {k}"
+            )
 
 
 @pytest.mark.parametrize("variant", ["forward", "lengths_reverse"])
@@ -182,9 +189,9 @@ def test_device_arrays_run_the_reference_on_the_device(name, variant):
         grads = backward(work, d_weight, d_grad, *extra, batch_sizes, reverse, True, True)
         assert all(isinstance(g, _standin.ndarray) for g in (out, *grads))
         got_out, got_grads = out.get(), [g.get() for g in grads]
-    np.testing.assert_allclose(got_out, want_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(got_out), to_numpy(want_out), rtol=1e-12, atol=1e-12)
     for mine, reference in zip(got_grads, want_grads, strict=True):
-        np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(mine), to_numpy(reference), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", CELLS)

@@ -25,6 +25,7 @@ import gradwork as gw
 from gradwork import nn, ops
 from gradwork.nn.utils_rnn import pack_padded_sequence  # = gradwork.nn.utils.rnn's
 from gradwork.ops.kernels import cpu_recurrent, cpu_recurrent_lstm, cpu_recurrent_parts
+from tests.helpers import to_numpy
 
 # Squared, this overflows float64 (and float32), so a read of it raises under errstate.
 HUGE = 1e300
@@ -63,7 +64,7 @@ def test_lstm_packed_backward_never_reads_garbage(bidirectional):
             output, (h_n, c_n) = lstm(packed)
             (output.data.sum() + h_n.sum() + c_n.sum()).backward()
         for name, grad in [("input", x.grad), *((k, p.grad) for k, p in lstm.named_parameters())]:
-            assert np.isfinite(grad.numpy()).all(), f"seed {seed}: non-finite gradient of {name}"
+            assert np.isfinite(to_numpy(grad)).all(), f"seed {seed}: non-finite gradient of {name}"
 
 
 def _poisoned_numpy(fill: float) -> types.SimpleNamespace:
@@ -109,7 +110,7 @@ def _run_op(name, batch_sizes, reverse, padding=0.0):
     tensors = [gw.tensor(a, requires_grad=True) for a in inputs]
     out = op.apply(*tensors, **options, batch_sizes=batch_sizes, reverse=reverse)
     (out * gw.tensor(rng.standard_normal(out.shape))).sum().backward()
-    return [out.detach().numpy().copy()] + [t.grad.numpy().copy() for t in tensors]
+    return [to_numpy(out).copy()] + [to_numpy(t.grad).copy() for t in tensors]
 
 
 @pytest.mark.parametrize("fill", [HUGE, np.nan], ids=["huge", "nan"])
@@ -124,7 +125,7 @@ def test_poisoned_buffers_change_nothing(monkeypatch, name, direction, fill):
     with np.errstate(all="raise"):
         got = _run_op(name, batch_sizes, reverse)
     for mine, reference in zip(got, expected, strict=True):
-        np.testing.assert_array_equal(mine, reference)
+        np.testing.assert_array_equal(to_numpy(mine), to_numpy(reference))
 
 
 @pytest.mark.parametrize("direction", LENGTHS)
@@ -136,7 +137,7 @@ def test_padding_values_change_nothing(name, direction):
     with np.errstate(all="raise"):
         got = _run_op(name, batch_sizes, reverse, padding=HUGE)
     for mine, reference in zip(got, expected, strict=True):
-        np.testing.assert_array_equal(mine, reference)
+        np.testing.assert_array_equal(to_numpy(mine), to_numpy(reference))
 
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["forward", "bidirectional"])
@@ -165,7 +166,7 @@ def test_lstm_packed_gradients_match_torch(torch, bidirectional):
 
     loss, torch_loss = 0, 0
     for mine, reference in zip([output.data, h_n, c_n], [expected.data, th_n, tc_n], strict=True):
-        np.testing.assert_allclose(mine.detach().numpy(), reference.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(to_numpy(mine), to_numpy(reference), atol=1e-12)
         weights = rng.standard_normal(tuple(mine.shape))
         loss = loss + (mine * gw.tensor(weights)).sum()
         torch_loss = torch_loss + (reference * torch.tensor(weights)).sum()
@@ -173,12 +174,12 @@ def test_lstm_packed_gradients_match_torch(torch, bidirectional):
         loss.backward()
     torch_loss.backward()
 
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(to_numpy(x.grad), to_numpy(tx.grad), atol=1e-12)
     for mine, reference in zip(hx, thx, strict=True):
-        np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(to_numpy(mine.grad), to_numpy(reference.grad), atol=1e-12)
     for (key, parameter), (_, reference) in zip(
         ours.named_parameters(), theirs.named_parameters(), strict=True
     ):
         np.testing.assert_allclose(
-            parameter.grad.numpy(), reference.grad.numpy(), atol=1e-12, err_msg=key
+            to_numpy(parameter.grad), to_numpy(reference.grad), atol=1e-12, err_msg=key
         )

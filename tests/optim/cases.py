@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 STEPS = 30
 
@@ -155,9 +156,7 @@ class Problem:
         return loss
 
     def values(self) -> list[np.ndarray]:
-        return [
-            np.array(p.detach().numpy() if hasattr(p, "detach") else p.array) for p in self.params
-        ]
+        return [np.array(to_numpy(p) if hasattr(p, "detach") else to_numpy(p)) for p in self.params]
 
 
 def run(
@@ -383,4 +382,4 @@ def record(optimizer: Any, scheduler: Any, case: SchedulerCase, steps: int) -> d
 
 
 def tensor_values(tensors: list) -> list[np.ndarray]:
-    return [np.array(t.array if isinstance(t, gw.Tensor) else t.detach().numpy()) for t in tensors]
+    return [np.array(to_numpy(t) if isinstance(t, gw.Tensor) else to_numpy(t)) for t in tensors]

@@ -11,6 +11,7 @@ import pytest
 import gradwork as gw
 from gradwork import optim
 from gradwork.optim._line_search import cubic_interpolate
+from tests.helpers import to_numpy
 from tests.optim.cases import LBFGS_CASES, Problem
 
 
@@ -41,7 +42,7 @@ PROBLEMS = {
 
 
 def _one(start, lib):
-    xy = lib.tensor(np.array(start), requires_grad=True)
+    xy = lib.tensor(np.array(to_numpy(start)), requires_grad=True)
     return [xy], lambda: _rosenbrock(xy)
 
 
@@ -65,7 +66,7 @@ def _run(lib, module, problem, kwargs, steps, checkpoint_at=None, load=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch: float() of a tensor that requires grad
             losses.append(float(closure_loss(opt.step(closure))))
-    values = [np.array(p.detach().numpy() if lib is not gw else p.array) for p in params]
+    values = [np.array(to_numpy(p) if lib is not gw else to_numpy(p)) for p in params]
     state = opt.state[params[0]]
     return losses, values, (int(state["func_evals"]), int(state["n_iter"])), saved
 
@@ -80,16 +81,16 @@ def test_trajectory_matches_torch(case, torch):
     ours = _run(gw, optim, problem, kwargs, steps)
     theirs = _run(torch, torch.optim, problem, kwargs, steps)
     assert ours[2] == theirs[2]  # the same number of evaluations and iterations
-    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(ours[0]), to_numpy(theirs[0]), rtol=1e-9, atol=1e-12)
     for a, b in zip(ours[1], theirs[1], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
     assert ours[0][-1] < ours[0][0]
 
 
 def test_strong_wolfe_solves_rosenbrock():
     kwargs = {"line_search_fn": "strong_wolfe", "tolerance_change": 1e-14}
     losses, values, _, _ = _run(gw, optim, "rosenbrock2", kwargs, 5)
-    np.testing.assert_allclose(values[0], [1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(values[0]), [1.0, 1.0], atol=1e-6)
     assert losses[-1] < 1e-10
 
 
@@ -111,9 +112,9 @@ def test_loads_torch_state_mid_run(line_search_fn, torch):
 
     ours = _run(gw, optim, "least_squares", kwargs, 6, checkpoint_at=3, load=load)
     assert torch_values is not None
-    np.testing.assert_allclose(ours[0][3:], theirs[0][3:], rtol=1e-9)
+    np.testing.assert_allclose(to_numpy(ours[0][3:]), to_numpy(theirs[0][3:]), rtol=1e-9)
     for a, b in zip(ours[1], theirs[1], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
 
 
 def test_state_dict_round_trip_and_copy():

@@ -11,7 +11,7 @@ import gradwork as gw
 import gradwork.nn.utils as utils
 from gradwork import optim
 from gradwork.diagnose import gradcheck
-from tests.helpers import randn64
+from tests.helpers import randn64, to_numpy
 
 
 def _with_grads(lib, grads):
@@ -37,7 +37,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, torch):
     assert isinstance(total, gw.Tensor) and total.ndim == 0
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-12)
     for p, t in zip(ours[:-1], theirs, strict=True):  # the last one has no gradient
-        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(to_numpy(p.grad), to_numpy(t.grad), rtol=1e-12)
     assert ours[-1].grad is None
 
 
@@ -48,7 +48,7 @@ def test_clip_grad_norm_values_without_torch():
     np.testing.assert_allclose([p.grad.item() for p in params], [0.6, 0.8], rtol=1e-6)
     params = _with_grads(gw, [np.array([-3.0, 1.0])])
     assert utils.clip_grad_norm_(params, 1.0, norm_type="inf").item() == 3.0
-    np.testing.assert_allclose(params[0].grad.data, [-1.0, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(params[0].grad), [-1.0, 1 / 3], rtol=1e-6)
 
 
 def test_clip_grad_norm_keeps_float32():
@@ -79,21 +79,21 @@ def test_clip_grad_value_matches_torch(torch):
     utils.clip_grad_value_(ours, 1.0)
     torch.nn.utils.clip_grad_value_(theirs, 1.0)
     for p, t in zip(ours, theirs, strict=True):
-        np.testing.assert_array_equal(p.grad.array, t.grad.numpy())
-    np.testing.assert_array_equal(ours[0].grad.data, [-1.0, 0.2, 1.0])
+        np.testing.assert_array_equal(to_numpy(p.grad), to_numpy(t.grad))
+    np.testing.assert_array_equal(to_numpy(ours[0].grad), [-1.0, 0.2, 1.0])
 
 
 def test_parameters_to_vector_and_back(torch):
     params = [randn64(2, 3), randn64(4)]
     vector = utils.parameters_to_vector(params)
-    expected = torch.nn.utils.parameters_to_vector([torch.tensor(p.array) for p in params])
-    np.testing.assert_array_equal(vector.array, expected.numpy())
+    expected = torch.nn.utils.parameters_to_vector([torch.tensor(to_numpy(p)) for p in params])
+    np.testing.assert_array_equal(to_numpy(vector), to_numpy(expected))
     (vector * gw.arange(10, dtype=gw.float64)).sum().backward()  # differentiable
-    np.testing.assert_array_equal(params[1].grad.data, [6.0, 7.0, 8.0, 9.0])
+    np.testing.assert_array_equal(to_numpy(params[1].grad), [6.0, 7.0, 8.0, 9.0])
     targets = [gw.zeros(2, 3, dtype=gw.float64), gw.zeros(4, dtype=gw.float64)]
     utils.vector_to_parameters(vector.detach() * 2, targets)
     for target, p in zip(targets, params, strict=True):
-        np.testing.assert_array_equal(target.array, 2 * p.array)
+        np.testing.assert_array_equal(to_numpy(target), 2 * to_numpy(p))
     with pytest.raises(ValueError, match="has 10 elements but the parameters hold 6"):
         utils.vector_to_parameters(vector.detach(), targets[:1])
     with pytest.raises(TypeError, match="expected gradwork.Tensor"):
@@ -110,14 +110,16 @@ def test_parameters_to_vector_and_back(torch):
 def test_penalties_value_and_gradcheck(penalty, reference):
     params = [randn64(3, 2), randn64(4)]
     value = penalty(params, weight=0.3)
-    np.testing.assert_allclose(value.item(), 0.3 * reference([p.array for p in params]))
+    np.testing.assert_allclose(value.item(), 0.3 * reference([to_numpy(p) for p in params]))
     assert gradcheck(lambda a, b: penalty([a, b], weight=0.3), params)
 
 
 def test_l2_penalty_gradient_equals_sgd_weight_decay():
     w = gw.tensor([1.0, -2.0], dtype=gw.float64, requires_grad=True)
     utils.l2_penalty([w], weight=0.05).backward()
-    np.testing.assert_allclose(w.grad.array, 0.1 * w.array)  # d/dw 0.05 w^2 = weight_decay 0.1 * w
+    np.testing.assert_allclose(
+        to_numpy(w.grad), 0.1 * to_numpy(w)
+    )  # d/dw 0.05 w^2 = weight_decay 0.1 * w
 
 
 class _LayerNorm:
@@ -160,8 +162,8 @@ def test_param_groups_no_decay():
     for p in model.tensors.values():
         p.grad = gw.zeros(*p.shape)
     opt.step()  # zero gradients: only the decay moves anything
-    assert model.tensors["fc.weight"].array[0, 0] == pytest.approx(1 - 0.1 * 0.1)
-    assert model.tensors["norm.weight"].array[0, 0] == 1.0
+    assert to_numpy(model.tensors["fc.weight"])[0, 0] == pytest.approx(1 - 0.1 * 0.1)
+    assert to_numpy(model.tensors["norm.weight"])[0, 0] == 1.0
     names = opt.state_dict()["param_groups"][1]["param_names"]
     assert names == ["fc.bias", "norm.weight", "scale"]
 

@@ -10,6 +10,7 @@ import pytest
 import gradwork as gw
 from gradwork import optim
 from gradwork.optim import optimizer as optimizer_module
+from tests.helpers import to_numpy
 from tests.optim.cases import CONVERGENCE, LBFGS_CASES, OPTIMIZER_CASES, Problem, run
 
 IDS = [case.id for case in OPTIMIZER_CASES]
@@ -20,7 +21,7 @@ def test_trajectory_matches_torch(case, torch):
     ours = run(gw, optim, case)
     theirs = run(torch, torch.optim, case)
     for name, a, b in zip(Problem(gw).arrays, ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12, err_msg=name)
     start = Problem(gw).arrays.values()
     assert any(not np.allclose(a, s) for a, s in zip(ours, start, strict=True)), (
         "the parameters never moved"
@@ -34,7 +35,7 @@ def test_flat_path_equals_per_parameter_path(case, monkeypatch):
     monkeypatch.setattr(optimizer_module, "can_flatten", lambda params: False)
     each = run(gw, optim, case)
     for a, b in zip(flat, each, strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     assert problem.params  # the problem was built
 
 
@@ -46,7 +47,7 @@ def test_chunked_flat_update_equals_per_parameter_path(case, monkeypatch):
     monkeypatch.setattr(optimizer_module, "can_flatten", lambda params: False)
     each = run(gw, optim, case)
     for a, b in zip(chunked, each, strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
 
 
 @pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=IDS)
@@ -58,7 +59,7 @@ def test_missing_gradients_are_skipped_like_torch(case, torch):
     ours = run(gw, optim, case, skip_grad=skip)
     theirs = run(torch, torch.optim, case, skip_grad=skip)
     for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
 
 
 def test_flat_buffer_is_used_and_shared():
@@ -93,7 +94,7 @@ def test_reassigned_data_rebuilds_the_buffer(torch):
         results.append(problem.values())
     assert opt is not None and old is not None
     for a, b in zip(*results, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
 
 
 def test_mixed_dtypes_take_the_per_parameter_path():
@@ -104,8 +105,8 @@ def test_mixed_dtypes_take_the_per_parameter_path():
     opt.step()
     assert opt._flat_groups[0] is None
     assert w32.dtype == np.float32 and w64.dtype == np.float64
-    np.testing.assert_allclose(w32.array, 0.9, rtol=1e-6)
-    np.testing.assert_allclose(w64.array, 0.9, rtol=1e-8)  # eps shifts it by 5e-10
+    np.testing.assert_allclose(to_numpy(w32), 0.9, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(w64), 0.9, rtol=1e-8)  # eps shifts it by 5e-10
 
 
 def test_float32_parameters_stay_float32(torch):
@@ -120,7 +121,7 @@ def test_float32_parameters_stay_float32(torch):
             opt.step()
     for a, b in zip(ours.values(), theirs.values(), strict=True):
         assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(CONVERGENCE))
@@ -129,7 +130,7 @@ def test_converges_on_least_squares(name):
     rng = np.random.default_rng(0)
     x = gw.tensor(rng.standard_normal((32, 3)))
     truth = np.array([1.5, -2.0, 0.5])
-    y = gw.tensor(x.array @ truth)
+    y = gw.tensor(to_numpy(x) @ truth)
     w = gw.zeros(3, dtype=gw.float64, requires_grad=True)
     opt = getattr(optim, name)([w], **kwargs)
 
@@ -141,7 +142,7 @@ def test_converges_on_least_squares(name):
 
     for _ in range(steps):
         opt.step(closure)
-    np.testing.assert_allclose(w.array, truth, atol=tolerance)
+    np.testing.assert_allclose(to_numpy(w), to_numpy(truth), atol=tolerance)
 
 
 def test_adam_solves_rosenbrock():
@@ -155,7 +156,7 @@ def test_adam_solves_rosenbrock():
         opt.step()
         scheduler.step()
     # NOTE: the valley is flat along its floor; 3000 decaying steps get within 1e-2.
-    np.testing.assert_allclose(xy.array, [1.0, 1.0], atol=1e-2)
+    np.testing.assert_allclose(to_numpy(xy), [1.0, 1.0], atol=1e-2)
 
 
 def test_closure_is_evaluated_with_grad_and_returned():
@@ -171,7 +172,7 @@ def test_closure_is_evaluated_with_grad_and_returned():
     with gw.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 4.0
-    np.testing.assert_allclose(w.array, [1.0])  # 2 - 0.25 * 4
+    np.testing.assert_allclose(to_numpy(w), [1.0])  # 2 - 0.25 * 4
 
 
 def test_zero_grad():
@@ -200,7 +201,7 @@ def test_param_groups_get_their_own_hyperparameters(torch):
             opt.step()
         results.append(problem.values())
     for a, b in zip(*results, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
 
 
 BAD_HYPERPARAMETERS = [

@@ -11,6 +11,7 @@ import pytest
 import gradwork as gw
 from gradwork import optim
 from gradwork.optim import lr_scheduler, schedules
+from tests.helpers import to_numpy
 from tests.optim.cases import SCHEDULER_CASES, record, scheduler_optimizer
 
 IDS = [case.id for case in SCHEDULER_CASES]
@@ -33,7 +34,9 @@ def test_lr_sequence_matches_torch(case, torch):
     assert initial == [g["lr"] for g in torch_opt.param_groups]
     theirs = record(torch_opt, torch_scheduler, case, case.steps)
     for key in ("last_lr", "lr", "momentum"):
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=0, err_msg=key)
+        np.testing.assert_allclose(
+            to_numpy(ours[key]), to_numpy(theirs[key]), rtol=1e-12, atol=0, err_msg=key
+        )
     assert len({tuple(lrs) for lrs in ours["lr"]}) > 1, "the learning rate never changed"
 
 
@@ -91,7 +94,7 @@ def test_warmup_scheduler_equals_warmup_function():
     for _ in range(15):
         scheduler.step()
         lrs.append(scheduler.get_last_lr()[0])
-    np.testing.assert_allclose(lrs, [function(t) for t in range(16)], rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(lrs), [function(t) for t in range(16)], rtol=1e-12)
 
 
 def test_inverse_time_values():
@@ -101,7 +104,7 @@ def test_inverse_time_values():
     for _ in range(4):
         scheduler.step()
         lrs.append(scheduler.get_last_lr()[0])
-    np.testing.assert_allclose(lrs, [0.6 / (1 + 0.5 * e) for e in range(5)], rtol=1e-15)
+    np.testing.assert_allclose(to_numpy(lrs), [0.6 / (1 + 0.5 * e) for e in range(5)], rtol=1e-15)
 
 
 def test_one_cycle_refuses_to_step_past_the_end():
@@ -167,7 +170,9 @@ SCHEDULE_VALUES = [
 
 @pytest.mark.parametrize("schedule, expected", SCHEDULE_VALUES)
 def test_schedule_functions(schedule, expected):
-    np.testing.assert_allclose([schedule(t) for t in range(len(expected))], expected, rtol=1e-15)
+    np.testing.assert_allclose(
+        [schedule(t) for t in range(len(expected))], to_numpy(expected), rtol=1e-15
+    )
 
 
 def test_every_schedule_function_has_a_table_entry():
@@ -196,7 +201,7 @@ def test_warm_restarts_with_fractional_and_jumping_epochs_match_torch(torch):
                 scheduler.step(epoch)
                 lrs.append(scheduler.get_last_lr() + [scheduler.last_epoch, scheduler.T_i])
             results.append(lrs)
-        np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(to_numpy(results[0]), to_numpy(results[1]), rtol=1e-12, atol=0)
 
 
 def test_warm_restarts_scheduler_equals_the_schedule_function():

@@ -19,6 +19,7 @@ from gradwork.train import (
 )
 from gradwork.train.architectures import ARCHITECTURES, transformer_lm
 from gradwork.train.generate import next_token_probabilities
+from tests.helpers import to_numpy
 
 VOCAB = 11
 
@@ -48,11 +49,13 @@ def test_shapes_tying_and_initial_loss():
 @pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
 def test_position_t_sees_only_positions_up_to_t(positional):
     model = small(positional=positional).eval()
-    before = ids(2, 8).numpy()
+    before = to_numpy(ids(2, 8))
     after = before.copy()
     after[:, 5] = (after[:, 5] + 1) % VOCAB
-    a, b = (model(gw.tensor(t)).detach().numpy() for t in (before, after))
-    np.testing.assert_array_equal(a[:, :5], b[:, :5])  # the past ignores the future
+    a, b = (to_numpy(model(gw.tensor(t))) for t in (before, after))
+    np.testing.assert_array_equal(
+        to_numpy(a[:, :5]), to_numpy(b[:, :5])
+    )  # the past ignores the future
     assert np.abs(a[:, 5:] - b[:, 5:]).max() > 1e-4
 
 
@@ -84,10 +87,12 @@ def test_matches_torch_built_from_the_same_layers(torch):
 
     theirs = TorchLM().double().eval()
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    theirs.load_state_dict({k: torch.tensor(np.array(v)) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict(
+        {k: torch.tensor(np.array(to_numpy(v))) for k, v in ours.state_dict().items()}
+    )
     x = ids(2, 7)
-    expected = theirs(torch.tensor(x.numpy())).detach().numpy()
-    np.testing.assert_allclose(ours(x).detach().numpy(), expected, rtol=1e-9, atol=1e-10)
+    expected = to_numpy(theirs(torch.tensor(to_numpy(x))))
+    np.testing.assert_allclose(to_numpy(ours(x)), to_numpy(expected), rtol=1e-9, atol=1e-10)
 
 
 def test_too_long_a_context_is_explained():
@@ -102,7 +107,7 @@ def test_token_loss_is_cross_entropy_over_every_position(torch):
     target = ids(2, 5)
     ours = TokenCrossEntropyLoss()(logits, target)
     theirs = torch.nn.functional.cross_entropy(
-        torch.tensor(logits.detach().numpy()).permute(0, 2, 1), torch.tensor(target.numpy())
+        torch.tensor(to_numpy(logits)).permute(0, 2, 1), torch.tensor(to_numpy(target))
     )
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
 
@@ -111,7 +116,7 @@ def test_evaluate_perplexity_is_exp_of_the_mean_token_loss():
     model = small()
     windows = data.NextCharDataset(np.arange(60) % VOCAB, block_size=8, stride=3)
     loss, perplexity = evaluate_perplexity(model, windows, batch_size=4)
-    x, y = windows.tensors
+    x, y = (t.to(model.head.weight.device) for t in windows.tensors)  # the model's device
     with gw.no_grad():
         direct = TokenCrossEntropyLoss()(model.eval()(x), y).item()
     assert loss == pytest.approx(direct, rel=1e-5) and perplexity == math.exp(loss)
@@ -152,25 +157,25 @@ def test_temperature_zero_and_top_k_one_are_greedy():
     model = small()
     greedy = generate(model, [4], 6, temperature=0)
     assert generate(model, [4], 6, top_k=1).tolist() == greedy.tolist()
-    context = greedy.numpy()
+    context = to_numpy(greedy)
     model.eval()
     for t in range(1, 7):  # each new id is the argmax given the ones before it
-        logits = model(gw.tensor(context[None, :t])).detach().numpy()[0, -1]
+        logits = to_numpy(model(gw.tensor(context[None, :t])))[0, -1]
         assert context[t] == logits.argmax()
 
 
 def test_top_k_and_temperature_shape_the_distribution():
     logits = np.log(np.array([[0.5, 0.25, 0.15, 0.1]]))
     kept = next_token_probabilities(logits, top_k=2)
-    np.testing.assert_allclose(kept, [[2 / 3, 1 / 3, 0, 0]])
+    np.testing.assert_allclose(to_numpy(kept), [[2 / 3, 1 / 3, 0, 0]])
     sharp, flat = next_token_probabilities(logits, 0.5), next_token_probabilities(logits, 2.0)
     assert sharp[0, 0] > 0.5 > flat[0, 0]
     draws = generate(small(), [0], 200, top_k=2, generator=np.random.default_rng(0))
     model = small().eval()
     # Under top_k=2 each sampled id is one of the two most likely given its context.
-    context = draws.numpy()
+    context = to_numpy(draws)
     for t in range(1, 30):
-        logits = model(gw.tensor(context[None, max(0, t - 8) : t])).detach().numpy()[0, -1]
+        logits = to_numpy(model(gw.tensor(context[None, max(0, t - 8) : t])))[0, -1]
         assert context[t] in np.argsort(logits)[-2:]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gradwork import train
+from tests.helpers import to_numpy
 from tests.train.tiny import TinyLinear, TinyLoader, TinySGD, mse, regression_data
 
 
@@ -66,7 +67,7 @@ def test_loss_decreases_and_hooks_run_in_order():
     expected.append(("train_end",))
     assert recorder.events == expected
     # the epoch's "mse" metric equals the epoch's mean loss (same quantity, same weights)
-    np.testing.assert_allclose(history.history["mse"], losses, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(history.history["mse"]), to_numpy(losses), rtol=1e-5)
     assert trainer.global_step == 18 and trainer.epoch == 3
 
 
@@ -75,12 +76,13 @@ def test_evaluate_and_predict():
     _, val_loader = loaders()
     x, y = regression_data()
     result = trainer.evaluate(val_loader)
-    expected = float(((x[48:] @ model.weight.array + model.bias.array - y[48:]) ** 2).mean())
+    weight, bias = to_numpy(model.weight), to_numpy(model.bias)
+    expected = float(((x[48:] @ weight + bias - y[48:]) ** 2).mean())
     assert result["loss"] == pytest.approx(expected, rel=1e-5)
     assert result["mse"] == pytest.approx(expected, rel=1e-5)
     predictions = trainer.predict(x)
     np.testing.assert_allclose(
-        predictions.numpy(), x @ model.weight.array + model.bias.array, rtol=1e-6
+        to_numpy(predictions), x @ to_numpy(model.weight) + to_numpy(model.bias), rtol=1e-6
     )
     assert trainer.predict(val_loader).shape == (16, 1)
 
@@ -120,7 +122,7 @@ def test_early_stopping_restores_best_weights():
     assert stopper.best_epoch == best_epoch
     assert stopper.stopped_epoch == best_epoch + 2 == max(snapshots)
     for name, value in model.state_dict().items():
-        assert np.array_equal(value, snapshots[best_epoch][1][name])
+        assert np.array_equal(to_numpy(value), to_numpy(snapshots[best_epoch][1][name]))
 
 
 def test_early_stopping_mode_and_missing_monitor():
@@ -215,8 +217,10 @@ def test_model_checkpoint_best_and_last(tmp_path):
     assert best < 5 and checkpoint.best_epoch == best
     saved_best = train.load_checkpoint(tmp_path / "best.npz")
     saved_last = train.load_checkpoint(tmp_path / "last.npz")
-    assert np.array_equal(saved_best["model"]["weight"], values[best][1]["weight"])
-    assert np.array_equal(saved_last["model"]["weight"], model.weight.array)
+    assert np.array_equal(
+        to_numpy(saved_best["model"]["weight"]), to_numpy(values[best][1]["weight"])
+    )
+    assert np.array_equal(saved_last["model"]["weight"], to_numpy(model.weight))
     assert saved_last["position"] == {"epoch": 6, "batch": 0, "global_step": 36}
     only_best = tmp_path / "only"
     _, trainer = make(

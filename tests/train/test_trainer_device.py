@@ -12,6 +12,7 @@ import pytest
 
 import gradwork as gw
 from gradwork import data, nn, optim, train
+from tests.helpers import to_numpy
 
 
 def _setup(device: str, **options):
@@ -33,7 +34,8 @@ def _setup(device: str, **options):
 
 
 def _moons():
-    moons = data.make_moons(96, seed=0)
+    with gw.device("cpu"):  # host data, whatever the default device
+        moons = data.make_moons(96, seed=0)
     return data.DataLoader(moons, batch_size=16, shuffle=True, seed=0), moons
 
 
@@ -47,12 +49,14 @@ def test_fit_evaluate_predict_on_cuda_match_the_cpu(cuda_standin):
         assert trainer.model[0].weight.device.type == device
         predictions = trainer.predict(moons)
         assert predictions.device.type == "cpu"  # outputs come back to the host
-        runs[device] = (history.history, trainer.evaluate(moons), predictions.numpy())
+        runs[device] = (history.history, trainer.evaluate(moons), to_numpy(predictions))
     (cpu_history, cpu_eval, cpu_pred), (gpu_history, gpu_eval, gpu_pred) = runs["cpu"], runs["cuda"]
     for key in ("loss", "accuracy", "val_loss", "val_f1"):
-        np.testing.assert_allclose(gpu_history[key], cpu_history[key], rtol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            to_numpy(gpu_history[key]), to_numpy(cpu_history[key]), rtol=1e-5, err_msg=key
+        )
     assert gpu_eval == pytest.approx(cpu_eval, rel=1e-5)
-    np.testing.assert_allclose(gpu_pred, cpu_pred, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(gpu_pred), to_numpy(cpu_pred), rtol=1e-4, atol=1e-5)
 
 
 def test_a_cuda_checkpoint_holds_host_arrays_and_resumes_on_either_device(cuda_standin, tmp_path):
@@ -67,7 +71,7 @@ def test_a_cuda_checkpoint_holds_host_arrays_and_resumes_on_either_device(cuda_s
         resumed.resume(path)
         weight = resumed.model[0].weight
         assert weight.device.type == device
-        np.testing.assert_array_equal(weight.cpu().detach().numpy(), state["model"]["0.weight"])
+        np.testing.assert_array_equal(to_numpy(weight.cpu()), to_numpy(state["model"]["0.weight"]))
         exp_avg = resumed.optimizer.state[weight]["exp_avg"]
         assert isinstance(exp_avg, np.ndarray) == (device == "cpu")
         resumed.fit(_moons()[0], epochs=2)  # and it goes on training there
@@ -82,8 +86,8 @@ def test_early_stopping_restores_best_weights_on_cuda(cuda_standin):
 
 
 def test_batches_are_sent_to_the_model_device():
-    x, y = gw.ones(2, 3), np.zeros(2)
+    x, y = gw.ones(2, 3, device="cpu"), np.zeros(2)
     moved = train.devices.to_device({"x": x, "pair": (x, y)}, "cpu")
     assert moved["x"] is x and moved["pair"][1] is y  # already there: no copy
-    assert train.devices.model_device(nn.Linear(2, 2)) == "cpu"
+    assert train.devices.model_device(nn.Linear(2, 2).to("cpu")) == "cpu"
     assert train.devices.model_device(nn.ReLU()) == "cpu"  # no parameters: the host

@@ -11,6 +11,7 @@ import numpy as np
 
 import gradwork as gw
 from gradwork import random, train
+from tests.helpers import to_numpy
 
 
 class TinyLinear:
@@ -29,8 +30,9 @@ class TinyLinear:
         return {"weight": self.weight.array.copy(), "bias": self.bias.array.copy()}
 
     def load_state_dict(self, state):
-        self.weight.array = np.array(state["weight"], dtype=np.float32)
-        self.bias.array = np.array(state["bias"], dtype=np.float32)
+        # gw.tensor: a copy on the default device (or on the saved array's own)
+        self.weight.array = gw.tensor(state["weight"], dtype=gw.float32).array
+        self.bias.array = gw.tensor(state["bias"], dtype=gw.float32).array
 
     def train(self, mode=True):
         self.training = mode
@@ -76,7 +78,7 @@ class TinySGD:
         }
 
     def load_state_dict(self, state):
-        self.state = {int(i): np.array(b) for i, b in state["state"].items()}
+        self.state = {int(i): gw.tensor(b).array for i, b in state["state"].items()}  # copies
         self.param_groups = [dict(g) for g in state["param_groups"]]
 
 
@@ -84,7 +86,7 @@ class TinyLoader:
     """Batches of (x, y), reshuffled each epoch from its own seeded generator."""
 
     def __init__(self, x, y, batch_size, shuffle=False, seed=0) -> None:
-        self.x, self.y = np.asarray(x), np.asarray(y)
+        self.x, self.y = to_numpy(x), to_numpy(y)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.generator = np.random.default_rng(seed)
         self.epoch, self.position, self.order = 0, 0, None

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.autograd.grad_mode import _state
 
 enabled = False
@@ -67,20 +68,24 @@ def module_scope(name: str) -> Iterator[None]:
 
 def _describe(values: Any) -> str:
     """'min=…, max=…' of an array, ignoring non-finite entries where possible."""
-    a = np.asarray(values)
+    a = np.asarray(_arrays.to_host(values))  # for the error message only: a copy is fine
     if a.size == 0 or not np.issubdtype(a.dtype, np.number):
         return f"shape={a.shape}"
     return f"min={a.min():.5g}, max={a.max():.5g}"
 
 
 def _first_bad(array: Any) -> str | None:
-    """'nan', 'inf' or '-inf' if the float array holds one, else None."""
-    a = np.asarray(array)
-    if a.dtype.kind != "f" or np.isfinite(a).all():
+    """'nan', 'inf' or '-inf' if the float array holds one, else None.
+
+    NOTE: computed on the array's device; only the verdicts come to the host.
+    """
+    xp = _arrays.xp_of(array)
+    a = _arrays.as_array(array)
+    if a.dtype.kind != "f" or bool(xp.isfinite(a).all()):
         return None
-    if np.isnan(a).any():
+    if bool(xp.isnan(a).any()):
         return "nan"
-    return "inf" if np.isposinf(a).any() else "-inf"
+    return "inf" if bool(xp.isposinf(a).any()) else "-inf"
 
 
 def _where(node: Any) -> str:
@@ -91,7 +96,9 @@ def _check_forward(node: Any, arrays: tuple, out: Any) -> None:
     bad = _first_bad(out)
     if bad is None:
         return
-    ranges = "; ".join(_describe(a) for a in arrays if isinstance(a, np.ndarray))
+    ranges = "; ".join(
+        _describe(a) for a in arrays if isinstance(a, np.ndarray) or _arrays.is_device_array(a)
+    )
     upstream = [i for i, a in enumerate(arrays) if _first_bad(a) is not None]
     cause = f" (input {upstream[0]} already held non-finite values)" if upstream else ""
     raise FloatingPointError(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import nn, plots, train
+from gradwork._arrays import to_host
 from gradwork.autograd import no_grad
 from gradwork.tensor import Tensor
 from gradwork.train import build as builder
@@ -96,8 +97,9 @@ def _tokens(sample: np.ndarray, info: dict, length: int) -> list[str] | None:
 def _arrays(loader: Any) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for batch in loader:
-        xs.append(np.asarray(getattr(batch[0], "array", batch[0])))
-        ys.append(np.asarray(getattr(batch[1], "array", batch[1])))
+        # The figures are drawn from host data: device batches are copied there, explicitly.
+        xs.append(np.asarray(to_host(getattr(batch[0], "array", batch[0]))))
+        ys.append(np.asarray(to_host(getattr(batch[1], "array", batch[1]))))
     return np.concatenate(xs), np.concatenate(ys)
 
 

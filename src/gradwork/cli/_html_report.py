@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import plots, train
+from gradwork import _arrays, plots, train
 from gradwork.cli import _html as h
 from gradwork.cli._commands import read_run_config
 from gradwork.cli._figures import model_figures
@@ -266,7 +266,9 @@ def record_test_interval(
     names = [getattr(m, "name", m) for m in session.metrics]
     name = next((n for n in names if isinstance(n, str)), "loss")
     outputs = tester.predict(loader).numpy()
-    targets = np.concatenate([np.asarray(getattr(b[1], "array", b[1])) for b in loader])
+    # The bootstrap runs on the host: device targets are copied there, explicitly.
+    batches = [_arrays.to_host(getattr(b[1], "array", b[1])) for b in loader]
+    targets = np.concatenate([np.asarray(batch) for batch in batches])
     if name == "loss":
         from gradwork.tensor import Tensor
 

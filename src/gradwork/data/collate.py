@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork._arrays import xp_of
 from gradwork.tensor import Tensor
 
 
@@ -28,7 +29,8 @@ def default_collate(samples: Sequence[Any]) -> Any:
         raise ValueError("default_collate: got an empty list of samples; a batch needs one")
     first = samples[0]
     if isinstance(first, Tensor):
-        return Tensor(np.stack([sample.array for sample in samples]))
+        arrays = [sample.array for sample in samples]
+        return Tensor(xp_of(arrays[0]).stack(arrays))  # on the samples' device
     if isinstance(first, np.ndarray | np.generic):
         return Tensor(np.stack(samples))
     if isinstance(first, bool | int | float):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
+from gradwork import _arrays, dtypes
 from gradwork.tensor import Tensor
 
 
@@ -38,14 +38,20 @@ class Dataset(abc.ABC):
     def __len__(self) -> int: ...
 
 
+def _on_default_device(array: np.ndarray) -> Tensor:
+    """Host data as a tensor where factories put tensors (gw.set_default_device): the
+    array itself on the CPU, one copy to the device under a CUDA default."""
+    return Tensor(_arrays.on_default_device(array))
+
+
 def _as_tensor(value: Any, position: int) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return Tensor(value)  # shares memory, keeps the dtype
+        return _on_default_device(value)  # on the CPU: shares memory, keeps the dtype
     try:
         # NOTE: Python lists follow gradwork's rules: floats become float32, ints int64.
-        return Tensor(dtypes.infer_array(value))
+        return _on_default_device(dtypes.infer_array(value))
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"TensorDataset: argument {position} could not be turned into an array "
@@ -100,7 +106,8 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         position = _check_index(index, len(self), "TensorDataset")
-        return tuple(Tensor(np.asarray(t.array[position])) for t in self.tensors)
+        # as_array: a row of a device tensor stays on the device
+        return tuple(Tensor(_arrays.as_array(t.array[position])) for t in self.tensors)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)

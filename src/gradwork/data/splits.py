@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.data.dataset import Subset
 from gradwork.data.loader import make_generator
 
@@ -155,7 +156,8 @@ def train_val_test_split(
 
 
 def _labels_array(labels: Any, n: int, owner: str) -> np.ndarray:
-    array = np.asarray(getattr(labels, "array", labels))
+    # Splits are planned on the host: device labels are copied there, explicitly.
+    array = np.asarray(_arrays.to_host(getattr(labels, "array", labels)))
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1 or len(array) != n:

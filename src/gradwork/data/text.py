@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from gradwork import _arrays
 from gradwork.data.dataset import TensorDataset
 
 __all__ = [
@@ -88,7 +89,8 @@ class CharVocabulary:
 
     def decode(self, ids: Iterable[Any]) -> str:
         """The string of the ids (a list, an array or an integer Tensor)."""
-        array = np.asarray(getattr(ids, "array", ids)).reshape(-1)
+        # Text is made on the host: device ids are copied there, explicitly.
+        array = np.asarray(_arrays.to_host(getattr(ids, "array", ids))).reshape(-1)
         return "".join(self.chars[int(i)] for i in array)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.random import generator as global_generator
 from gradwork.tensor import Tensor
 
@@ -89,7 +90,7 @@ class RandomCrop:
         pad = self.padding
         if pad:
             widths = [(0, 0)] * (array.ndim - 2) + [(pad, pad), (pad, pad)]
-            array = np.pad(array, widths)
+            array = _arrays.xp_of(array).pad(array, widths)  # on the batch's device
         height, width = self.size
         if height > array.shape[-2] or width > array.shape[-1]:
             raise ValueError(
@@ -100,6 +101,8 @@ class RandomCrop:
         n = array.shape[0]
         top = rng.integers(0, array.shape[-2] - height + 1, size=n)
         left = rng.integers(0, array.shape[-1] - width + 1, size=n)
+        if _arrays.is_device_array(array):
+            return _wrap(_crop_on_device(array, top, left, height, width), is_tensor)
         windows = np.lib.stride_tricks.sliding_window_view(array, (height, width), axis=(-2, -1))
         # (N, ..., H', W', h, w) -> (N, H', W', ..., h, w): pick one window per image with a
         # single fancy index (one copy, no loop over the batch).
@@ -109,6 +112,18 @@ class RandomCrop:
 
     def __repr__(self) -> str:
         return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+def _crop_on_device(array: Any, top: np.ndarray, left: np.ndarray, height: int, width: int):
+    """RandomCrop's windows gathered with one fancy index on the batch's device (NumPy's
+    sliding_window_view has no device counterpart); the offsets were drawn on the host."""
+    n = array.shape[0]
+    rows = _arrays.asarray_like(top[:, None] + np.arange(height), array)  # (N, h)
+    cols = _arrays.asarray_like(left[:, None] + np.arange(width), array)  # (N, w)
+    images = _arrays.asarray_like(np.arange(n)[:, None, None], array)
+    # Advanced indices split by `...` come first: (N, h, w, C...) -> (N, C..., h, w).
+    cropped = array[images, ..., rows[:, :, None], cols[:, None, :]]
+    return _arrays.contiguous(_arrays.xp_of(array).moveaxis(cropped, (1, 2), (-2, -1)))
 
 
 class RandomHorizontalFlip:
@@ -128,8 +143,8 @@ class RandomHorizontalFlip:
     def __call__(self, batch: Any, generator: np.random.Generator | None = None) -> Any:
         array, is_tensor = _unwrap(batch, "RandomHorizontalFlip", min_ndim=2)
         flip = _rng(generator).random(array.shape[0]) < self.p
-        flip = flip.reshape((-1,) + (1,) * (array.ndim - 1))
-        return _wrap(np.where(flip, array[..., ::-1], array), is_tensor)
+        flip = _arrays.asarray_like(flip.reshape((-1,) + (1,) * (array.ndim - 1)), array)
+        return _wrap(_arrays.xp_of(array).where(flip, array[..., ::-1], array), is_tensor)
 
     def __repr__(self) -> str:
         return f"RandomHorizontalFlip(p={self.p})"
@@ -155,7 +170,8 @@ class GaussianNoise:
         if array.dtype.kind != "f":
             raise TypeError(f"GaussianNoise: needs a floating-point batch, got {array.dtype}")
         noise = _rng(generator).standard_normal(array.shape, dtype=np.float32)
-        noisy = array + (noise * self.std + self.mean).astype(array.dtype, copy=False)
+        noise = (noise * self.std + self.mean).astype(array.dtype, copy=False)
+        noisy = array + _arrays.asarray_like(noise, array)  # drawn on the host: one stream
         return _wrap(noisy, is_tensor)
 
     def __repr__(self) -> str:
@@ -187,8 +203,8 @@ class Normalize:
             )
         shape = (1, -1) + (1,) * (array.ndim - 2) if channels > 1 else (1,)
         dtype = array.dtype if array.dtype.kind == "f" else np.float32
-        mean = self.mean.reshape(shape).astype(dtype)
-        std = self.std.reshape(shape).astype(dtype)
+        mean = _arrays.asarray_like(self.mean.reshape(shape), array, dtype)
+        std = _arrays.asarray_like(self.std.reshape(shape), array, dtype)
         return _wrap((array - mean) / std, is_tensor)
 
     def __repr__(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import random
+from gradwork import _arrays, random
 from gradwork.autograd import no_grad
 from gradwork.tensor import Tensor
 
@@ -110,12 +110,16 @@ def gradcheck(
     stream = random.get_rng_state()
     output = fn(*leaves)
     after_first_call = random.get_rng_state()
-    weights = np.random.default_rng(seed).standard_normal(output.shape)
+    # The projection lives on the output's device: a host array would not mix with
+    # device data (an explicit copy, once).
+    weights = _arrays.asarray_like(
+        np.random.default_rng(seed).standard_normal(output.shape), output.array
+    )
 
     def projected() -> float:
         random.set_rng_state(stream)
         with no_grad():
-            return float((fn(*leaves).data * weights).sum())
+            return (fn(*leaves).data * weights).sum().item()
 
     for _, t in checked:
         t.grad = None
@@ -130,7 +134,10 @@ def gradcheck(
 
 
 def _check_one(name, tensor, projected, eps, atol, rtol) -> InputCheck:
-    analytic = np.zeros(tensor.shape) if tensor.grad is None else tensor.grad.array.copy()
+    if tensor.grad is None:
+        analytic = np.zeros(tensor.shape)
+    else:  # the errors are computed on the host (a copy for device data)
+        analytic = np.array(_arrays.to_host(tensor.grad.array))
     numeric = np.empty(tensor.shape)
     flat = tensor.array.reshape(-1)  # a view: edits reach the tensor
     for i in range(flat.size):

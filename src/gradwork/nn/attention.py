@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
+from gradwork._arrays import xp_of
 from gradwork.functions import cat
 from gradwork.nn import functional as F
 from gradwork.nn import init
@@ -211,7 +210,8 @@ class MultiheadAttention(Module):
             shape = (1, self.num_heads, 1, self.head_dim)
             extras.append((self.bias_k.reshape(*shape), self.bias_v.reshape(*shape)))
         if self.add_zero_attn:
-            zeros = Tensor(np.zeros((1, self.num_heads, 1, self.head_dim), dtype=k.dtype))
+            xp = xp_of(k.array)  # on the keys' device
+            zeros = Tensor(xp.zeros((1, self.num_heads, 1, self.head_dim), dtype=k.dtype))
             extras.append((zeros, zeros))
         for extra_k, extra_v in extras:
             k = cat([k, extra_k.expand(batch, -1, -1, -1)], dim=2)

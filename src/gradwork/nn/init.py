@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import random
+from gradwork import _arrays, random
 from gradwork.tensor import Tensor
 
 __all__ = [
@@ -48,7 +48,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    tensor.array[...] = np.asarray(values).astype(tensor.array.dtype, copy=False)
+    # Values are drawn on the host (one stream for every device): copied to the tensor's.
+    tensor.array[...] = _arrays.asarray_like(values, tensor.array, dtype=tensor.array.dtype)
     return tensor
 
 

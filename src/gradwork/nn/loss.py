@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.nn import functional as F
 from gradwork.nn.module import Module
 from gradwork.tensor import Tensor
@@ -26,7 +27,10 @@ class _WeightedLoss(_Loss):
 
 
 def _tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+    if isinstance(value, Tensor):
+        return value
+    # an array-like goes where factories put tensors (the default device)
+    return Tensor(_arrays.on_default_device(np.asarray(value)))
 
 
 class MSELoss(_Loss):

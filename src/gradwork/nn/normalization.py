@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
+from gradwork import creation, dtypes
 from gradwork.nn import functional as F
 from gradwork.nn import init
 from gradwork.nn._errors import LayerInputError
@@ -38,9 +38,11 @@ class _NormBase(Module):
             self.register_parameter("bias", None)
         if track_running_stats:
             float_type = dtypes.as_dtype(dtype or dtypes.float32)
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, float_type)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, float_type)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+            # creation.tensor: buffers go where factories put tensors (the default device)
+            zeros, ones = np.zeros(num_features, float_type), np.ones(num_features, float_type)
+            self.register_buffer("running_mean", creation.tensor(zeros))
+            self.register_buffer("running_var", creation.tensor(ones))
+            self.register_buffer("num_batches_tracked", creation.tensor(np.array(0, np.int64)))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
+from gradwork import _arrays, dtypes
 from gradwork.nn._placement import device_type
 from gradwork.tensor import Tensor
 
@@ -35,6 +35,8 @@ class Parameter(Tensor):
             array = data  # a GPU array stays where it is (np.asarray would refuse it)
         else:
             array = dtypes.infer_array(np.asarray(data) if hasattr(data, "__array__") else data)
+        if not isinstance(data, Tensor):
+            array = _arrays.on_default_device(array)  # host data: where factories put tensors
         super().__init__(array, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from gradwork import random
+from gradwork import creation, random
 from gradwork.nn._errors import LayerInputError
 from gradwork.nn.module import Module
 from gradwork.nn.parameter import Parameter
@@ -144,7 +144,7 @@ class SinusoidalPositionalEncoding(_Positional):
     def __init__(self, embedding_dim: int, max_len: int = 5000, batch_first: bool = True) -> None:
         super().__init__()
         self.max_len, self.embedding_dim, self.batch_first = max_len, embedding_dim, batch_first
-        self.register_buffer("pe", Tensor(sinusoidal_table(max_len, embedding_dim)), False)
+        self.register_buffer("pe", creation.tensor(sinusoidal_table(max_len, embedding_dim)), False)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         length, layout = self._table_rows(input)

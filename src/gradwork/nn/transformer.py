@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import dtypes
+from gradwork import _arrays, dtypes
 from gradwork.nn import functional as F
 from gradwork.nn import init
 from gradwork.nn._attention_masks import canonical_mask
@@ -35,8 +35,8 @@ Activation = str | Callable[[Tensor], Tensor]
 def _generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
     """(sz, sz) float mask: -inf above the diagonal (the future), 0 elsewhere."""
     dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.float32
-    mask = Tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1))
-    return mask if device is None else mask.to(device)
+    mask = Tensor(_arrays.on_default_device(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1)))
+    return mask if device is None else mask.to(device)  # torch's: the default device
 
 
 def _activation_fn(activation: Activation) -> Callable[[Tensor], Tensor]:

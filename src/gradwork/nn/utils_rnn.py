@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradwork import ops
+from gradwork import _arrays, ops
 from gradwork.functions import pad, stack
 from gradwork.tensor import Tensor
 
@@ -59,7 +59,9 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths_array(lengths: Any, batch: int, steps: int) -> np.ndarray:
-    values = np.asarray(getattr(lengths, "array", lengths)).astype(np.int64).reshape(-1)
+    # The packing is planned on the host: device lengths are copied there (explicitly).
+    lengths = _arrays.to_host(getattr(lengths, "array", lengths))
+    values = np.asarray(lengths).astype(np.int64).reshape(-1)
     if values.size != batch:
         raise ValueError(
             f"pack_padded_sequence: got {values.size} lengths for a batch of {batch} "

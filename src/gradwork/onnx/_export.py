@@ -13,6 +13,7 @@ try:
 except ImportError:  # export() says how to install it; without it the module still imports
     helper = None
 
+from gradwork import _arrays
 from gradwork.nn.module import Module
 from gradwork.onnx._errors import ExportError, UnsupportedOperatorError
 from gradwork.onnx._functional import FUNCTIONS
@@ -134,13 +135,14 @@ def _copies(args: tuple, sizes: dict, other_data: bool = False) -> tuple:
         if not isinstance(arg, Tensor):
             result.append(arg)
             continue
-        array = np.array(arg.array)
+        array = np.array(_arrays.to_host(arg.array))  # traced on the host, copied back below
         for axis in range(array.ndim):
             if (index, axis) in sizes:
                 wanted = np.arange(sizes[(index, axis)]) % array.shape[axis]
                 array = np.take(array, wanted, axis=axis)
         if other_data and array.size:
             array = _other_values(array, rng)
+        array = _arrays.asarray_like(array, arg.array)  # on the argument's device
         copy = Tensor(array, requires_grad=array.dtype.kind == "f")
         result.append(copy)
         index += 1
@@ -196,7 +198,7 @@ def _parameters(model: Any) -> dict:
         if tensor is None:
             continue
         array = getattr(tensor, "array", tensor)
-        found[id(tensor)] = found[id(array)] = (name, np.asarray(array))
+        found[id(tensor)] = found[id(array)] = (name, np.asarray(_arrays.to_host(array)))
     return found
 
 

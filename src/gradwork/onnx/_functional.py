@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.onnx._graph import Call, Graph, onnx_type
 
 FUNCTIONS: dict[str, Any] = {}
@@ -154,7 +155,9 @@ def compare(g: Graph, c: Call, out: Any) -> str:
     if ufunc.__name__ not in _COMPARE:
         raise g.fail(f"comparison {ufunc.__name__} has no ONNX mapping")
     op, negate = _COMPARE[ufunc.__name__]
-    arrays = [np.asarray(getattr(v, "array", v)) for v in (c.first["a"], c.first["b"])]
+    arrays = [
+        np.asarray(_arrays.to_host(getattr(v, "array", v))) for v in (c.first["a"], c.first["b"])
+    ]
     dtype = np.result_type(*arrays)
     result = g.node(op, [c.name("a", dtype), c.name("b", dtype)])
     return g.node("Not", [result]) if negate else result

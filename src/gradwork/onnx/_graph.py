@@ -24,6 +24,7 @@ try:
 except ImportError:  # export() says how to install it; without it the module still imports
     TensorProto = helper = numpy_helper = None
 
+from gradwork import _arrays
 from gradwork.onnx._errors import ExportError
 from gradwork.tensor import Tensor
 
@@ -39,7 +40,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return same(getattr(a, "array", a), getattr(b, "array", b))
     if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = np.asarray(_arrays.to_host(a)), np.asarray(_arrays.to_host(b))
         return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
@@ -98,7 +99,7 @@ class Graph:
         return names[0] if outputs == 1 else names
 
     def const(self, value: Any, dtype: Any = None, hint: str = "const") -> str:
-        array = np.asarray(value, dtype=dtype)
+        array = np.asarray(_arrays.to_host(value), dtype=dtype)
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(np.array(array, order="C"), name))
         return name
@@ -110,7 +111,9 @@ class Graph:
         state_name, array = self.parameters[key]
         if state_name not in self.added:
             self.taken.add(state_name)
-            self.initializers.append(numpy_helper.from_array(np.asarray(array), state_name))
+            self.initializers.append(
+                numpy_helper.from_array(np.asarray(_arrays.to_host(array)), state_name)
+            )
             self.added[state_name] = state_name
         return self.added[state_name]
 
@@ -127,7 +130,9 @@ class Graph:
         for key in (id(x), id(getattr(x, "array", None))):
             if key in self.parameters:
                 return self.cast(
-                    self.parameter(key), np.asarray(self.parameters[key][1]).dtype, dtype
+                    self.parameter(key),
+                    np.asarray(_arrays.to_host(self.parameters[key][1])).dtype,
+                    dtype,
                 )
         return self._constant(x, x2, dtype)
 
@@ -148,8 +153,8 @@ class Graph:
         return None
 
     def _constant(self, x: Any, x2: Any, dtype: Any) -> str:
-        array = np.asarray(getattr(x, "array", x))
-        other = np.asarray(getattr(x2, "array", x2))
+        array = np.asarray(_arrays.to_host(getattr(x, "array", x)))
+        other = np.asarray(_arrays.to_host(getattr(x2, "array", x2)))
         if dtype is not None and array.dtype.kind != "b":
             array, other = array.astype(dtype), other.astype(dtype)
         if array.shape == other.shape and np.array_equal(array, other, equal_nan=True):
@@ -291,7 +296,9 @@ class Call:
 
     def array(self, key: str) -> Any:
         value = self.first.get(key)
-        return None if value is None else np.asarray(getattr(value, "array", value))
+        return (
+            None if value is None else np.asarray(_arrays.to_host(getattr(value, "array", value)))
+        )
 
 
 def _bind(signature: inspect.Signature, record: Any) -> dict:
@@ -302,7 +309,9 @@ def _bind(signature: inspect.Signature, record: Any) -> dict:
 
 
 def value_info(name: str, array: Any, dims: list) -> Any:
-    return helper.make_tensor_value_info(name, onnx_type(np.asarray(array).dtype), dims)
+    return helper.make_tensor_value_info(
+        name, onnx_type(np.asarray(_arrays.to_host(array)).dtype), dims
+    )
 
 
 __all__ = ["Graph", "Call", "ExportError", "TensorProto", "INT64_MAX", "same", "value_info"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import ops
+from gradwork import _arrays, ops
 from gradwork.onnx._graph import INT64_MAX, Call, Graph, onnx_type, same
 from gradwork.onnx._ops import OPS, dtype_of, emits
 
@@ -81,7 +81,9 @@ def get_item(g: Graph, c: Call, out: Any) -> str:
     index, index2 = c.both("index")
     x = _index(g, c.name("a"), index, index2, c.array("a").ndim)
     if c["then"] is not None:
-        x = _index(g, x, c["then"], c["then"], np.asarray(c.array("a")[index]).ndim)
+        x = _index(
+            g, x, c["then"], c["then"], np.asarray(_arrays.to_host(c.array("a")[index])).ndim
+        )
     return x
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import nn
+from gradwork import _arrays, nn
 from gradwork.onnx._graph import Call, Graph
 
 # ONNX row blocks, as indices of torch's blocks
@@ -22,7 +22,7 @@ _OP = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
 
 
 def _reorder(array: np.ndarray, mode: str) -> np.ndarray:
-    blocks = np.split(np.asarray(array), len(_ORDER[mode]), axis=0)
+    blocks = np.split(np.asarray(_arrays.to_host(array)), len(_ORDER[mode]), axis=0)
     return np.concatenate([blocks[i] for i in _ORDER[mode]], axis=0)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork._arrays import asarray_like, is_device_array, xp_of
 from gradwork.autograd import enable_grad, no_grad
 from gradwork.optim._line_search import strong_wolfe
 from gradwork.optim.optimizer import Optimizer, check_non_negative
@@ -84,9 +85,10 @@ class LBFGS(Optimizer):
 
     # ------------------------------------------------------------- flat vector
     def _gather_flat_grad(self) -> np.ndarray:
-        return np.concatenate(
+        xp = xp_of(self._params[0].array)  # on the parameters' device
+        return xp.concatenate(
             [
-                np.zeros(p.array.size, p.array.dtype) if p.grad is None else p.grad.array.ravel()
+                xp.zeros(p.array.size, p.array.dtype) if p.grad is None else p.grad.array.ravel()
                 for p in self._params
             ]
         )
@@ -230,15 +232,19 @@ class LBFGS(Optimizer):
         saved = list(state_dict["state"].values())
         super().load_state_dict({**state_dict, "state": {}})
         if saved:
-            self.state[self._params[0]] = {k: _plain(v) for k, v in saved[0].items()}
+            like = self._params[0].array  # arrays go to the parameters' device
+            self.state[self._params[0]] = {k: _plain(v, like) for k, v in saved[0].items()}
 
 
-def _plain(value: Any) -> Any:
-    """A saved value with torch tensors made arrays (0-dim ones floats), lists included."""
+def _plain(value: Any, like: Any) -> Any:
+    """A saved value with torch tensors made arrays on `like`'s device (0-dim ones floats),
+    lists included."""
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, like) for v in value]
     if hasattr(value, "detach") and hasattr(value, "numpy"):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
-        return float(value) if value.ndim == 0 else value.copy()
+        return float(value) if value.ndim == 0 else asarray_like(value.copy(), like)
+    if is_device_array(value):
+        return value.copy()
     return copy.deepcopy(value)

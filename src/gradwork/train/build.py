@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwork import data, nn, optim
+from gradwork import _arrays, data, nn, optim
 from gradwork.random import manual_seed
 from gradwork.suggest import did_you_mean
 from gradwork.train import _accumulators, callbacks, preflight
@@ -163,7 +163,8 @@ def load_splits(config: dict) -> tuple[tuple, dict]:
     if config["data"]["name"] == "text":  # windows of characters, split by position
         return text_splits(config)
     dataset = load_dataset(config)
-    x, y = (np.asarray(t.array) for t in dataset.tensors[:2])
+    # The preflight reads the data on the host: device data is copied there, explicitly.
+    x, y = (np.asarray(_arrays.to_host(t.array)) for t in dataset.tensors[:2])
     spec = config["data"]
     source = f"data.path = {spec['path']!r}" if spec["path"] else f"data.name = {spec['name']!r}"
     info = preflight.describe_data(

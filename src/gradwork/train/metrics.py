@@ -15,12 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
+
 AVERAGES = ("macro", "micro", "weighted", None)
 
 
 def as_array(value: Any) -> np.ndarray:
-    """The NumPy array under a Tensor, array or list (no copy when possible)."""
-    return np.asarray(getattr(value, "array", value))
+    """The NumPy array under a Tensor, array or list (no copy when possible).
+
+    Metrics are counted on the host: device data is copied there, explicitly.
+    """
+    return np.asarray(_arrays.to_host(getattr(value, "array", value)))
 
 
 def as_labels(y_pred: Any) -> np.ndarray:

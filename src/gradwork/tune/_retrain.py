@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradwork import data
+from gradwork._arrays import to_host
 from gradwork.data.bootstrap import ConfidenceInterval, bootstrap_ci
 from gradwork.train import RunFolder, build, get_metric, load_checkpoint
 from gradwork.train.config import ConfigError
@@ -124,7 +125,9 @@ def retrain_best(
     result = trainer.test(test_loader)  # the one evaluation of the sealed test set
     name = (metric or "val_loss").removeprefix("val_")
     outputs = trainer.predict(test_loader).numpy()
-    targets = np.concatenate([np.asarray(getattr(b[1], "array", b[1])) for b in test_loader])
+    # The bootstrap runs on the host: device targets are copied there, explicitly.
+    batches = [to_host(getattr(b[1], "array", b[1])) for b in test_loader]
+    targets = np.concatenate([np.asarray(batch) for batch in batches])
     ci = _interval(name, session, outputs, targets, seed)
     run.update_summary(test_ci={name: vars(ci)})
     return FinalResult(config, run.path, result, name, ci)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwork import _arrays
 from gradwork.autograd import Function
 from gradwork.data import Subset, TensorDataset
 from gradwork.tensor import Tensor
@@ -70,6 +71,8 @@ def class_targets(node: Function) -> np.ndarray | None:
         return None
     target = node.inputs[1]
     array = getattr(target, "array", target)
+    if _arrays.is_device_array(array):
+        array = _arrays.to_host(array)  # a batch of labels, read on the host (a small copy)
     if not isinstance(array, np.ndarray) or array.size == 0:
         return None
     if array.dtype.kind in "iu":
@@ -91,12 +94,16 @@ def fingerprint(value: Any) -> tuple | None:
     which could fall on pixels that are zero in every image.
     """
     array = getattr(value, "array", None)
-    if not isinstance(array, np.ndarray) or array.size == 0:
+    on_device = _arrays.is_device_array(array)
+    if not (on_device or isinstance(array, np.ndarray)) or array.size == 0:
         return None
     positions = _SAMPLES.get(array.size)
     if positions is None:
         rng = np.random.default_rng(array.size)
         positions = _SAMPLES[array.size] = rng.integers(0, array.size, 64)
+    if on_device:  # the 64 values are gathered on the device, then copied to the host
+        values = _arrays.to_host(array.reshape(-1)[_arrays.asarray_like(positions, array)])
+        return (array.shape, values.tobytes())
     values = array.ravel()[positions] if array.flags.c_contiguous else array.flat[positions]
     return (array.shape, values.tobytes())
 
