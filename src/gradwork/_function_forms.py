@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gradwork import dtypes
 from gradwork.tensor import Tensor
 
@@ -17,14 +19,31 @@ def _method_form(name: str):
 
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
         if not isinstance(input, Tensor):
-            # torch's inference: a Python float is a float32 scalar, an int int64.
-            input = Tensor(dtypes.infer_array(input))  # noqa: A001
+            input = Tensor(_first_operand(input, args[0] if args else None))  # noqa: A001
         return getattr(input, name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"`gradwork.{name}(t, ...)` is `t.{name}(...)`; see Tensor.{name}."
     function.is_method_form = True
     return function
+
+
+def _first_operand(value: Any, other: Any) -> Any:
+    """The array for a non-tensor first operand. A Python number beside a tensor is
+    torch's "wrapped number": it takes the op's result dtype, so gradwork.add(0.1, t)
+    with t float64 adds 0.1 in float64 (not rounded to float32 first); alone, torch's
+    inference (a Python float is float32, an int int64).
+
+    Example:
+        >>> import gradwork as gw
+        >>> _first_operand(0.1, gw.tensor([0.0], dtype=gw.float64)).item() == 0.1
+        True
+    """
+    # NOTE: a bool stays bool, as torch keeps it (gradwork.sub(False, t) raises as torch does)
+    number = isinstance(value, int | float | complex) and not isinstance(value, bool)
+    if number and isinstance(other, Tensor):
+        return np.asarray(value, dtype=dtypes.result_type(value, other))
+    return dtypes.infer_array(value)
 
 
 # One line a function, so each name can be found with grep.

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import gradwork as gw
+from tests.helpers import to_numpy
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,18 @@ def test_promotion_follows_numpy_and_python_scalars_are_weak():
     assert (f32 * np.float64(2.5)).dtype == gw.float32  # numpy scalar treated like torch
     assert (f32 + gw.ones(2, dtype=gw.float64)).dtype == gw.float64
     assert (gw.tensor([1, 2]) + 1).dtype == gw.int64
+
+
+def test_a_python_number_first_in_a_function_form_is_a_wrapped_number():
+    # torch.add(0.1, t) with t float64 adds 0.1 in float64, not 0.1 rounded to float32
+    f64 = gw.zeros(1, dtype=gw.float64)
+    assert gw.add(1.6479459031795494, f64).tolist() == [1.6479459031795494]
+    assert gw.sub(0.1, f64).tolist() == [0.1]
+    assert gw.mul(0.5, gw.tensor([1, 2])).dtype == gw.float32  # a float beats an int tensor
+    assert gw.add(2, gw.ones(1, dtype=gw.float16)).dtype == gw.float16
+    assert gw.add(1.5, gw.tensor(2.0)).dtype == gw.float32  # a 0-dim tensor outranks it
+    with pytest.raises(RuntimeError, match="bool tensor"):  # a bool stays bool, as in torch
+        gw.sub(False, gw.zeros(1))
 
 
 @pytest.mark.parametrize(
@@ -71,7 +84,7 @@ def test_manual_seed_reproduces_every_draw():
 
 
 def test_conversions():
-    t = gw.tensor([[1.5, 2.5]])
+    t = gw.tensor([[1.5, 2.5]], device="cpu")  # NumPy's view of a CPU tensor
     assert gw.tensor([3.0]).item() == 3.0 and isinstance(gw.tensor([3.0]).item(), float)
     assert t.tolist() == [[1.5, 2.5]]
     np.testing.assert_array_equal(np.asarray(t), [[1.5, 2.5]])
@@ -80,7 +93,7 @@ def test_conversions():
     with pytest.raises(RuntimeError, match="one-element"):
         t.item()
     with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
-        gw.ones(2, requires_grad=True).numpy()
+        gw.ones(2, device="cpu", requires_grad=True).numpy()
 
 
 def test_cast_gradient_returns_in_the_original_dtype():
@@ -90,11 +103,12 @@ def test_cast_gradient_returns_in_the_original_dtype():
 
 
 def test_repr_is_torch_like():
-    assert repr(gw.tensor([1.0, 2.0])) == "tensor([1., 2.])"
-    assert repr(gw.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
-    assert repr(gw.tensor([1.0], dtype=gw.float64)) == "tensor([1.], dtype=gradwork.float64)"
-    y = gw.tensor([1.0], requires_grad=True) * 2
-    assert repr(y) == "tensor([2.], grad_fn=<MulBackward>)"
+    with gw.device("cpu"):  # a CPU tensor's repr names no device (tests/device: CUDA's)
+        assert repr(gw.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+        assert repr(gw.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
+        assert repr(gw.tensor([1.0], dtype=gw.float64)) == "tensor([1.], dtype=gradwork.float64)"
+        y = gw.tensor([1.0], requires_grad=True) * 2
+        assert repr(y) == "tensor([2.], grad_fn=<MulBackward>)"
 
 
 def test_max_and_min_forms():
@@ -145,11 +159,11 @@ def test_function_forms_match_methods():
     assert gw.abs(t).tolist() == [[1.0, 2.0], [3.0, 4.0]]
     assert gw.stack([t, t]).shape == (2, 2, 2)
     assert gw.where(t > 0, t, 0.0).tolist() == [[1.0, 0.0], [3.0, 4.0]]
-    assert gw.var(t).item() == pytest.approx(np.var(t.array, ddof=1))
+    assert gw.var(t).item() == pytest.approx(np.var(to_numpy(t), ddof=1))
 
 
 def test_numpy_on_the_left_defers_to_tensor():
-    out = np.ones(2) + gw.ones(2, requires_grad=True)
+    out = np.ones(2) + gw.ones(2, device="cpu", requires_grad=True)
     assert isinstance(out, gw.Tensor) and out.requires_grad
 
 
