@@ -14,6 +14,17 @@ def _seed():
     np.random.seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_pending_device_checks():
+    """A device-side check one test leaves unread (a bad target on the GPU path, reported
+    at the next host read) must not fail the next test: each test starts clean."""
+    from gradwork import _device_checks
+
+    _device_checks.discard()
+    yield
+    _device_checks.discard()
+
+
 @pytest.fixture
 def torch():
     """The PyTorch module, or skip the test when torch is not installed."""
