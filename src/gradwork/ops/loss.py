@@ -111,16 +111,6 @@ def _pick(values, index):
     return np.take_along_axis(values, _expand(index), axis=1)[:, 0]
 
 
-def _subtract_at_target(grad, index, amount):
-    """grad[i, index[i], ...] -= amount[i, 0, ...], in place: the one-hot part of a gradient."""
-    if grad.ndim == 2:
-        rows = xp_of(grad).arange(grad.shape[0])
-        grad[rows, index] -= np.broadcast_to(amount, (grad.shape[0], 1))[:, 0]
-        return
-    index = _expand(index)
-    np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - amount, axis=1)
-
-
 def _weight_on_classes(weight, ndim):
     return weight.reshape((1, -1) + (1,) * (ndim - 2))
 
@@ -208,7 +198,7 @@ def _hard_backward(ctx, log_p, weight, scale, smoothing, classes):
     grad = probabilities * (scale * (target_part + spread_part * total_weight))
     per_class = 1 if weight is None else _weight_on_classes(weight, probabilities.ndim)
     grad -= scale * spread_part * per_class
-    _subtract_at_target(grad, ctx.safe, scale * target_part)
+    kernels.reference.subtract_at_target(grad, ctx.safe, scale * target_part)
     return grad, None
 
 

@@ -58,7 +58,6 @@ from types import ModuleType
 
 import numpy as np
 
-from gradwork._arrays import xp_of
 from gradwork.ops.kernels import (
     cpu,
     cpu_recurrent,
@@ -186,12 +185,7 @@ def softmax_minus_target(log_p, target, amount):
     if type(log_p) is not np.ndarray and DEVICE is cuda:
         return cuda.softmax_minus_target(log_p, target, amount)
     grad = np.exp(log_p) * amount
-    amount = np.broadcast_to(amount, (grad.shape[0], 1) + grad.shape[2:])
-    if grad.ndim == 2:  # NOTE: fancy indexing costs far less than put_along_axis here
-        grad[xp_of(grad).arange(grad.shape[0]), target] -= amount[:, 0]
-        return grad
-    index = np.expand_dims(target, 1)
-    np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - amount, axis=1)
+    reference.subtract_at_target(grad, target, amount)
     return grad
 
 

@@ -173,6 +173,17 @@ def relu_backward(grad, out):
 
 
 # -- batch norm with the batch's own statistics -----------------------------------------------
+def subtract_at_target(grad, target, amount):
+    """grad[i, target[i], ...] -= amount[i, 0, ...] in place (class axis 1): the one-hot
+    part of a cross-entropy gradient. `amount` broadcasts to (N, 1, ...)."""
+    if grad.ndim == 2:  # NOTE: fancy indexing costs far less than put_along_axis here
+        rows = xp_of(grad).arange(grad.shape[0])
+        grad[rows, target] -= np.broadcast_to(amount, (grad.shape[0], 1))[:, 0]
+        return
+    index = np.expand_dims(target, 1)
+    np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=1) - amount, axis=1)
+
+
 def _channel_axes(x):
     return (0,) + tuple(range(2, x.ndim))
 
