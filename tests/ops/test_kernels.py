@@ -311,11 +311,17 @@ def test_a_cnn_step_gives_the_same_gradients_on_every_backend():
 def test_an_unknown_backend_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="choose one of"):
         kernels.use("fortran")
-    assert kernels.backend_name() == "cpu"
+    assert kernels.backend_name() == kernels.DEFAULT
 
 
-def test_the_cpu_backend_is_the_default():
-    assert kernels.backend_name() == "cpu"
+def test_the_compiled_kernels_are_the_default_when_numba_is_installed():
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        assert kernels.DEFAULT == "cpu" and "numba" not in kernels.BACKENDS
+    else:
+        assert kernels.DEFAULT == "numba"
+    assert kernels.backend_name() == kernels.DEFAULT
     assert kernels.BACKENDS["cpu"] is cpu
 
 

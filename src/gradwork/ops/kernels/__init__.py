@@ -5,6 +5,9 @@ loops that decide how fast it runs live here, one module per device (`cpu.py`
 for NumPy, `cuda.py` for CuPy), next to the reference:
 
     reference.py   the plain NumPy definition of each kernel (read this first)
+    cpu_numba.py   (the default when Numba is installed: `gradwork[fast]`) the
+                   kernels NumPy runs in several passes as one compiled loop
+                   each (compiled.py has the rules), the rest from cpu.py
     cpu.py         fast NumPy versions: max pooling on contiguous phase planes
                    with an int8 winner index, batch norm and ReLU in fewer
                    passes, Adam through a scratch buffer
@@ -22,7 +25,7 @@ for NumPy, `cuda.py` for CuPy), next to the reference:
 Every module exposes the same functions (`KERNELS`); tests/ops/test_kernels.py
 checks each fast one against the reference on random geometries. The ops
 call the functions below, which forward by the type of their array: NumPy
-arrays go to the selected module ("cpu" by default, "reference" with
+arrays go to the selected module ("numba", else "cpu", by default; "reference" with
 `GRADWORK_KERNELS=reference` in the environment or `use("reference")`, to
 rule the fast paths out when a result looks wrong); device arrays (CuPy, the
 CPU stand-in) go to `DEVICE`:
@@ -42,8 +45,8 @@ threads) because they only ever receive NumPy arrays.
 
 Example:
     >>> from gradwork.ops import kernels
-    >>> kernels.backend_name()
-    'cpu'
+    >>> kernels.backend_name() == kernels.DEFAULT  # "numba" when installed, else "cpu"
+    True
     >>> with kernels.using("reference"):
     ...     kernels.backend_name()
     'reference'
@@ -80,6 +83,13 @@ KERNELS = (
     "adam_step",
 )
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
+try:  # the compiled kernels (the `gradwork[fast]` extra): cpu_numba.py
+    from gradwork.ops.kernels import cpu_numba
+except ImportError:  # no Numba: the NumPy kernels
+    cpu_numba = None
+else:
+    BACKENDS["numba"] = cpu_numba
+DEFAULT = "numba" if cpu_numba is not None else "cpu"
 DEVICE_BACKENDS: dict[str, ModuleType] = {"cuda": cuda, "reference": reference}
 
 _active: ModuleType = cpu
@@ -195,8 +205,14 @@ RECURRENT_KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backwa
                      "gru_forward", "gru_backward")  # fmt: skip
 
 
+# The recurrences of each CPU kernel module; the reference and device arrays run reference_recurrent.
+RECURRENT_MODULES: dict[ModuleType, ModuleType] = {cpu: cpu_recurrent}
+if cpu_numba is not None:
+    RECURRENT_MODULES[cpu_numba] = cpu_recurrent
+
+
 def _recurrent_for(array) -> ModuleType:
-    return cpu_recurrent if _for(array) is cpu else reference_recurrent
+    return RECURRENT_MODULES.get(_for(array), reference_recurrent)
 
 
 def rnn_forward(gates_x, weight_hh, bias_hh, h0, nonlinearity, batch_sizes, reverse):
@@ -229,6 +245,6 @@ def gru_backward(work, weight_hh, grad, batch_sizes, reverse, need_w, need_b):
                                              need_w, need_b)  # fmt: skip
 
 
-use(os.environ.get("GRADWORK_KERNELS", "cpu"))
+use(os.environ.get("GRADWORK_KERNELS", DEFAULT))
 use_device(os.environ.get("GRADWORK_DEVICE_KERNELS", "cuda"))
 memory.keep_freed_memory()  # no page faults for each step's temporaries: see memory.py

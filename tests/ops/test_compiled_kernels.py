@@ -1,0 +1,108 @@
+"""The Numba-compiled CPU kernels (ops/kernels/cpu_numba*.py): bit-identical where the
+arithmetic is, on one thread and on several, and the rules of compiled.py."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import gradwork as gw  # noqa: E402
+from gradwork.ops.kernels import compiled, cpu, cpu_numba_optim, reference  # noqa: E402
+
+SIZES = [7, compiled.PARALLEL_MIN + 13]  # one thread; split over threads
+
+
+def _adam_state(rng, size, dtype):
+    state = {name: rng.standard_normal(size).astype(dtype) for name in ("param", "grad", "m")}
+    state["v"] = np.abs(rng.standard_normal(size)).astype(dtype)
+    state["v_max"] = np.abs(rng.standard_normal(size)).astype(dtype)
+    return state
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_adam_is_bit_identical_to_numpy_over_steps(size, dtype, amsgrad):
+    rng = np.random.default_rng(size)
+    ours = _adam_state(rng, size, dtype)
+    ours["grad"][:3] = [np.nan, np.inf, -0.0]  # a NaN and an inf flow through alike
+    theirs = {name: a.copy() for name, a in ours.items()}
+    for step in (1, 2, 3):
+        for state, module in ((ours, cpu_numba_optim), (theirs, reference)):
+            v_max = state["v_max"] if amsgrad else None
+            module.adam_step(state["param"], state["grad"], state["m"], state["v"], v_max,
+                             lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=step)  # fmt: skip
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+
+
+def test_adam_on_a_strided_parameter_runs_the_numpy_kernel():
+    rng = np.random.default_rng(1)
+    state = _adam_state(rng, (6, 4), np.float32)
+    twin = {name: a.copy() for name, a in state.items()}
+    columns = {name: a[:, ::2] for name, a in state.items()}  # not contiguous
+    twin_columns = {name: a[:, ::2] for name, a in twin.items()}
+    cpu_numba_optim.adam_step(*(columns[k] for k in ("param", "grad", "m", "v")), None,
+                              1e-2, 0.9, 0.999, 1e-8, 1)  # fmt: skip
+    cpu.adam_step(*(twin_columns[k] for k in ("param", "grad", "m", "v")), None,
+                  1e-2, 0.9, 0.999, 1e-8, 1)  # fmt: skip
+    for name in state:
+        np.testing.assert_array_equal(state[name], twin[name])
+
+
+def test_adam_refuses_a_gradient_of_another_size():
+    param, grad = np.zeros(4, np.float32), np.zeros(5, np.float32)
+    with pytest.raises(ValueError, match="differ"):
+        cpu_numba_optim.adam_step(param, grad, param.copy(), param.copy(), None,
+                                  1e-2, 0.9, 0.999, 1e-8, 1)  # fmt: skip
+
+
+def test_threads_only_for_large_arrays_and_not_with_one_thread():
+    before = gw.get_num_threads()
+    try:
+        gw.set_num_threads(2)
+        with compiled.threads_for(compiled.PARALLEL_MIN - 1) as threaded:
+            assert not threaded
+        with compiled.threads_for(compiled.PARALLEL_MIN) as threaded:
+            assert threaded
+            with compiled.threads_for(compiled.PARALLEL_MIN) as inner:
+                assert not inner  # one parallel launch at a time
+        gw.set_num_threads(1)
+        with compiled.threads_for(compiled.PARALLEL_MIN) as threaded:
+            assert not threaded
+    finally:
+        gw.set_num_threads(before)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_compiled_kernels_on_one_thread():
+    before = gw.get_num_threads()
+    gw.set_num_threads(2)
+    try:
+        size = compiled.PARALLEL_MIN * 2
+        param, grad = np.ones(size, np.float32), np.ones(size, np.float32)
+        cpu_numba_optim.adam_step(param, grad, param * 0, param * 0, None, 0.1, 0.9, 0.999,
+                                  1e-8, 1)  # fmt: skip  (threads started in the parent)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one thread, and the kernel still runs
+            ok = False
+            try:
+                with compiled.threads_for(size) as threaded:
+                    ok = not threaded
+                cpu_numba_optim.adam_step(param, grad, param * 0, param * 0, None, 0.1, 0.9,
+                                          0.999, 1e-8, 1)  # fmt: skip
+            finally:
+                os.write(write, b"1" if ok else b"0")
+                os._exit(0)
+        os.close(write)
+        answer = os.read(read, 1)
+        os.waitpid(pid, 0)
+        assert answer == b"1"
+    finally:
+        gw.set_num_threads(before)
