@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
+numba = pytest.importorskip("numba")
 
 import gradwork as gw  # noqa: E402
 from gradwork.ops.kernels import compiled, cpu, cpu_numba_optim, reference  # noqa: E402
@@ -62,21 +62,46 @@ def test_adam_refuses_a_gradient_of_another_size():
                                   1e-2, 0.9, 0.999, 1e-8, 1)  # fmt: skip
 
 
-def test_threads_only_for_large_arrays_and_not_with_one_thread():
+def test_threads_only_for_large_arrays_and_one_launch_at_a_time():
     before = gw.get_num_threads()
     try:
         gw.set_num_threads(2)
-        with compiled.threads_for(compiled.PARALLEL_MIN - 1) as threaded:
-            assert not threaded
-        with compiled.threads_for(compiled.PARALLEL_MIN) as threaded:
-            assert threaded
+        with compiled.threads_for(compiled.PARALLEL_MIN - 1) as parallel:
+            assert parallel and compiled.thread_count() == 1
+        with compiled.threads_for(compiled.PARALLEL_MIN) as parallel:
+            assert parallel and compiled.thread_count() == min(2, numba.config.NUMBA_NUM_THREADS)
             with compiled.threads_for(compiled.PARALLEL_MIN) as inner:
-                assert not inner  # one parallel launch at a time
+                assert not inner  # one parallel launch at a time: the range form runs
         gw.set_num_threads(1)
-        with compiled.threads_for(compiled.PARALLEL_MIN) as threaded:
-            assert not threaded
+        with compiled.threads_for(compiled.PARALLEL_MIN) as parallel:
+            assert parallel and compiled.thread_count() == 1
     finally:
         gw.set_num_threads(before)
+
+
+def test_adam_gives_the_same_on_one_and_two_threads_and_while_another_thread_launches():
+    rng = np.random.default_rng(5)
+    size = compiled.PARALLEL_MIN * 3 + 5
+    start = _adam_state(rng, size, np.float32)
+    results = []
+    before = gw.get_num_threads()
+    try:
+        for threads, contended in ((1, False), (2, False), (2, True)):
+            gw.set_num_threads(threads)
+            state = {name: a.copy() for name, a in start.items()}
+            args = (state["param"], state["grad"], state["m"], state["v"], state["v_max"],
+                    1e-2, 0.9, 0.999, 1e-8, 4)  # fmt: skip
+            if contended:  # as if another Python thread were inside a compiled loop
+                with compiled.threads_for(size):
+                    cpu_numba_optim.adam_step(*args)
+            else:
+                cpu_numba_optim.adam_step(*args)
+            results.append(state)
+    finally:
+        gw.set_num_threads(before)
+    for other in results[1:]:
+        for name in start:
+            np.testing.assert_array_equal(other[name], results[0][name])
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -86,15 +111,16 @@ def test_a_forked_child_runs_compiled_kernels_on_one_thread():
     try:
         size = compiled.PARALLEL_MIN * 2
         param, grad = np.ones(size, np.float32), np.ones(size, np.float32)
-        cpu_numba_optim.adam_step(param, grad, param * 0, param * 0, None, 0.1, 0.9, 0.999,
-                                  1e-8, 1)  # fmt: skip  (threads started in the parent)
+        cpu_numba_optim.adam_step(
+            param, grad, param * 0, param * 0, None, 0.1, 0.9, 0.999, 1e-8, 1
+        )  # fmt: skip  (threads started in the parent)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: one thread, and the kernel still runs
             ok = False
             try:
-                with compiled.threads_for(size) as threaded:
-                    ok = not threaded
+                with compiled.threads_for(size) as parallel:
+                    ok = not parallel
                 cpu_numba_optim.adam_step(param, grad, param * 0, param * 0, None, 0.1, 0.9,
                                           0.999, 1e-8, 1)  # fmt: skip
             finally:

@@ -205,7 +205,7 @@ RECURRENT_KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backwa
                      "gru_forward", "gru_backward")  # fmt: skip
 
 
-# The recurrences of each CPU kernel module; the reference and device arrays run reference_recurrent.
+# The recurrences of each CPU kernel module (reference and device arrays: reference_recurrent).
 RECURRENT_MODULES: dict[ModuleType, ModuleType] = {cpu: cpu_recurrent}
 if cpu_numba is not None:
     RECURRENT_MODULES[cpu_numba] = cpu_recurrent

@@ -9,19 +9,25 @@ compiled kernel follows:
 
 - `jit`: compiled ahead of the first call per dtype, cached on disk next to
   the module (a new process loads it in milliseconds), with the GIL released.
-- `threaded(size)`: whether a loop runs its `numba.prange` form over threads.
-  A parallel region costs ~2 us to start with the OpenMP layer (~120 us with
-  Numba's own "workqueue" layer, which is why OpenMP is asked for), so only
-  arrays of PARALLEL_MIN elements or more are split. The thread count
-  follows `gradwork.set_num_threads` (threads.py), the same as BLAS's.
-- Threads are never started in a forked child (GNU OpenMP cannot run in a
-  child forked after its threads started: a DataLoader worker would hang),
-  nor from two Python threads at once (a lock; the loser runs on one thread).
+- `threads_for(size)`: whether a kernel runs its `numba.prange` form, and on
+  how many threads. The prange form is the fast one even on one thread:
+  Numba tells LLVM that a parallel loop's iterations are independent, so it
+  vectorises it, while the same loop over `range` runs an element at a time
+  (measured, Adam over 131k float32: 74 us as prange on 1 thread, 600 us as
+  range). A parallel region costs ~2 us to start with the OpenMP layer (~120
+  us with Numba's own "workqueue" layer, which is why OpenMP is asked for),
+  so arrays under PARALLEL_MIN elements run on one thread. The thread count
+  otherwise follows `gradwork.set_num_threads` (threads.py), as BLAS's does.
+- The prange form never runs in a forked child (GNU OpenMP aborts a child
+  forked after its threads started: a DataLoader worker would die) nor from
+  two Python threads at once (a lock: Numba's other layers are not
+  thread-safe); there the `range` form runs instead: the same arithmetic,
+  slower.
 
 The kernels write their loop once, as the math for one element or row, and
-run it either with `range` or `numba.prange`; where `prange` is a plain
-`range` (one thread) the arithmetic is the same, so results do not depend on
-the thread count.
+run it with `numba.prange` or `range`; a prange loop over independent
+elements computes the same values on any number of threads, so results do
+not depend on the thread count.
 
 Example:
     >>> import numpy as np
@@ -69,24 +75,36 @@ def jit(function=None, **options):
     return numba.njit(**settings)(function)
 
 
+_set_count = threading.local()  # numba's thread count is per Python thread: set it on change
+
+
 @contextlib.contextmanager
 def threads_for(size: int) -> Iterator[bool]:
-    """Inside the block, True when a loop over `size` elements should run on threads.
+    """Inside the block, True when a loop over `size` elements may run its prange form.
 
-    Holding the launch lock for the block keeps parallel regions from two
-    Python threads apart; numba's thread count is set to gradwork's first.
+    Numba's thread count is set first: gradwork's (set_num_threads) for
+    PARALLEL_MIN elements or more, else one. False in a forked child and
+    while another Python thread is inside a block (see the module's notes).
 
     Example:
-        >>> with threads_for(10) as threaded:
-        ...     threaded
-        False
+        >>> with threads_for(10) as parallel:
+        ...     parallel
+        True
     """
-    count = threads.get_num_threads()
-    if size < PARALLEL_MIN or count < 2 or _forked or not _launch.acquire(blocking=False):
+    if _forked or not _launch.acquire(blocking=False):
         yield False
         return
     try:
-        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        count = threads.get_num_threads() if size >= PARALLEL_MIN else 1
+        count = min(count, numba.config.NUMBA_NUM_THREADS)
+        if getattr(_set_count, "value", None) != count:
+            numba.set_num_threads(count)
+            _set_count.value = count
         yield True
     finally:
         _launch.release()
+
+
+def thread_count() -> int:
+    """The threads Numba's next parallel loop in this Python thread would use."""
+    return numba.get_num_threads()

@@ -7,7 +7,8 @@ gradient and moments are in registers: the same IEEE operations in the same
 order on the same dtype, so the result is bit-identical to both (the
 scalars are rounded to the array's dtype first, as NumPy does with a Python
 float). Measured, float32, 1 thread: 235k parameters 0.49 -> 0.15 ms (0.08 on
-2 threads), 20M 91 -> 15 ms.
+2 threads), 20M 91 -> 15 ms; the wide MLP's whole optimizer step (20M
+parameters, 128k-element chunks, the gradients' gather included) 63 -> 31 ms.
 
 Example:
     >>> import numpy as np
@@ -46,15 +47,10 @@ def _adam_element(i, param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2,
 
 
 @jit(parallel=True)
-def _adam(param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2, eps, step_size, threaded):
-    if threaded:
-        for i in numba.prange(param.size):
-            _adam_element(i, param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2, eps,
-                          step_size)  # fmt: skip
-    else:
-        for i in range(param.size):
-            _adam_element(i, param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2, eps,
-                          step_size)  # fmt: skip
+def _adam(param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2, eps, step_size):
+    for i in numba.prange(param.size):
+        _adam_element(i, param, grad, m, v, v_max, amsgrad, c1, beta2, c2, root_bc2, eps,
+                      step_size)  # fmt: skip
 
 
 def _flat(array, dtype):
@@ -70,10 +66,13 @@ def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
     arrays = [_flat(a, dtype) for a in (param, grad, m, v, param if v_max is None else v_max)]
     if dtype.kind != "f" or dtype.itemsize < 4 or any(a is None for a in arrays):
         return cpu.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
-    if not (arrays[0].size == arrays[1].size == arrays[2].size == arrays[3].size == arrays[4].size):
+    if len({a.size for a in arrays}) != 1:
         raise ValueError(f"adam_step: parameter {param.shape} and gradient {grad.shape} differ")
     scalar = dtype.type
-    with threads_for(param.size) as threaded:
-        _adam(*arrays, v_max is not None, scalar(1 - beta1), scalar(beta2), scalar(1 - beta2),
-              scalar((1 - beta2**step) ** 0.5), scalar(eps), scalar(lr / (1 - beta1**step)),
-              threaded)  # fmt: skip
+    with threads_for(param.size) as parallel:
+        if parallel:
+            _adam(*arrays, v_max is not None, scalar(1 - beta1), scalar(beta2), scalar(1 - beta2),
+                  scalar((1 - beta2**step) ** 0.5), scalar(eps), scalar(lr / (1 - beta1**step)))
+            return None
+    # A forked child, or another Python thread in a compiled loop: NumPy's passes.
+    return cpu.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
