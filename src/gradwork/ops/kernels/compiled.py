@@ -9,25 +9,25 @@ compiled kernel follows:
 
 - `jit`: compiled ahead of the first call per dtype, cached on disk next to
   the module (a new process loads it in milliseconds), with the GIL released.
-- `threads_for(size)`: whether a kernel runs its `numba.prange` form, and on
-  how many threads. The prange form is the fast one even on one thread:
-  Numba tells LLVM that a parallel loop's iterations are independent, so it
-  vectorises it, while the same loop over `range` runs an element at a time
-  (measured, Adam over 131k float32: 74 us as prange on 1 thread, 600 us as
-  range). A parallel region costs ~2 us to start with the OpenMP layer (~120
-  us with Numba's own "workqueue" layer, which is why OpenMP is asked for),
-  so arrays under PARALLEL_MIN elements run on one thread. The thread count
-  otherwise follows `gradwork.set_num_threads` (threads.py), as BLAS's does.
+- `threads_for(size)`: whether a kernel may run its `numba.prange` form. That
+  form is the fast one even on one thread: Numba tells LLVM a parallel
+  loop's iterations are independent, so it vectorises it, while the same loop
+  over `range` runs an element at a time (Adam over 131k float32, 1 thread:
+  74 us as prange, 600 us as range).
+- ONE thread. Numba's OpenMP threads spin after each parallel loop while
+  OpenBLAS's threads wait for the cores (and the other way round): the suite's
+  MLP step on 2 threads took 10.0 ms with the compiled loops on 2 OpenMP
+  threads against 2.6 ms on one, with other jobs on the machine (load
+  average 1.6; with OMP_WAIT_POLICY=PASSIVE, 2.0 against 2.1: the threads buy nothing).
+  `numba.set_num_threads(1)` is set for the calling Python thread once.
 - The prange form never runs in a forked child (GNU OpenMP aborts a child
-  forked after its threads started: a DataLoader worker would die) nor from
-  two Python threads at once (a lock: Numba's other layers are not
-  thread-safe); there the `range` form runs instead: the same arithmetic,
-  slower.
+  forked after its runtime started: a DataLoader worker would die) nor from
+  two Python threads at once (a lock: Numba's "workqueue" layer, used when
+  OpenMP is missing, is not thread-safe); there the kernel runs its NumPy
+  form (or its `range` loop): the same values, slower.
 
-The kernels write their loop once, as the math for one element or row, and
-run it with `numba.prange` or `range`; a prange loop over independent
-elements computes the same values on any number of threads, so results do
-not depend on the thread count.
+A prange loop over independent elements or rows computes the same values on
+any number of threads, so no result depends on how the loops are run.
 
 Example:
     >>> import numpy as np
@@ -45,12 +45,10 @@ from collections.abc import Iterator
 
 import numba
 
-from gradwork.ops.kernels import threads
+PARALLEL_MIN = 1 << 15  # the size tests use for "large"; one thread either way (see above)
 
-PARALLEL_MIN = 1 << 15  # elements; below this one thread wins (measured: 262k floats 43 -> 28 us)
-
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "omp"  # see above; "workqueue" when OpenMP is missing
+if "NUMBA_THREADING_LAYER" not in os.environ:  # OpenMP: a loop starts in ~2 us, not ~120
+    numba.config.THREADING_LAYER = "omp"
 
 _launch = threading.Lock()
 _forked = False
@@ -67,7 +65,7 @@ os.register_at_fork(after_in_child=_mark_forked)
 def jit(function=None, **options):
     """numba.njit with the kernels' options: cached on disk, GIL released, bounds unchecked.
 
-    `parallel=True` compiles `numba.prange` loops to run over threads.
+    `parallel=True` compiles `numba.prange` loops as parallel loops (see threads_for).
     """
     settings = {"cache": True, "nogil": True, "boundscheck": False, **options}
     if function is None:
@@ -75,16 +73,15 @@ def jit(function=None, **options):
     return numba.njit(**settings)(function)
 
 
-_set_count = threading.local()  # numba's thread count is per Python thread: set it on change
+_one_thread = threading.local()  # numba's thread count is per Python thread
 
 
 @contextlib.contextmanager
 def threads_for(size: int) -> Iterator[bool]:
     """Inside the block, True when a loop over `size` elements may run its prange form.
 
-    Numba's thread count is set first: gradwork's (set_num_threads) for
-    PARALLEL_MIN elements or more, else one. False in a forked child and
-    while another Python thread is inside a block (see the module's notes).
+    Numba's thread count is one (see the module's notes). False in a forked
+    child and while another Python thread is inside a block.
 
     Example:
         >>> with threads_for(10) as parallel:
@@ -95,16 +92,9 @@ def threads_for(size: int) -> Iterator[bool]:
         yield False
         return
     try:
-        count = threads.get_num_threads() if size >= PARALLEL_MIN else 1
-        count = min(count, numba.config.NUMBA_NUM_THREADS)
-        if getattr(_set_count, "value", None) != count:
-            numba.set_num_threads(count)
-            _set_count.value = count
+        if not getattr(_one_thread, "set", False):
+            numba.set_num_threads(1)
+            _one_thread.set = True
         yield True
     finally:
         _launch.release()
-
-
-def thread_count() -> int:
-    """The threads Numba's next parallel loop in this Python thread would use."""
-    return numba.get_num_threads()
