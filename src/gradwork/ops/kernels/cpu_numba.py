@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradwork.ops.kernels.cpu import (  # noqa: F401  (the kernels not compiled here)
     batch_norm_backward,
     batch_norm_forward,
@@ -27,4 +29,16 @@ from gradwork.ops.kernels.cpu import (  # noqa: F401  (the kernels not compiled 
     relu_backward,
     relu_forward,
 )
-from gradwork.ops.kernels.cpu_numba_optim import adam_step  # noqa: F401
+from gradwork.ops.kernels.cpu_numba_optim import adam_step
+
+
+def load_runtime() -> None:
+    """Load Numba's code generator now rather than at the first compiled call.
+
+    The first call of any compiled kernel in a process starts LLVM (about
+    58 MiB resident here, once: library code, as torch's 180 MiB are at its
+    import); later kernels add their own machine code (under 1 MiB each).
+    benchmarks/suite.py calls this before it measures what training adds.
+    """
+    param = np.zeros(1, np.float32)
+    adam_step(param, param.copy(), param.copy(), param.copy(), None, 0.0, 0.9, 0.999, 1e-8, 1)
