@@ -127,3 +127,23 @@ def test_a_forked_child_runs_compiled_kernels_on_one_thread():
         assert answer == b"1"
     finally:
         gw.set_num_threads(before)
+
+
+def test_a_numba_that_cannot_load_warns_and_the_numpy_kernels_run(tmp_path):
+    """Numba installed but broken (e.g. too old for this NumPy): a warning that says why."""
+    import subprocess
+    import sys
+
+    (tmp_path / "numba.py").write_text("raise ImportError('Numba needs NumPy 1.0')\n")
+    code = (
+        "from gradwork.ops import kernels; print(kernels.backend_name())\n"
+        "try:\n    kernels.use('numba')\nexcept ValueError as e:\n    print(e)"
+    )
+    done = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "cpu",
+        'kernels "numba" need Numba: pip install "gradwork[fast]"',
+    ]
+    assert "Numba is installed but cannot be used (Numba needs NumPy 1.0)" in done.stderr

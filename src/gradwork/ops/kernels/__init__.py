@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -85,8 +86,11 @@ KERNELS = (
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
 try:  # the compiled kernels (the `gradwork[fast]` extra): cpu_numba.py
     from gradwork.ops.kernels import cpu_numba
-except ImportError:  # no Numba: the NumPy kernels
+except ImportError as error:  # no Numba: the NumPy kernels
     cpu_numba = None
+    if getattr(error, "name", None) != "numba":  # installed, but it cannot load: say why
+        warnings.warn(f"gradwork: Numba is installed but cannot be used ({error}); the "
+                      "NumPy kernels run instead", RuntimeWarning, stacklevel=2)  # fmt: skip
 else:
     BACKENDS["numba"] = cpu_numba
 DEFAULT = "numba" if cpu_numba is not None else "cpu"
@@ -104,6 +108,8 @@ def _for(array) -> ModuleType:
 def use(name: str) -> None:
     """Select the kernel module by name: one of BACKENDS."""
     global _active
+    if name == "numba" and cpu_numba is None:
+        raise ValueError('kernels "numba" need Numba: pip install "gradwork[fast]"')
     if name not in BACKENDS:
         raise ValueError(f"unknown kernels {name!r}: choose one of {sorted(BACKENDS)}")
     _active = BACKENDS[name]
