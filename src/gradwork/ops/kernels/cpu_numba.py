@@ -7,6 +7,8 @@ checked against reference.py by tests/ops/test_kernels.py, like the others.
 `GRADWORK_KERNELS=cpu` (or `kernels.use("cpu")`) runs the NumPy ones instead.
 
     cpu_numba_optim.py   Adam's update in one pass (bit-identical)
+    cpu_numba_pool.py    max pooling over 2x2 tiles and ReLU, one pass each (bit-identical)
+    cpu_numba_norm.py    batch norm (training) in 3 passes forward, 2 backward, float64 sums
 
 Example:
     >>> from gradwork.ops import kernels
@@ -19,17 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwork.ops.kernels.cpu import (  # noqa: F401  (the kernels not compiled here)
-    batch_norm_backward,
-    batch_norm_forward,
-    conv2d_backward,
-    conv2d_forward,
+from gradwork.ops.kernels.cpu import conv2d_backward, conv2d_forward  # noqa: F401  (BLAS-bound)
+from gradwork.ops.kernels.cpu_numba_norm import batch_norm_backward, batch_norm_forward  # noqa: F401
+from gradwork.ops.kernels.cpu_numba_optim import adam_step
+from gradwork.ops.kernels.cpu_numba_pool import (  # noqa: F401
     max_pool2d_backward,
     max_pool2d_forward,
     relu_backward,
     relu_forward,
 )
-from gradwork.ops.kernels.cpu_numba_optim import adam_step
 
 
 def load_runtime() -> None:
