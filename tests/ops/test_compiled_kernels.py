@@ -147,3 +147,27 @@ def test_a_numba_that_cannot_load_warns_and_the_numpy_kernels_run(tmp_path):
         'kernels "numba" need Numba: pip install "gradwork[fast]"',
     ]
     assert "Numba is installed but cannot be used (Numba needs NumPy 1.0)" in done.stderr
+
+
+@pytest.mark.parametrize("numba_first", [False, True], ids=["gradwork_first", "numba_first"])
+def test_numbas_thread_pool_has_one_thread_unless_the_user_sized_it(numba_first):
+    """Idle OpenMP workers spin beside OpenBLAS's threads (compiled.py): a one-thread pool."""
+    import subprocess
+    import sys
+
+    code = (
+        ("import numba\n" if numba_first else "")
+        + "import numpy as np, numba, numba.np.ufunc.parallel as pool\n"
+        "from gradwork.ops.kernels import cpu_numba_optim\n"
+        "a = np.ones(8, np.float32)\n"
+        "cpu_numba_optim.adam_step(a, a.copy(), a * 0, a * 0, None, 0.1, 0.9, 0.999, 1e-8, 1)\n"
+        "print(pool.NUM_THREADS, numba.get_num_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "NUMBA_NUM_THREADS": "2"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "2"  # the user's choice stands

@@ -14,12 +14,14 @@ compiled kernel follows:
   loop's iterations are independent, so it vectorises it, while the same loop
   over `range` runs an element at a time (Adam over 131k float32, 1 thread:
   74 us as prange, 600 us as range).
-- ONE thread. Numba's OpenMP threads spin after each parallel loop while
-  OpenBLAS's threads wait for the cores (and the other way round): the suite's
-  MLP step on 2 threads took 10.0 ms with the compiled loops on 2 OpenMP
-  threads against 2.6 ms on one, with other jobs on the machine (load
-  average 1.6; with OMP_WAIT_POLICY=PASSIVE, 2.0 against 2.1: the threads buy nothing).
-  `numba.set_num_threads(1)` is set for the calling Python thread once.
+- ONE thread, in a one-thread pool. Numba's OpenMP threads spin after each
+  parallel loop on the cores OpenBLAS's threads need (and the other way
+  round): the suite's MLP step on 2 threads took 10.0 ms with the compiled
+  loops on 2 OpenMP threads against 2.6 ms on one (load average 1.6; with
+  OMP_WAIT_POLICY=PASSIVE 2.0 against 2.1: the threads bought nothing). Idle
+  pool workers spin too, so the pool itself has one thread
+  (NUMBA_NUM_THREADS=1 unless the user set it): with a 2-thread pool, the
+  CNN step on 2 BLAS threads took 90-400 ms against 11 ms.
 - The prange form never runs in a forked child (GNU OpenMP aborts a child
   forked after its runtime started: a DataLoader worker would die) nor from
   two Python threads at once (a lock: Numba's "workqueue" layer, used when
@@ -40,15 +42,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 
-import numba
+# A one-thread pool (see above); a value the user set is kept.
+_NUMBA_ALREADY_LOADED = "numba" in sys.modules
+if "NUMBA_NUM_THREADS" not in os.environ and not _NUMBA_ALREADY_LOADED:
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+
+import numba  # noqa: E402
 
 PARALLEL_MIN = 1 << 15  # the size tests use for "large"; one thread either way (see above)
 
 if "NUMBA_THREADING_LAYER" not in os.environ:  # OpenMP: a loop starts in ~2 us, not ~120
     numba.config.THREADING_LAYER = "omp"
+if _NUMBA_ALREADY_LOADED and "NUMBA_NUM_THREADS" not in os.environ:
+    # Numba was imported first and sized its pool from the cores; it starts the pool
+    # at the first parallel loop, from this module-level count (not public API).
+    _pool = sys.modules.get("numba.np.ufunc.parallel")
+    if _pool is not None and not getattr(_pool, "_is_initialized", True):
+        _pool.NUM_THREADS = numba.config.NUMBA_NUM_THREADS = 1
 
 _launch = threading.Lock()
 _forked = False

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwork.ops.kernels import compiled  # noqa: F401  (first: it sizes Numba's thread pool)
 from gradwork.ops.kernels.cpu import conv2d_backward, conv2d_forward  # noqa: F401  (BLAS-bound)
 from gradwork.ops.kernels.cpu_numba_norm import batch_norm_backward, batch_norm_forward  # noqa: F401
 from gradwork.ops.kernels.cpu_numba_optim import adam_step
