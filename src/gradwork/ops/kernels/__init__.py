@@ -214,7 +214,9 @@ RECURRENT_KERNELS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backwa
 # The recurrences of each CPU kernel module (reference and device arrays: reference_recurrent).
 RECURRENT_MODULES: dict[ModuleType, ModuleType] = {cpu: cpu_recurrent}
 if cpu_numba is not None:
-    RECURRENT_MODULES[cpu_numba] = cpu_recurrent
+    from gradwork.ops.kernels import cpu_numba_recurrent  # (needs Numba: imported here)
+
+    RECURRENT_MODULES[cpu_numba] = cpu_numba_recurrent
 
 
 def _recurrent_for(array) -> ModuleType:

@@ -9,6 +9,8 @@ checked against reference.py by tests/ops/test_kernels.py, like the others.
     cpu_numba_optim.py   Adam's update in one pass (bit-identical)
     cpu_numba_pool.py    max pooling over 2x2 tiles and ReLU, one pass each (bit-identical)
     cpu_numba_norm.py    batch norm (training) in 3 passes forward, 2 backward, float64 sums
+    cpu_numba_recurrent.py  the LSTM step's pointwise work in one compiled call each way,
+                         on a vectorised exp (kernels.RECURRENT_MODULES sends it recurrences)
 
 Example:
     >>> from gradwork.ops import kernels

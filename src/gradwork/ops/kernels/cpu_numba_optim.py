@@ -68,11 +68,11 @@ def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
         return cpu.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
     if len({a.size for a in arrays}) != 1:
         raise ValueError(f"adam_step: parameter {param.shape} and gradient {grad.shape} differ")
-    scalar = dtype.type
+    scalars = [dtype.type(s) for s in (1 - beta1, beta2, 1 - beta2, (1 - beta2**step) ** 0.5, eps,
+                                        lr / (1 - beta1**step))]  # fmt: skip
     with threads_for(param.size) as parallel:
         if parallel:
-            _adam(*arrays, v_max is not None, scalar(1 - beta1), scalar(beta2), scalar(1 - beta2),
-                  scalar((1 - beta2**step) ** 0.5), scalar(eps), scalar(lr / (1 - beta1**step)))
+            _adam(*arrays, v_max is not None, *scalars)
             return None
     # A forked child, or another Python thread in a compiled loop: NumPy's passes.
     return cpu.adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work)
