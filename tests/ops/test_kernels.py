@@ -285,6 +285,18 @@ def test_batch_norm_kernels_equal_the_reference(backend, shape, affine):
                 np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
 
 
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("shape", [(8, 5, 6, 7), (16, 3), (4, 6, 9)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_channel_sums_equal_the_reference(backend, shape, dtype):
+    a = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    a[0, 1, ...] = np.nan  # a NaN stays in its channel
+    got, want = _module(backend).channel_sums(a), reference.channel_sums(a)
+    assert got.shape == (shape[1],) and got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert np.isnan(got[1]) and not np.isnan(np.delete(got, 1)).any()
+
+
 def test_every_backend_exposes_every_kernel():
     for name, module in kernels.BACKENDS.items():
         missing = [k for k in kernels.KERNELS if not callable(getattr(module, k, None))]

@@ -42,7 +42,7 @@ class Conv2d(Function):
                                                  need_x, need_w)  # fmt: skip
         grad_b = None
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+            grad_b = kernels.channel_sums(grad)
         return grad_x, grad_w, grad_b
 
 
@@ -99,5 +99,5 @@ class ConvTranspose2d(Function):
         if need_w:
             grad_w = grouped_matmul(flat_x, columns, transpose_b=True).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+            grad_b = kernels.channel_sums(grad)
         return grad_x, grad_w, grad_b

@@ -82,6 +82,7 @@ KERNELS = (
     "batch_norm_forward",
     "batch_norm_backward",
     "adam_step",
+    "channel_sums",
 )
 BACKENDS: dict[str, ModuleType] = {"cpu": cpu, "reference": reference}
 try:  # the compiled kernels (the `gradwork[fast]` extra): cpu_numba.py
@@ -178,6 +179,11 @@ def batch_norm_forward(x, weight, bias, eps):
 
 def batch_norm_backward(grad, xhat, invstd, weight, need_x):
     return _for(grad).batch_norm_backward(grad, xhat, invstd, weight, need_x)
+
+
+def channel_sums(a):
+    """The sums of `a` (N, C, ...) over every axis but 1, shape (C,)."""
+    return _for(a).channel_sums(a)
 
 
 def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):

@@ -24,7 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from gradwork.ops.kernels import compiled  # noqa: F401  (first: it sizes Numba's thread pool)
-from gradwork.ops.kernels.cpu import conv2d_backward, conv2d_forward  # noqa: F401  (BLAS-bound)
+from gradwork.ops.kernels.cpu import (  # noqa: F401  (BLAS-bound, or one einsum)
+    channel_sums,
+    conv2d_backward,
+    conv2d_forward,
+)
 from gradwork.ops.kernels.cpu_numba_norm import batch_norm_backward, batch_norm_forward  # noqa: F401
 from gradwork.ops.kernels.cpu_numba_optim import adam_step
 from gradwork.ops.kernels.cpu_numba_pool import (  # noqa: F401

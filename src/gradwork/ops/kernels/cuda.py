@@ -14,7 +14,8 @@ Kept from `reference.py` (already the right calls on CuPy):
   group. cuDNN is not an option: CuPy v14 removed it entirely
   (docs.cupy.dev/en/latest/upgrade.html, "Dropping cuDNN Support");
 - max pooling: one masked max per kernel position; its winner bookkeeping
-  (first maximum wins) does not fit one elementwise kernel.
+  (first maximum wins) does not fit one elementwise kernel;
+- channel sums (a convolution's bias gradient): one reduction.
 
 What is verified without a GPU, from CuPy's documentation and its own fusion
 test suite (cupy/cupy, tests/cupy_tests/core_tests/fusion_tests): `cupy.fuse`
@@ -47,6 +48,7 @@ conv2d_forward = reference.conv2d_forward
 conv2d_backward = reference.conv2d_backward
 max_pool2d_forward = reference.max_pool2d_forward
 max_pool2d_backward = reference.max_pool2d_backward
+channel_sums = reference.channel_sums
 
 
 # -- ReLU backward: compare, invert, multiply -> one kernel -----------------------------------

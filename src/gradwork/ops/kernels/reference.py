@@ -188,6 +188,11 @@ def _channel_axes(x):
     return (0,) + tuple(range(2, x.ndim))
 
 
+def channel_sums(a):
+    """The sums over every axis but 1, shape (C,): a convolution's bias gradient."""
+    return a.sum(axis=_channel_axes(a))
+
+
 def batch_norm_forward(x, weight, bias, eps):
     """(out, xhat, invstd, mean, var): x (N, C, ...) normalised per channel over the batch.
 
