@@ -39,9 +39,11 @@ _cupy_tried = False
 CPU = device("cpu")
 CUDA = device("cuda", 0)
 
+# The one text that says how to get a CUDA backend (API errors and the CLI's config errors).
 INSTALL_HINT = (
-    'install CuPy for your CUDA version: pip install "gradwork[cuda12]" (or '
-    '"gradwork[cuda13]"), on a machine with an NVIDIA GPU; or use device="cpu"'
+    'install CuPy for your CUDA driver: pip install "gradwork[cuda12]" (CUDA 12) or '
+    'pip install "gradwork[cuda13]" (CUDA 13), on a machine with an NVIDIA GPU; nvidia-smi '
+    "shows the driver's CUDA version"
 )
 
 
@@ -124,7 +126,7 @@ def to_device(array: Any) -> Any:
     """`array` on the CUDA device: an explicit host-to-device copy (a device array stays)."""
     namespace = cuda_namespace()
     if namespace is None:
-        raise AssertionError(f"gradwork has no CUDA backend: {INSTALL_HINT}")
+        raise AssertionError(f'gradwork has no CUDA backend: {INSTALL_HINT}; or use device="cpu"')
     return namespace.asarray(array)
 
 

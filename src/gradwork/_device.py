@@ -131,7 +131,8 @@ def check_placeable(where: Any) -> device | None:
         if count == 0:
             raise AssertionError(
                 "gradwork not compiled with CUDA enabled: no CUDA backend "
-                f"(gradwork.cuda.is_available() is False); {_arrays.INSTALL_HINT}"
+                f"(gradwork.cuda.is_available() is False); {_arrays.INSTALL_HINT}; "
+                'or use device="cpu"'
             )
         if (target.index or 0) >= count:
             raise RuntimeError(

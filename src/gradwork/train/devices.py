@@ -26,10 +26,7 @@ from gradwork.tensor import Tensor
 from gradwork.train.config import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
-INSTALL_HINT = (
-    'install CuPy for your CUDA driver with pip install "gradwork[cuda12]" (CUDA 12) '
-    'or pip install "gradwork[cuda13]" (CUDA 13); nvidia-smi shows the driver\'s CUDA version'
-)
+INSTALL_HINT = _arrays.INSTALL_HINT  # (one text: gradwork/_arrays.py)
 
 
 def resolve_device(choice: str, key: str = "train.device") -> str:
