@@ -66,9 +66,9 @@ def test_compiled_loops_run_on_one_thread_and_one_launch_at_a_time():
     before = gw.get_num_threads()
     try:
         gw.set_num_threads(2)  # BLAS's count; the compiled loops stay on one (compiled.py)
-        with compiled.threads_for(compiled.PARALLEL_MIN) as parallel:
+        with compiled.prange_allowed() as parallel:
             assert parallel and numba.get_num_threads() == 1
-            with compiled.threads_for(compiled.PARALLEL_MIN) as inner:
+            with compiled.prange_allowed() as inner:
                 assert not inner  # one launch at a time: the other runs the NumPy form
     finally:
         gw.set_num_threads(before)
@@ -87,7 +87,7 @@ def test_adam_gives_the_same_on_one_and_two_threads_and_while_another_thread_lau
             args = (state["param"], state["grad"], state["m"], state["v"], state["v_max"],
                     1e-2, 0.9, 0.999, 1e-8, 4)  # fmt: skip
             if contended:  # as if another Python thread were inside a compiled loop
-                with compiled.threads_for(size):
+                with compiled.prange_allowed():
                     cpu_numba_optim.adam_step(*args)
             else:
                 cpu_numba_optim.adam_step(*args)
@@ -114,7 +114,7 @@ def test_a_forked_child_runs_compiled_kernels_on_one_thread():
         if pid == 0:  # the child: one thread, and the kernel still runs
             ok = False
             try:
-                with compiled.threads_for(size) as parallel:
+                with compiled.prange_allowed() as parallel:
                     ok = not parallel
                 cpu_numba_optim.adam_step(param, grad, param * 0, param * 0, None, 0.1, 0.9,
                                           0.999, 1e-8, 1)  # fmt: skip

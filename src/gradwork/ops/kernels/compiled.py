@@ -9,7 +9,7 @@ compiled kernel follows:
 
 - `jit`: compiled ahead of the first call per dtype, cached on disk next to
   the module (a new process loads it in milliseconds), with the GIL released.
-- `threads_for(size)`: whether a kernel may run its `numba.prange` form. That
+- `prange_allowed()`: whether a kernel may run its `numba.prange` form. That
   form is the fast one even on one thread: Numba tells LLVM a parallel
   loop's iterations are independent, so it vectorises it, while the same loop
   over `range` runs an element at a time (Adam over 131k float32, 1 thread:
@@ -79,7 +79,7 @@ os.register_at_fork(after_in_child=_mark_forked)
 def jit(function=None, **options):
     """numba.njit with the kernels' options: cached on disk, GIL released, bounds unchecked.
 
-    `parallel=True` compiles `numba.prange` loops as parallel loops (see threads_for).
+    `parallel=True` compiles `numba.prange` loops as parallel loops (see prange_allowed).
     """
     settings = {"cache": True, "nogil": True, "boundscheck": False, **options}
     if function is None:
@@ -91,14 +91,14 @@ _one_thread = threading.local()  # numba's thread count is per Python thread
 
 
 @contextlib.contextmanager
-def threads_for(size: int) -> Iterator[bool]:
-    """Inside the block, True when a loop over `size` elements may run its prange form.
+def prange_allowed() -> Iterator[bool]:
+    """Inside the block, True when a compiled loop may run its prange form.
 
     Numba's thread count is one (see the module's notes). False in a forked
     child and while another Python thread is inside a block.
 
     Example:
-        >>> with threads_for(10) as parallel:
+        >>> with prange_allowed() as parallel:
         ...     parallel
         True
     """

@@ -46,7 +46,7 @@ import numba
 import numpy as np
 
 from gradwork.ops.kernels import cpu
-from gradwork.ops.kernels.compiled import jit, threads_for
+from gradwork.ops.kernels.compiled import jit, prange_allowed
 
 # -- one block of channels: columns [first L, last L) of x viewed as (N, C L) ------------------
 # Each column is summed down the batch into a float64 accumulator (no chain from one column to
@@ -288,7 +288,7 @@ def batch_norm_forward(x, weight, bias, eps):
         return cpu.batch_norm_forward(x, weight, bias, eps)
     out, xhat = np.empty_like(x), np.empty_like(x)
     mean, var, invstd = (np.empty(channels, dtype) for _ in range(3))
-    with threads_for(x.size) as threaded:
+    with prange_allowed() as threaded:
         _forward(*_layout(x, threaded), columns, *affine, weight is not None, bias is not None,
                  dtype.type(eps), dtype.type(1), out.reshape(columns.shape),
                  xhat.reshape(columns.shape), mean, var, invstd, threaded)  # fmt: skip
@@ -307,7 +307,7 @@ def batch_norm_backward(grad, xhat, invstd, weight, need_x):
         return cpu.batch_norm_backward(grad, xhat, invstd, weight, need_x)
     grad_x = np.empty_like(grad) if need_x else None
     sum_grad_xhat, sum_grad = np.empty(channels, dtype), np.empty(channels, dtype)
-    with threads_for(grad.size) as threaded:
+    with prange_allowed() as threaded:
         _backward(*_layout(grad, threaded), columns, saved, *per_channel, weight is not None,
                   bool(need_x), dtype.type(grad.size // channels),
                   columns if grad_x is None else grad_x.reshape(columns.shape),  # (not written)

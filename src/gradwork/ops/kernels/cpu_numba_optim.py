@@ -6,9 +6,10 @@ each element's update is computed start to finish while its parameter,
 gradient and moments are in registers: the same IEEE operations in the same
 order on the same dtype, so the result is bit-identical to both (the
 scalars are rounded to the array's dtype first, as NumPy does with a Python
-float). Measured, float32, 1 thread: 235k parameters 0.49 -> 0.15 ms (0.08 on
-2 threads), 20M 91 -> 15 ms; the wide MLP's whole optimizer step (20M
-parameters, 128k-element chunks, the gradients' gather included) 63 -> 31 ms.
+float). Measured, float32, 1 thread (compiled loops run on one: compiled.py):
+235k parameters 0.49 -> 0.15 ms, 20M 91 -> 15 ms; the wide MLP's whole
+optimizer step (20M parameters, 128k-element chunks, the gradients' gather
+included) 63 -> 31 ms.
 
 Example:
     >>> import numpy as np
@@ -28,7 +29,7 @@ import numba
 import numpy as np
 
 from gradwork.ops.kernels import cpu
-from gradwork.ops.kernels.compiled import jit, threads_for
+from gradwork.ops.kernels.compiled import jit, prange_allowed
 
 
 @jit(inline="always")
@@ -70,7 +71,7 @@ def adam_step(param, grad, m, v, v_max, lr, beta1, beta2, eps, step, work=None):
         raise ValueError(f"adam_step: parameter {param.shape} and gradient {grad.shape} differ")
     scalars = [dtype.type(s) for s in (1 - beta1, beta2, 1 - beta2, (1 - beta2**step) ** 0.5, eps,
                                         lr / (1 - beta1**step))]  # fmt: skip
-    with threads_for(param.size) as parallel:
+    with prange_allowed() as parallel:
         if parallel:
             _adam(*arrays, v_max is not None, *scalars)
             return None
